@@ -1,0 +1,27 @@
+"""ASGI entry point (Daphne via `runserver`, and `manage.py serve`).
+
+HTTP on the provider prefixes is answered by simulator.api without Django's request
+machinery; the admin and everything else go through Django. WebSockets (the live
+dashboard) are routed by Channels.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "llmsim_project.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from simulator.startup import start_serving  # noqa: E402
+
+provider_router = start_serving(django_asgi_app)
+
+application = ProtocolTypeRouter(
+    {
+        "http": provider_router,
+        "websocket": AllowedHostsOriginValidator(URLRouter([])),
+    }
+)

@@ -1,0 +1,115 @@
+"""LLMSim settings: every value that varies between machines comes from the environment.
+
+django-environ reads the process environment (and an optional `.env` file at the
+project root). Simulator behaviour (generator, latency, errors) is not here: it lives
+in the database, edited in the admin, and is loaded into an in-memory snapshot.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env(
+    DEBUG=(bool, False),
+    LLMSIM_STRICT_MODELS=(bool, False),
+    LLMSIM_REQUIRE_API_KEY=(bool, True),
+    LLMSIM_MAX_BODY_BYTES=(int, 10 * 1024 * 1024),
+    LLMSIM_SNAPSHOT_POLL_SECONDS=(float, 0.5),
+)
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env("DEBUG")
+# A simulator usually runs on a developer machine or inside a test network, so a
+# fixed development key is acceptable by default; production-like deployments set
+# DJANGO_SECRET_KEY.
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="llmsim-insecure-development-key-change-me")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "simulator",
+    "stats",
+]
+
+# These apply to the admin and dashboard only: the provider routes (/v1/…) are
+# answered by simulator.api before Django's request machinery is involved.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "llmsim_project.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "llmsim_project.asgi.application"
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LLMSIM_LOG_LEVEL", default="INFO")},
+}
+
+# --- LLMSim ---------------------------------------------------------------------
+# Unknown models get 404 model_not_found (like OpenAI) instead of the default profile.
+LLMSIM_STRICT_MODELS = env("LLMSIM_STRICT_MODELS")
+# Requests without an API key get 401, as from the real providers; any key is accepted.
+LLMSIM_REQUIRE_API_KEY = env("LLMSIM_REQUIRE_API_KEY")
+# Larger bodies are refused with 413 before they are read in full.
+LLMSIM_MAX_BODY_BYTES = env("LLMSIM_MAX_BODY_BYTES")
+# How often each process checks whether the admin changed the scenario data.
+LLMSIM_SNAPSHOT_POLL_SECONDS = env("LLMSIM_SNAPSHOT_POLL_SECONDS")
+# YAML configuration file (the seed's schema), applied at startup.
+LLMSIM_CONFIG = env("LLMSIM_CONFIG", default="")

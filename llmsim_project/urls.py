@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import path
+
+admin.site.site_header = "LLMSim administration"
+admin.site.site_title = "LLMSim"
+admin.site.index_title = "Scenarios, model profiles and errors"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]

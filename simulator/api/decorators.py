@@ -1,0 +1,98 @@
+"""Cross-cutting concerns of provider routes, applied where a route is defined.
+
+A provider module builds its own `endpoint` from its error renderers; the route's
+body is then only its own logic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from django.conf import settings
+
+from stats.recorder import recorder
+
+from .http import Call, ProviderError, end_stream, read_body
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[..., Awaitable[None]]
+SendError = Callable[[Call, ProviderError], Awaitable[None]]
+
+
+def parse_json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProviderError(
+            400,
+            "We could not parse the JSON body of your request. The API expects a JSON payload, "
+            f"but what was sent was not valid JSON ({exc}).",
+        ) from exc
+
+
+def api_key_of(call: Call) -> str | None:
+    """The caller's key: `Authorization: Bearer <key>` or `x-api-key` (any value is accepted)."""
+    authorization = call.headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer " and authorization[7:].strip():
+        return authorization[7:].strip()
+    return call.headers.get("x-api-key") or None
+
+
+def endpoint(send_error: SendError, stream_error_event: Callable[[ProviderError], bytes]) -> Callable[[Handler], Handler]:
+    """Make a provider route: stats, API key check, JSON body, and errors in the provider's format.
+
+    A handler declared as `(call, body)` receives the parsed JSON body; `(call)` reads none.
+    Nothing escapes as an HTML page or a bare 500: unexpected exceptions become the
+    provider's server_error, before or during a stream.
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        wants_body = len(inspect.signature(handler).parameters) > 1
+
+        @functools.wraps(handler)
+        async def wrapper(call: Call) -> None:
+            recorder.started(call)
+            try:
+                if settings.LLMSIM_REQUIRE_API_KEY and api_key_of(call) is None:
+                    raise ProviderError(
+                        401,
+                        "You didn't provide an API key. Send it in an Authorization header using Bearer auth "
+                        "(Authorization: Bearer YOUR_KEY).",
+                        "authentication",
+                    )
+                if wants_body:
+                    body = parse_json_body(await read_body(call, settings.LLMSIM_MAX_BODY_BYTES))
+                    await handler(call, body)
+                else:
+                    await handler(call)
+            except ProviderError as error:
+                await _answer_error(call, error, send_error, stream_error_event)
+            except (asyncio.CancelledError, ConnectionAbortedError):
+                raise
+            except Exception:
+                logger.exception("unexpected error answering %s %s", call.method, call.path)
+                error = ProviderError(500, "The server had an error while processing your request.", "server_error")
+                await _answer_error(call, error, send_error, stream_error_event)
+            finally:
+                recorder.finished(call)
+
+        return wrapper
+
+    return decorate
+
+
+async def _answer_error(
+    call: Call, error: ProviderError, send_error: SendError, stream_error_event: Callable[[ProviderError], bytes]
+) -> None:
+    if not call.response_started:
+        await send_error(call, error)
+        call.status = error.status
+    else:  # headers are gone: the error travels inside the stream, as the providers do it
+        await end_stream(call, stream_error_event(error))

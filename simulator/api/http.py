@@ -1,0 +1,194 @@
+"""A small ASGI toolkit for the provider routes.
+
+The provider APIs are answered here, below Django's request machinery: no
+middleware, no thread executor per request, no ORM. This module knows HTTP and
+ASGI; it knows nothing of any provider's JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+Headers = list[tuple[bytes, bytes]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+
+JSON_CONTENT_TYPE = (b"content-type", b"application/json")
+SSE_HEADERS: Headers = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class ProviderError(Exception):
+    """A failure to answer in the caller's provider format (each adapter renders it).
+
+    `kind` is neutral: invalid_request, authentication, not_found, method_not_allowed,
+    too_large, rate_limit, server_error, service_unavailable, timeout, overloaded.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        kind: str = "invalid_request",
+        param: str | None = None,
+        code: str | None = None,
+        headers: Iterable[tuple[bytes, bytes]] = (),
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.kind = kind
+        self.param = param
+        self.code = code
+        self.headers = list(headers)
+
+
+@dataclass(slots=True)
+class Call:
+    """One HTTP exchange on a provider route."""
+
+    scope: dict[str, Any]
+    receive: Receive
+    send: Send
+    arrival: float  # time.monotonic() when the request reached the app
+    request_id: str
+    headers: dict[str, str]
+    path_params: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    response_started: bool = False
+    status: int = 0
+    # What the stats recorder reports, filled in by the handler as it learns it.
+    model: str = ""
+    stream: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def method(self) -> str:
+        return self.scope["method"]
+
+    @property
+    def path(self) -> str:
+        return self.scope["path"]
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.arrival) * 1000)
+
+
+def new_call(scope: dict[str, Any], receive: Receive, send: Send) -> Call:
+    headers: dict[str, str] = {}
+    for name, value in scope.get("headers", ()):
+        # latin-1 never fails; header values are ASCII in practice.
+        headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+    return Call(
+        scope=scope,
+        receive=receive,
+        send=send,
+        arrival=time.monotonic(),
+        request_id="req_" + os.urandom(16).hex(),
+        headers=headers,
+    )
+
+
+async def read_body(call: Call, limit: int) -> bytes:
+    """The whole request body; 413 (too_large) past `limit` bytes, checked before reading."""
+    declared = call.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ProviderError(413, f"Request body too large: {declared} bytes; the limit is {limit} bytes.", "too_large")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await call.receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError("client went away while sending the body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise ProviderError(413, f"Request body too large; the limit is {limit} bytes.", "too_large")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    call.body = b"".join(chunks)
+    return call.body
+
+
+def dump_json(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+async def send_bytes(call: Call, status: int, body: bytes, headers: Headers) -> None:
+    """A complete response in two ASGI messages."""
+    call.response_started = True
+    call.status = status
+    headers = [*headers, (b"content-length", str(len(body)).encode())]
+    await call.send({"type": "http.response.start", "status": status, "headers": headers})
+    await call.send({"type": "http.response.body", "body": body})
+
+
+async def start_stream(call: Call, headers: Headers, status: int = 200) -> None:
+    call.response_started = True
+    call.status = status
+    await call.send({"type": "http.response.start", "status": status, "headers": headers})
+
+
+async def write_stream(call: Call, data: bytes) -> None:
+    await call.send({"type": "http.response.body", "body": data, "more_body": True})
+
+
+async def end_stream(call: Call, data: bytes = b"") -> None:
+    await call.send({"type": "http.response.body", "body": data})
+
+
+def abort_connection(call: Call) -> bool:
+    """Close the client's connection without an answer (a simulated dropped connection).
+
+    ASGI has no message for this. Daphne passes `send` as partial(handle_reply,
+    protocol), through which the Twisted transport can be aborted; other servers
+    close the connection when the application raises, which the caller does when
+    this returns False.
+    """
+    send = call.send
+    protocol = send.args[0] if isinstance(send, partial) and send.args else None
+    transport = getattr(getattr(protocol, "channel", None), "transport", None)
+    if transport is not None and hasattr(transport, "abortConnection"):
+        transport.abortConnection()
+        return True
+    return False
+
+
+async def watch_disconnect(call: Call, task: asyncio.Task) -> None:
+    """Cancel `task` when the client disconnects (the body has been read by now)."""
+    while True:
+        message = await call.receive()
+        if message["type"] == "http.disconnect":
+            task.cancel()
+            return
+
+
+async def until_disconnect(call: Call, work: Awaitable[None]) -> None:
+    """Run `work`; if the client goes away first, cancel it (its finally blocks run)."""
+    task = asyncio.current_task()
+    assert task is not None
+    watcher = asyncio.get_running_loop().create_task(watch_disconnect(call, task))
+    try:
+        await work
+    except asyncio.CancelledError:
+        if watcher.done():  # cancelled because the client left: a normal ending
+            task.uncancel()
+            return
+        raise
+    finally:
+        watcher.cancel()

@@ -1,0 +1,686 @@
+"""OpenAI wire format: Chat Completions and Models.
+
+Thin translation only: parse and validate the JSON into a CompletionRequest, hand it
+to the engine, render the Plan as one JSON body or as chat.completion.chunk SSE
+events. See ../shared/wire-format.md §1, §3 and §4 for the shapes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any
+
+from django.conf import settings
+
+from .. import snapshots
+from ..engine import planner
+from ..engine.schedule import due_steps, sleep_until
+from ..engine.snapshot import ModelSpec
+from ..engine.types import CompletionRequest, InjectedError, Message, Plan, ToolCall, ToolDefinition
+from .decorators import endpoint
+from .http import (
+    JSON_CONTENT_TYPE,
+    SSE_HEADERS,
+    Call,
+    Headers,
+    ProviderError,
+    abort_connection,
+    dump_json,
+    end_stream,
+    send_bytes,
+    start_stream,
+    until_disconnect,
+    write_stream,
+)
+from .overrides import parse_overrides
+from .routes import route
+
+ROLES = ("system", "assistant", "user", "function", "tool", "developer")
+SYSTEM_FINGERPRINT = "fp_llmsim"
+
+# --- errors ----------------------------------------------------------------------
+
+# Neutral error kind → OpenAI error `type`.
+_ERROR_TYPES = {
+    "invalid_request": "invalid_request_error",
+    "authentication": "invalid_request_error",
+    "not_found": "invalid_request_error",
+    "method_not_allowed": "invalid_request_error",
+    "too_large": "invalid_request_error",
+    "rate_limit": "requests",
+    "server_error": "server_error",
+    "service_unavailable": "server_error",
+    "overloaded": "server_error",
+    "timeout": "timeout",
+}
+
+# What OpenAI says for each status the simulator can inject or be forced to answer.
+_INJECTED = {
+    400: ("invalid_request", None, "Simulated bad request (x-llmsim-error)."),
+    401: ("authentication", "invalid_api_key", "Incorrect API key provided (simulated by LLMSim)."),
+    403: ("invalid_request", "unsupported_country_region_territory", "Country, region, or territory not supported."),
+    404: ("not_found", "model_not_found", "The model does not exist or you do not have access to it."),
+    408: ("timeout", "timeout", "Request timed out."),
+    409: ("invalid_request", None, "The request conflicted with another request; please try again."),
+    413: ("too_large", "request_too_large", "Request body too large."),
+    422: ("invalid_request", None, "The request could not be processed."),
+    429: ("rate_limit", "rate_limit_exceeded", None),
+    500: ("server_error", None, "The server had an error while processing your request. Sorry about that!"),
+    502: ("server_error", None, "Bad gateway."),
+    503: ("service_unavailable", None, "The engine is currently overloaded, please try again later."),
+    504: ("timeout", "timeout", "Gateway timeout: the request took too long to complete."),
+    529: ("overloaded", None, "The engine is currently overloaded, please try again later."),
+}
+
+
+def common_headers(call: Call) -> Headers:
+    return [
+        (b"x-request-id", call.request_id.encode()),
+        (b"openai-version", b"2020-10-01"),
+        (b"openai-processing-ms", str(call.elapsed_ms()).encode()),
+    ]
+
+
+def error_body(error: ProviderError) -> bytes:
+    return dump_json(
+        {
+            "error": {
+                "message": error.message,
+                "type": _ERROR_TYPES.get(error.kind, "invalid_request_error"),
+                "param": error.param,
+                "code": error.code,
+            }
+        }
+    )
+
+
+async def send_error(call: Call, error: ProviderError) -> None:
+    """The one way an OpenAI route answers with an error."""
+    headers = [JSON_CONTENT_TYPE, *common_headers(call), *error.headers]
+    await send_bytes(call, error.status, error_body(error), headers)
+
+
+def stream_error_event(error: ProviderError) -> bytes:
+    """An error inside an SSE stream (the SDK raises APIError on it)."""
+    return b"data: " + error_body(error) + b"\n\n"
+
+
+openai_endpoint = endpoint(send_error, stream_error_event)
+
+
+def _retry_headers(retry_after_s: float | None) -> Headers:
+    if retry_after_s is None:
+        return []
+    return [
+        (b"retry-after", str(max(1, math.ceil(retry_after_s))).encode()),
+        (b"retry-after-ms", str(int(retry_after_s * 1000)).encode()),
+    ]
+
+
+def _duration_text(seconds: float) -> str:
+    """Go-style duration, as OpenAI writes x-ratelimit-reset-*: 1s, 6m0s, 250ms."""
+    if seconds < 1:
+        return f"{int(seconds * 1000)}ms"
+    minutes, secs = divmod(int(math.ceil(seconds)), 60)
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def injected_error(error: InjectedError, model: str) -> ProviderError:
+    kind, code, message = _INJECTED.get(error.status, ("server_error", None, "Simulated error."))
+    headers = _retry_headers(error.retry_after_s)
+    if error.status == 429:
+        wait = error.retry_after_s or 1.0
+        message = (
+            f"Rate limit reached for {model} on requests per min (RPM): Limit 500, Used 500, Requested 1. "
+            f"Please try again in {_duration_text(wait)}. (simulated by LLMSim)"
+        )
+        headers += [
+            (b"x-ratelimit-limit-requests", b"500"),
+            (b"x-ratelimit-remaining-requests", b"0"),
+            (b"x-ratelimit-reset-requests", _duration_text(wait).encode()),
+            (b"x-ratelimit-limit-tokens", b"200000"),
+            (b"x-ratelimit-remaining-tokens", b"200000"),
+            (b"x-ratelimit-reset-tokens", b"0s"),
+        ]
+    return ProviderError(error.status, message, kind, code=code, headers=headers)
+
+
+async def answer_injected_error(call: Call, error: InjectedError, model: str) -> None:
+    if error.delay_s > 0:
+        await until_disconnect(call, sleep_until(call.arrival + error.delay_s))
+    if error.disconnect:
+        if not abort_connection(call):
+            raise ConnectionAbortedError("simulated dropped connection")
+        return
+    await send_error(call, injected_error(error, model))
+
+
+# --- request parsing ---------------------------------------------------------------
+
+_JSON_TYPE_NAMES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
+
+
+def _type_name(value: Any) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), "an unknown type")
+
+
+def _invalid_type(param: str, expected: str, value: Any) -> ProviderError:
+    return ProviderError(
+        400,
+        f"Invalid type for '{param}': expected {expected}, but got {_type_name(value)} instead.",
+        param=param,
+        code="invalid_type",
+    )
+
+
+def _missing(param: str) -> ProviderError:
+    return ProviderError(
+        400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+    )
+
+
+def _integer(body: dict, key: str, low: int | None = None, high: int | None = None) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _invalid_type(key, "an integer", value)
+    if low is not None and value < low:
+        raise ProviderError(
+            400,
+            f"Invalid '{key}': integer below minimum value. Expected a value >= {low}, but got {value} instead.",
+            param=key,
+            code="integer_below_min_value",
+        )
+    if high is not None and value > high:
+        raise ProviderError(
+            400,
+            f"Invalid '{key}': integer above maximum value. Expected a value <= {high}, but got {value} instead.",
+            param=key,
+            code="integer_above_max_value",
+        )
+    return value
+
+
+def _number(body: dict, key: str, low: float, high: float) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _invalid_type(key, "a number", value)
+    if value < low:
+        raise ProviderError(
+            400,
+            f"Invalid '{key}': decimal below minimum value. Expected a value >= {low:g}, but got {value} instead.",
+            param=key,
+            code="decimal_below_min_value",
+        )
+    if value > high:
+        raise ProviderError(
+            400,
+            f"Invalid '{key}': decimal above maximum value. Expected a value <= {high:g}, but got {value} instead.",
+            param=key,
+            code="decimal_above_max_value",
+        )
+    return float(value)
+
+
+def _boolean(body: dict, key: str) -> bool | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, bool):
+        raise _invalid_type(key, "a boolean", value)
+    return value
+
+
+def _text_of(content: Any, param: str, allowed_parts: tuple[str, ...]) -> str:
+    """The text of a message's content: a string or an array of typed parts."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise _invalid_type(param, "a string or an array", content)
+    texts: list[str] = []
+    for i, part in enumerate(content):
+        where = f"{param}[{i}]"
+        if not isinstance(part, dict):
+            raise _invalid_type(where, "an object", part)
+        kind = part.get("type")
+        if kind not in allowed_parts:
+            allowed = ", ".join(f"'{p}'" for p in allowed_parts)
+            raise ProviderError(
+                400,
+                f"Invalid value: {kind!r}. Supported values are: {allowed}.",
+                param=f"{where}.type",
+                code="invalid_value",
+            )
+        if kind in ("text", "refusal"):
+            text = part.get(kind)
+            if not isinstance(text, str):
+                raise _invalid_type(f"{where}.{kind}", "a string", text)
+            texts.append(text)
+    return "\n".join(texts)
+
+
+def _tool_calls_of(raw: Any, param: str) -> tuple[ToolCall, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _invalid_type(param, "an array", raw)
+    calls = []
+    for i, call in enumerate(raw):
+        where = f"{param}[{i}]"
+        if not isinstance(call, dict):
+            raise _invalid_type(where, "an object", call)
+        function = call.get("function")
+        if not isinstance(function, dict):
+            raise _missing(f"{where}.function")
+        if not isinstance(call.get("id"), str):
+            raise _missing(f"{where}.id")
+        name, arguments = function.get("name"), function.get("arguments", "")
+        if not isinstance(name, str):
+            raise _missing(f"{where}.function.name")
+        if not isinstance(arguments, str):
+            raise _invalid_type(f"{where}.function.arguments", "a string", arguments)
+        calls.append(ToolCall(id=call["id"], name=name, arguments=arguments))
+    return tuple(calls)
+
+
+_PARTS_BY_ROLE = {
+    "system": ("text",),
+    "developer": ("text",),
+    "user": ("text", "image_url", "input_audio", "file"),
+    "assistant": ("text", "refusal"),
+    "tool": ("text",),
+    "function": ("text",),
+}
+
+
+def parse_message(raw: Any, index: int) -> Message:
+    param = f"messages[{index}]"
+    if not isinstance(raw, dict):
+        raise _invalid_type(param, "an object", raw)
+    role = raw.get("role")
+    if role is None:
+        raise _missing(f"{param}.role")
+    if role not in ROLES:
+        supported = ", ".join(f"'{r}'" for r in ROLES[:-1]) + f", and '{ROLES[-1]}'"
+        raise ProviderError(
+            400,
+            f"Invalid value: {role!r}. Supported values are: {supported}.",
+            param=f"{param}.role",
+            code="invalid_value",
+        )
+    name = raw.get("name")
+    if name is not None and not isinstance(name, str):
+        raise _invalid_type(f"{param}.name", "a string", name)
+    tool_calls = _tool_calls_of(raw.get("tool_calls"), f"{param}.tool_calls") if role == "assistant" else ()
+    content = raw.get("content")
+    if content is None:
+        if role == "assistant" and (tool_calls or raw.get("function_call") or "content" in raw):
+            text = ""
+        else:
+            raise _missing(f"{param}.content")
+    else:
+        text = _text_of(content, f"{param}.content", _PARTS_BY_ROLE[role])
+    tool_call_id = None
+    if role == "tool":
+        tool_call_id = raw.get("tool_call_id")
+        if not isinstance(tool_call_id, str):
+            raise _missing(f"{param}.tool_call_id")
+    if role == "function" and not isinstance(name, str):
+        raise _missing(f"{param}.name")
+    return Message(role=role, content=text, name=name, tool_calls=tool_calls, tool_call_id=tool_call_id)
+
+
+def _tools_of(raw: Any) -> tuple[ToolDefinition, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _invalid_type("tools", "an array", raw)
+    tools = []
+    for i, tool in enumerate(raw):
+        if not isinstance(tool, dict):
+            raise _invalid_type(f"tools[{i}]", "an object", tool)
+        function = tool.get("function")
+        if not isinstance(function, dict):
+            raise _missing(f"tools[{i}].function")
+        name = function.get("name")
+        if not isinstance(name, str) or not name:
+            raise _missing(f"tools[{i}].function.name")
+        parameters = function.get("parameters")
+        if parameters is not None and not isinstance(parameters, dict):
+            raise _invalid_type(f"tools[{i}].function.parameters", "an object", parameters)
+        tools.append(
+            ToolDefinition(
+                name=name,
+                description=str(function.get("description") or ""),
+                parameters=parameters,
+                strict=bool(function.get("strict")),
+            )
+        )
+    return tuple(tools)
+
+
+def _stop_of(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        return (raw,)
+    if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+        raise _invalid_type("stop", "a string or an array of strings", raw)
+    if len(raw) > 4:
+        raise ProviderError(
+            400,
+            f"Invalid 'stop': array too long. Expected an array with maximum length 4, but got an array with length "
+            f"{len(raw)} instead.",
+            param="stop",
+            code="array_above_max_length",
+        )
+    return tuple(raw)
+
+
+def parse_chat_request(body: Any) -> CompletionRequest:
+    """Validate a chat completion body the way OpenAI does; ProviderError(400) when it is not."""
+    if not isinstance(body, dict):
+        raise ProviderError(400, f"Invalid request body: expected a JSON object, but got {_type_name(body)}.")
+    model = body.get("model")
+    if model is None or model == "":
+        raise ProviderError(400, "you must provide a model parameter")
+    if not isinstance(model, str):
+        raise _invalid_type("model", "a string", model)
+    messages = body.get("messages")
+    if messages is None:
+        raise _missing("messages")
+    if not isinstance(messages, list):
+        raise _invalid_type("messages", "an array", messages)
+    if not messages:
+        raise ProviderError(
+            400,
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            param="messages",
+            code="empty_array",
+        )
+    parsed = tuple(parse_message(m, i) for i, m in enumerate(messages))
+
+    stream = bool(_boolean(body, "stream"))
+    stream_options = body.get("stream_options")
+    if stream_options is not None:
+        if not isinstance(stream_options, dict):
+            raise _invalid_type("stream_options", "an object", stream_options)
+        if not stream:
+            raise ProviderError(
+                400,
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                param="stream_options",
+                code="invalid_value",
+            )
+    include_usage = bool(stream_options and stream_options.get("include_usage"))
+
+    _number(body, "temperature", 0, 2)
+    _number(body, "top_p", 0, 1)
+    _number(body, "presence_penalty", -2, 2)
+    _number(body, "frequency_penalty", -2, 2)
+    _boolean(body, "logprobs")
+    _integer(body, "top_logprobs", 0, 20)
+    max_tokens = _integer(body, "max_tokens", 1)
+    max_completion_tokens = _integer(body, "max_completion_tokens", 1)
+    response_format = body.get("response_format")
+    if response_format is not None:
+        if not isinstance(response_format, dict):
+            raise _invalid_type("response_format", "an object", response_format)
+        if response_format.get("type") not in ("text", "json_object", "json_schema"):
+            raise ProviderError(
+                400,
+                f"Invalid value: {response_format.get('type')!r}. Supported values are: 'text', 'json_object', "
+                "and 'json_schema'.",
+                param="response_format.type",
+                code="invalid_value",
+            )
+    return CompletionRequest(
+        model=model,
+        messages=parsed,
+        tools=_tools_of(body.get("tools")),
+        tool_choice=body.get("tool_choice"),
+        response_format=response_format,
+        max_tokens=max_completion_tokens if max_completion_tokens is not None else max_tokens,
+        stop=_stop_of(body.get("stop")),
+        n=_integer(body, "n", 1, 128) or 1,
+        seed=_integer(body, "seed"),
+        stream=stream,
+        include_usage=include_usage,
+    )
+
+
+def check_model_limits(body: dict, request: CompletionRequest, spec: ModelSpec) -> None:
+    """Refuse what the real model refuses: max_tokens on reasoning models, caps above its limit."""
+    if spec.reasoning and body.get("max_tokens") is not None:
+        raise ProviderError(
+            400,
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead.",
+            param="max_tokens",
+            code="unsupported_parameter",
+        )
+    if request.max_tokens is not None and request.max_tokens > spec.max_output_tokens:
+        param = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+        raise ProviderError(
+            400,
+            f"{param} is too large: {request.max_tokens}. This model supports at most {spec.max_output_tokens} "
+            f"completion tokens, whereas you provided {request.max_tokens}.",
+            param=param,
+            code="invalid_value",
+        )
+
+
+def model_not_found(model: str, param: str | None = None) -> ProviderError:
+    return ProviderError(
+        404,
+        f"The model `{model}` does not exist or you do not have access to it.",
+        "not_found",
+        param=param,
+        code="model_not_found",
+    )
+
+
+# --- rendering -------------------------------------------------------------------
+
+
+def _usage_json(plan: Plan) -> dict[str, Any]:
+    usage = plan.usage
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_tokens, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": usage.reasoning_tokens,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def completion_json(completion_id: str, created: int, plan: Plan) -> dict[str, Any]:
+    return {
+        "id": completion_id,
+        "object": "chat.completion",
+        "created": created,
+        "model": plan.model,
+        "system_fingerprint": SYSTEM_FINGERPRINT,
+        "service_tier": "default",
+        "choices": [
+            {
+                "index": index,
+                "message": {"role": "assistant", "content": choice.text, "refusal": None, "annotations": []},
+                "logprobs": None,
+                "finish_reason": choice.finish_reason,
+            }
+            for index, choice in enumerate(plan.choices)
+        ],
+        "usage": _usage_json(plan),
+    }
+
+
+class ChunkWriter:
+    """Renders chat.completion.chunk events; the constant part of every chunk is built once."""
+
+    def __init__(self, completion_id: str, created: int, plan: Plan, include_usage: bool) -> None:
+        head = dump_json(
+            {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": plan.model,
+                "service_tier": "default",
+                "system_fingerprint": SYSTEM_FINGERPRINT,
+            }
+        )
+        self._head = b"data: " + head[:-1] + b',"choices":[{"index":'
+        self._tail = b',"usage":null}\n\n' if include_usage else b"}\n\n"
+        self._plan = plan
+        self._include_usage = include_usage
+
+    def _chunk(self, index: int, delta: bytes, finish_reason: bytes = b"null") -> bytes:
+        return b"".join(
+            (
+                self._head,
+                str(index).encode(),
+                b',"delta":',
+                delta,
+                b',"logprobs":null,"finish_reason":',
+                finish_reason,
+                b"}]",
+                self._tail,
+            )
+        )
+
+    def role(self, index: int) -> bytes:
+        return self._chunk(index, b'{"role":"assistant","content":"","refusal":null}')
+
+    def content(self, index: int, piece: str) -> bytes:
+        return self._chunk(index, b'{"content":' + dump_json(piece) + b"}")
+
+    def finish(self, index: int, reason: str) -> bytes:
+        return self._chunk(index, b"{}", b'"' + reason.encode() + b'"')
+
+    def closing(self) -> bytes:
+        """The usage chunk (when asked for) and the [DONE] terminator."""
+        if not self._include_usage:
+            return b"data: [DONE]\n\n"
+        usage = dump_json(_usage_json(self._plan))
+        return self._head[: -len(b'{"index":')] + b'],"usage":' + usage + b"}\n\ndata: [DONE]\n\n"
+
+    def steps(self, first: int, end: int) -> bytes:
+        """Every event due for steps first..end-1, as one write."""
+        out: list[bytes] = []
+        choices = self._plan.choices
+        for step in range(first, end):
+            for index, choice in enumerate(choices):
+                pieces = choice.pieces
+                if step == 0:
+                    out.append(self.role(index))
+                if step < len(pieces):
+                    out.append(self.content(index, pieces[step]))
+                if step == max(len(pieces) - 1, 0):
+                    out.append(self.finish(index, choice.finish_reason))
+        return b"".join(out)
+
+
+async def stream_chat(call: Call, request: CompletionRequest, plan: Plan, completion_id: str, created: int) -> None:
+    writer = ChunkWriter(completion_id, created, plan, request.include_usage)
+    # Headers go out at once, as from the real API; the first token follows after TTFT.
+    await start_stream(call, [*SSE_HEADERS, *common_headers(call)])
+    steps = len(plan.offsets_s)
+
+    async def produce() -> None:
+        if steps == 0:
+            await sleep_until(call.arrival + plan.ttft_s)
+            await end_stream(call, writer.steps(0, 1) + writer.closing())
+            return
+        async for first, end in due_steps(call.arrival, plan.offsets_s):
+            data = writer.steps(first, end)
+            if end == steps:
+                await end_stream(call, data + writer.closing())
+            else:
+                await write_stream(call, data)
+
+    await until_disconnect(call, produce())
+
+
+async def reply_chat(call: Call, plan: Plan, completion_id: str, created: int) -> None:
+    # Like the real API, a non-streaming answer comes when the whole generation is done.
+    if plan.duration_s > 0:
+        await until_disconnect(call, sleep_until(call.arrival + plan.duration_s))
+    body = dump_json(completion_json(completion_id, created, plan))
+    await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])
+
+
+# --- routes ----------------------------------------------------------------------
+
+
+@route("POST", "/v1/chat/completions")
+@openai_endpoint
+async def chat_completions(call: Call, body: Any) -> None:
+    request = parse_chat_request(body)
+    overrides = parse_overrides(call.headers)
+    snapshot = snapshots.current()
+    spec = snapshot.model_for(request.model)
+    if spec is None:
+        raise model_not_found(request.model)
+    check_model_limits(body, request, spec)
+    try:
+        plan = planner.plan(request, spec, snapshot, overrides)
+    except planner.ContextLengthExceeded as exc:
+        raise ProviderError(
+            400,
+            f"This model's maximum context length is {exc.limit} tokens. However, your messages resulted in "
+            f"{exc.prompt_tokens} tokens. Please reduce the length of the messages.",
+            param="messages",
+            code="context_length_exceeded",
+        ) from exc
+    call.model = request.model
+    call.stream = request.stream
+    if plan.error is not None:
+        await answer_injected_error(call, plan.error, request.model)
+        return
+    call.prompt_tokens = plan.usage.prompt_tokens
+    call.completion_tokens = plan.usage.completion_tokens
+    completion_id = "chatcmpl-" + os.urandom(12).hex()
+    created = int(time.time())
+    if request.stream:
+        await stream_chat(call, request, plan, completion_id, created)
+    else:
+        await reply_chat(call, plan, completion_id, created)
+
+
+def model_json(spec: ModelSpec, model_id: str | None = None) -> dict[str, Any]:
+    return {"id": model_id or spec.id, "object": "model", "created": spec.created, "owned_by": spec.owned_by}
+
+
+@route("GET", "/v1/models")
+@openai_endpoint
+async def list_models(call: Call) -> None:
+    models = [model_json(spec) for spec in snapshots.current().models if spec.listed]
+    body = dump_json({"object": "list", "data": models})
+    await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])
+
+
+@route("GET", "/v1/models/{model_id}")
+@openai_endpoint
+async def retrieve_model(call: Call) -> None:
+    model_id = call.path_params["model_id"]
+    spec = snapshots.current().resolve(model_id)
+    if spec is None:
+        raise model_not_found(model_id, param="model")
+    body = dump_json(model_json(spec, model_id))
+    await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])

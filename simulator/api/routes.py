@@ -1,0 +1,88 @@
+"""The provider routes and the ASGI app that serves them ahead of Django.
+
+Paths under the provider prefixes are answered here; everything else (admin,
+dashboard, static files) goes to Django's ASGI handler.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .http import Call, ProviderError, new_call
+
+Handler = Callable[[Call], Awaitable[None]]
+ASGIApp = Callable[..., Awaitable[None]]
+
+# Paths owned by the simulator; the rest of the site is Django's.
+PROVIDER_PREFIXES = ("/v1/", "/v1beta/", "/health", "/llmsim/stats")
+
+_exact: dict[str, dict[str, Handler]] = {}
+_patterns: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
+
+
+def route(method: str, path: str) -> Callable[[Handler], Handler]:
+    """Register a handler; `{name}` in the path captures one or more characters."""
+
+    def register(handler: Handler) -> Handler:
+        if "{" not in path:
+            _exact.setdefault(path, {})[method] = handler
+        else:
+            regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>.+)", path) + "$"
+            for pattern, methods in _patterns:
+                if pattern.pattern == regex:
+                    methods[method] = handler
+                    break
+            else:
+                _patterns.append((re.compile(regex), {method: handler}))
+        return handler
+
+    return register
+
+
+def find(path: str) -> tuple[dict[str, Handler] | None, dict[str, str]]:
+    methods = _exact.get(path)
+    if methods is not None:
+        return methods, {}
+    for pattern, methods in _patterns:
+        match = pattern.match(path)
+        if match:
+            return methods, match.groupdict()
+    return None, {}
+
+
+class ProviderRouter:
+    """ASGI app: provider routes first, Django for everything else."""
+
+    def __init__(self, fallback: ASGIApp, send_error: Callable[[Call, ProviderError], Awaitable[None]]) -> None:
+        self.fallback = fallback
+        self.send_error = send_error
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope["path"]
+        if scope["type"] != "http" or not path.startswith(PROVIDER_PREFIXES):
+            await self.fallback(scope, receive, send)
+            return
+        call = new_call(scope, receive, send)
+        methods, params = find(path)
+        if methods is None:
+            await self.send_error(
+                call, ProviderError(404, f"Invalid URL ({scope['method']} {path})", "not_found")
+            )
+            return
+        handler = methods.get(scope["method"])
+        if handler is None:
+            allowed = ", ".join(sorted(methods))
+            await self.send_error(
+                call,
+                ProviderError(
+                    405,
+                    f"Method {scope['method']} is not allowed on {path}; use {allowed}.",
+                    "method_not_allowed",
+                    headers=[(b"allow", allowed.encode())],
+                ),
+            )
+            return
+        call.path_params = params
+        await handler(call)

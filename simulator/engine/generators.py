@@ -1,0 +1,156 @@
+"""Generators: the text a simulated model answers with, cut into streamable tokens.
+
+`generate()` is the one entry point: it picks the text (lorem, echo, random words,
+fixed), measures it with the model's tokenizer, applies the target length,
+`max_tokens` and stop sequences, and returns a ChoicePlan whose pieces are the
+decoded tokens (one content delta each when streamed).
+"""
+
+from __future__ import annotations
+
+import codecs
+import random
+from collections.abc import Sequence
+
+from .tokens import get_encoding
+from .types import ChoicePlan, Message
+
+GENERATORS = ("lorem", "echo", "random", "fixed")
+
+LOREM_WORDS = (
+    "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore "
+    "et dolore magna aliqua enim ad minim veniam quis nostrud exercitation ullamco laboris nisi aliquip "
+    "ex ea commodo consequat duis aute irure in reprehenderit voluptate velit esse cillum fugiat nulla "
+    "pariatur excepteur sint occaecat cupidatat non proident sunt culpa qui officia deserunt mollit anim "
+    "id est laborum"
+).split()
+
+RANDOM_WORDS = (
+    "the model answer system request token stream latency test load agent tool result value number "
+    "data server client network time first second response message simple quick steady large small "
+    "green blue river mountain city window garden paper signal pattern measure report balance option "
+    "question answer reason because before after while during across between within without around "
+    "people market energy history science music travel weather morning evening planet ocean forest "
+    "build check write read count send receive start finish open close update change return choose "
+    "clear bright quiet careful useful common modern early later often always never usually maybe"
+).split()
+
+
+def last_user_text(messages: Sequence[Message]) -> str:
+    """The content of the last user message ("" when there is none)."""
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.content
+    return ""
+
+
+def _words_text(rng: random.Random, words: Sequence[str], word_count: int, sentence_words: int) -> str:
+    """Sentences of random words: capitalised, with a full stop every few words."""
+    out: list[str] = []
+    in_sentence = 0
+    for _ in range(word_count):
+        word = rng.choice(words)
+        if in_sentence == 0:
+            word = word.capitalize()
+        in_sentence += 1
+        if in_sentence >= sentence_words and rng.random() < 0.35:
+            word += "."
+            in_sentence = 0
+        elif in_sentence > 3 and rng.random() < 0.08:
+            word += ","
+        out.append(word)
+    text = " ".join(out)
+    return text if text.endswith(".") else text + "."
+
+
+def source_text(kind: str, rng: random.Random, target_tokens: int, messages: Sequence[Message], fixed_text: str) -> str:
+    """The text a generator says before any length limit is applied."""
+    if kind == "echo":
+        return last_user_text(messages)
+    if kind == "fixed":
+        return fixed_text
+    words = LOREM_WORDS if kind == "lorem" else RANDOM_WORDS
+    # Both vocabularies average under two tokens a word; the caller trims to the target.
+    return _words_text(rng, words, max(target_tokens, 1) + 8, 6 if kind == "lorem" else 8)
+
+
+def _pieces(tokens: Sequence[int], encoding: str) -> tuple[list[str], list[int]]:
+    """Decode tokens one by one; a token that ends inside a UTF-8 character joins the next.
+
+    Returns the text pieces and, for each piece, how many tokens it holds.
+    """
+    enc = get_encoding(encoding)
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    pieces: list[str] = []
+    counts: list[int] = []
+    pending = 0
+    for token in tokens:
+        pending += 1
+        text = decoder.decode(enc.decode_single_token_bytes(token))
+        if text:
+            pieces.append(text)
+            counts.append(pending)
+            pending = 0
+    tail = decoder.decode(b"", final=True)
+    if tail or pending:
+        pieces.append(tail)
+        counts.append(pending)
+    return pieces, counts
+
+
+def _cut_at_stop(pieces: list[str], counts: list[int], stop: Sequence[str]) -> tuple[list[str], list[int], bool]:
+    """Cut the pieces before the earliest stop sequence; the stop text itself is not returned."""
+    text = "".join(pieces)
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
+    if cut < 0:
+        return pieces, counts, False
+    kept: list[str] = []
+    kept_counts: list[int] = []
+    at = 0
+    for piece, count in zip(pieces, counts, strict=True):
+        if at >= cut:
+            break
+        part = piece[: cut - at]
+        kept.append(part)
+        kept_counts.append(count)
+        at += len(piece)
+    return kept, kept_counts, True
+
+
+def generate(
+    kind: str,
+    rng: random.Random,
+    *,
+    target_tokens: int,
+    messages: Sequence[Message] = (),
+    fixed_text: str = "",
+    encoding: str = "o200k_base",
+    max_tokens: int | None = None,
+    stop: Sequence[str] = (),
+) -> ChoicePlan:
+    """One choice's answer: text pieces, finish reason ("stop"/"length") and token count.
+
+    lorem and random produce exactly `target_tokens` tokens; echo and fixed say their
+    whole text. `max_tokens` (None: no cap) cuts with finish_reason "length"; a stop
+    sequence cuts with "stop".
+    """
+    if kind not in GENERATORS:
+        raise ValueError(f"unknown generator {kind!r}; known: {', '.join(GENERATORS)}")
+    enc = get_encoding(encoding)
+    text = source_text(kind, rng, target_tokens, messages, fixed_text)
+    tokens = enc.encode_ordinary(text)
+    if kind in ("lorem", "random"):
+        while len(tokens) < target_tokens:  # rare: an unlucky run of one-token words
+            text += " " + source_text(kind, rng, target_tokens - len(tokens), messages, fixed_text)
+            tokens = enc.encode_ordinary(text)
+        tokens = tokens[:target_tokens]
+    finish_reason = "stop"
+    if max_tokens is not None and len(tokens) > max_tokens:
+        tokens = tokens[: max(max_tokens, 0)]
+        finish_reason = "length"
+    pieces, counts = _pieces(tokens, encoding)
+    if stop:
+        pieces, counts, stopped = _cut_at_stop(pieces, counts, stop)
+        if stopped:
+            finish_reason = "stop"
+    return ChoicePlan(pieces=tuple(pieces), finish_reason=finish_reason, completion_tokens=sum(counts))

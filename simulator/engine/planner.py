@@ -1,0 +1,94 @@
+"""The engine's decision: from a neutral request to a Plan an adapter can render."""
+
+from __future__ import annotations
+
+import random
+
+from .errors import forced_error, pick_error
+from .generators import generate
+from .latency import LatencyProfile, sample_ttft_s, token_offsets_s
+from .snapshot import ModelSpec, Snapshot
+from .tokens import count_prompt
+from .types import CompletionRequest, Overrides, Plan, Usage
+
+# Reasoning models with no time between tokens (instant latency) still think a little.
+_MIN_REASONING_TOKENS = 16
+
+
+class ContextLengthExceeded(ValueError):
+    def __init__(self, limit: int, prompt_tokens: int) -> None:
+        super().__init__(f"context window {limit}, prompt {prompt_tokens}")
+        self.limit = limit
+        self.prompt_tokens = prompt_tokens
+
+
+def make_rng(request: CompletionRequest, overrides: Overrides, snapshot: Snapshot) -> random.Random:
+    """The request's random source: seeded (x-llmsim-seed, then `seed`, then the global seed) or fresh."""
+    seed = overrides.seed
+    if seed is None:
+        seed = request.seed if request.seed is not None else snapshot.seed
+    return random.Random(seed)
+
+
+def latency_for(spec: ModelSpec, snapshot: Snapshot, overrides: Overrides) -> LatencyProfile:
+    latency = snapshot.latency_override or spec.latency
+    if overrides.ttft_ms is not None or overrides.tbt_ms is not None:
+        latency = latency.with_fixed(overrides.ttft_ms, overrides.tbt_ms)
+    return latency
+
+
+def reasoning_tokens(latency: LatencyProfile, ttft_s: float, visible_target: int) -> int:
+    """Hidden reasoning a reasoning model does before its first visible token.
+
+    The model thinks for the time to first token at its usual token rate, so the count
+    is TTFT / TBT; with no time between tokens it is the visible length.
+    """
+    if latency.tbt_mean_ms > 0:
+        return max(_MIN_REASONING_TOKENS, round(ttft_s * 1000.0 / latency.tbt_mean_ms))
+    return max(_MIN_REASONING_TOKENS, visible_target)
+
+
+def plan(request: CompletionRequest, spec: ModelSpec, snapshot: Snapshot, overrides: Overrides = Overrides()) -> Plan:
+    """Decide the whole answer: injected error, or content, usage and timing.
+
+    Raises ContextLengthExceeded when the prompt does not fit the model.
+    """
+    rng = make_rng(request, overrides, snapshot)
+    latency = latency_for(spec, snapshot, overrides)
+
+    if overrides.error_status is not None:
+        error = forced_error(overrides.error_status, snapshot.errors)
+    else:
+        error = pick_error(snapshot.errors, rng)
+    if error is not None:
+        return Plan(model=request.model, choices=(), usage=Usage(0, 0), ttft_s=0.0, error=error)
+
+    prompt_tokens = count_prompt(request.messages, request.tools, spec.encoding)
+    if prompt_tokens > spec.context_window:
+        raise ContextLengthExceeded(spec.context_window, prompt_tokens)
+
+    target = overrides.tokens if overrides.tokens is not None else snapshot.target_tokens
+    ttft_s = sample_ttft_s(latency, rng, prompt_tokens)
+    thinking = reasoning_tokens(latency, ttft_s, target) if spec.reasoning else 0
+    budget = None if request.max_tokens is None else request.max_tokens - thinking
+    if budget is not None and budget < 0:
+        thinking, budget = request.max_tokens, 0
+
+    choices = tuple(
+        generate(
+            snapshot.generator,
+            rng,
+            target_tokens=target,
+            messages=request.messages,
+            fixed_text=snapshot.fixed_text,
+            encoding=spec.encoding,
+            max_tokens=budget,
+            stop=request.stop,
+        )
+        for _ in range(request.n)
+    )
+    steps = max(len(choice.pieces) for choice in choices)
+    offsets = token_offsets_s(latency, rng, ttft_s, steps)
+    completion = sum(choice.completion_tokens for choice in choices) + thinking * request.n
+    usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion, reasoning_tokens=thinking * request.n)
+    return Plan(model=request.model, choices=choices, usage=usage, ttft_s=ttft_s, offsets_s=offsets)

@@ -1,0 +1,110 @@
+"""The immutable, in-memory view of everything the admin manages.
+
+The request path reads only this: one Snapshot per process, replaced whole (never
+mutated) when the admin changes something.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+
+from .errors import NO_ERRORS, ErrorProfile
+from .latency import LatencyProfile
+
+# Model names are client input: cap the per-snapshot memo of name lookups.
+_RESOLVE_MEMO_LIMIT = 4096
+# Separators after which a longer name still belongs to a profile: "gpt-5-2025-08-07",
+# "gpt-5.1", "o3-mini" belong to gpt-5, gpt-5 and o3.
+_SNAPSHOT_SEPARATORS = ("-", ".", ":", "@")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSpec:
+    id: str
+    owned_by: str = "llmsim"
+    provider: str = "openai"
+    aliases: tuple[str, ...] = ()
+    context_window: int = 128_000
+    max_output_tokens: int = 16_384
+    encoding: str = "o200k_base"
+    latency: LatencyProfile = LatencyProfile()
+    reasoning: bool = False
+    created: int = 1_700_000_000
+    listed: bool = True
+
+
+DEFAULT_MODEL = ModelSpec(
+    id="default",
+    latency=LatencyProfile(ttft_mean_ms=600, ttft_stddev_ms=150, tbt_mean_ms=40, tbt_stddev_ms=12),
+    listed=False,
+)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int = 0
+    models: tuple[ModelSpec, ...] = ()
+    # Answers for models no profile matches (unless strict_models).
+    default_model: ModelSpec = DEFAULT_MODEL
+    strict_models: bool = False
+    generator: str = "lorem"
+    fixed_text: str = "This is a simulated response."
+    target_tokens: int = 100
+    # When set, every model answers with this latency (config `latency.profile`/custom).
+    latency_override: LatencyProfile | None = None
+    errors: ErrorProfile = NO_ERRORS
+    seed: int | None = None
+    _exact: dict[str, ModelSpec] = field(default_factory=dict, repr=False, compare=False)
+    _memo: dict[str, ModelSpec | None] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for spec in self.models:
+            self._exact.setdefault(spec.id.lower(), spec)
+        for spec in self.models:
+            for alias in spec.aliases:
+                if not _is_pattern(alias):
+                    self._exact.setdefault(alias.lower(), spec)
+
+    def resolve(self, model: str) -> ModelSpec | None:
+        """The profile for a requested model name, or None when nothing matches.
+
+        Order: exact id, exact alias, alias glob pattern (`claude-*-sonnet-*`), then the
+        longest id the name extends (`gpt-5-2025-08-07` → gpt-5).
+        """
+        key = model.lower()
+        try:
+            return self._memo[key]
+        except KeyError:
+            pass
+        spec = self._exact.get(key) or self._match_pattern(key) or self._match_prefix(key)
+        if len(self._memo) < _RESOLVE_MEMO_LIMIT:
+            self._memo[key] = spec
+        return spec
+
+    def model_for(self, model: str) -> ModelSpec | None:
+        """The profile a request for `model` answers with; None means 404 (strict mode)."""
+        spec = self.resolve(model)
+        if spec is None and not self.strict_models:
+            return self.default_model
+        return spec
+
+    def _match_pattern(self, key: str) -> ModelSpec | None:
+        for spec in self.models:
+            for alias in spec.aliases:
+                if _is_pattern(alias) and fnmatch.fnmatchcase(key, alias.lower()):
+                    return spec
+        return None
+
+    def _match_prefix(self, key: str) -> ModelSpec | None:
+        best: ModelSpec | None = None
+        best_key = ""
+        for known, spec in self._exact.items():
+            if key.startswith(known) and key[len(known) : len(known) + 1] in _SNAPSHOT_SEPARATORS:
+                if best is None or len(known) > len(best_key):
+                    best, best_key = spec, known
+        return best
+
+
+def _is_pattern(alias: str) -> bool:
+    return any(c in alias for c in "*?[")

@@ -1,0 +1,123 @@
+"""The neutral types shared by provider adapters and the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call made by an earlier assistant turn (arguments as the JSON text sent)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One conversation turn, reduced to the text the tokenizer and generators need."""
+
+    role: str
+    content: str
+    name: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDefinition:
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] | None = None
+    strict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionRequest:
+    """A chat request in no provider's format."""
+
+    model: str
+    messages: tuple[Message, ...]
+    tools: tuple[ToolDefinition, ...] = ()
+    tool_choice: Any = None
+    response_format: dict[str, Any] | None = None
+    # Cap on generated tokens, reasoning included (max_tokens / max_completion_tokens).
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    n: int = 1
+    seed: int | None = None
+    stream: bool = False
+    include_usage: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Overrides:
+    """Per-request knobs, from the x-llmsim-* headers; None means "not set"."""
+
+    ttft_ms: float | None = None
+    tbt_ms: float | None = None
+    tokens: int | None = None
+    seed: int | None = None
+    error_status: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ChoicePlan:
+    """What one choice says: its text as the tokens it is streamed in, and why it ends."""
+
+    pieces: tuple[str, ...]
+    finish_reason: str  # "stop" | "length"
+    completion_tokens: int = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+@dataclass(frozen=True, slots=True)
+class InjectedError:
+    """An error the simulator answers with instead of a completion."""
+
+    status: int
+    kind: str  # rate_limit | server_error | service_unavailable | timeout | forced
+    # For timeouts: how long the request is held before the answer (or the drop).
+    delay_s: float = 0.0
+    # For timeouts: close the connection instead of answering 504.
+    disconnect: bool = False
+    retry_after_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything an adapter needs to answer: content, usage and the timing schedule.
+
+    `offsets_s[i]` is when streaming step i is due, in seconds after the request
+    arrived; step i carries piece i of every choice that has one. With no steps the
+    answer is due at `ttft_s`.
+    """
+
+    model: str
+    choices: tuple[ChoicePlan, ...]
+    usage: Usage
+    ttft_s: float
+    offsets_s: tuple[float, ...] = field(default=())
+    error: InjectedError | None = None
+
+    @property
+    def duration_s(self) -> float:
+        """When the whole answer is due (what a non-streaming reply waits for)."""
+        return self.offsets_s[-1] if self.offsets_s else self.ttft_s

@@ -1,0 +1,206 @@
+"""Scenario data edited in the admin. The request path never reads these tables:
+`simulator.snapshots` turns them into an immutable engine Snapshot."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+RATE_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(1.0)]
+NON_NEGATIVE = [MinValueValidator(0.0)]
+
+
+class ModelProfile(models.Model):
+    class Provider(models.TextChoices):
+        OPENAI = "openai", "OpenAI"
+        ANTHROPIC = "anthropic", "Anthropic"
+        GOOGLE = "google", "Google"
+        OTHER = "other", "Other"
+
+    class Encoding(models.TextChoices):
+        O200K = "o200k_base", "o200k_base (GPT-4o, 4.1, 5, o-series; approximation for Claude and Gemini)"
+        CL100K = "cl100k_base", "cl100k_base (GPT-4, GPT-3.5)"
+
+    model_id = models.CharField(
+        "model id",
+        max_length=200,
+        unique=True,
+        help_text="The model name clients send, e.g. gpt-5. Longer names that extend it "
+        "(gpt-5-2025-08-07, gpt-5.1, o3-mini) use this profile too unless a closer one exists.",
+    )
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.OPENAI)
+    owned_by = models.CharField(max_length=100, default="llmsim", help_text="Shown as owned_by in GET /v1/models.")
+    aliases = models.TextField(
+        blank=True,
+        help_text="Other names for this model, one per line or comma-separated. "
+        "* and ? are wildcards: claude-*sonnet* matches claude-3-5-sonnet-20241022.",
+    )
+    context_window = models.PositiveIntegerField(
+        default=128_000, help_text="Prompts with more tokens are refused with context_length_exceeded."
+    )
+    max_output_tokens = models.PositiveIntegerField(
+        default=16_384, help_text="Larger max_tokens / max_completion_tokens values are refused, as by the real API."
+    )
+    encoding = models.CharField(
+        max_length=20,
+        choices=Encoding.choices,
+        default=Encoding.O200K,
+        help_text="tiktoken vocabulary that counts this model's tokens.",
+    )
+    ttft_mean_ms = models.FloatField(
+        "TTFT mean (ms)", default=600, validators=NON_NEGATIVE, help_text="Mean time to first token."
+    )
+    ttft_stddev_ms = models.FloatField(
+        "TTFT std. dev. (ms)",
+        default=150,
+        validators=NON_NEGATIVE,
+        help_text="Spread of the time to first token (normal distribution, never below 0).",
+    )
+    tbt_mean_ms = models.FloatField(
+        "TBT mean (ms)", default=40, validators=NON_NEGATIVE, help_text="Mean time between two streamed tokens."
+    )
+    tbt_stddev_ms = models.FloatField(
+        "TBT std. dev. (ms)", default=12, validators=NON_NEGATIVE, help_text="Spread of the time between tokens."
+    )
+    prefill_ms_per_1k_tokens = models.FloatField(
+        "prefill (ms per 1k prompt tokens)",
+        default=0,
+        validators=NON_NEGATIVE,
+        help_text="Extra time to first token for every 1,000 prompt tokens.",
+    )
+    is_reasoning = models.BooleanField(
+        "reasoning model",
+        default=False,
+        help_text="Spends hidden reasoning tokens before the first visible one "
+        "(reported as completion_tokens_details.reasoning_tokens).",
+    )
+    listed = models.BooleanField(default=True, help_text="Listed by GET /v1/models.")
+    created_at = models.DateTimeField(default=timezone.now, help_text="Shown as created in GET /v1/models.")
+
+    class Meta:
+        ordering = ["model_id"]
+        verbose_name = "model profile"
+
+    def __str__(self) -> str:
+        return self.model_id
+
+    def alias_list(self) -> list[str]:
+        return [a.strip() for a in self.aliases.replace(",", "\n").splitlines() if a.strip()]
+
+    def clean(self) -> None:
+        if self.max_output_tokens and self.context_window and self.max_output_tokens > self.context_window:
+            raise ValidationError({"max_output_tokens": "Cannot exceed the context window."})
+
+
+class ErrorProfile(models.Model):
+    class TimeoutAction(models.TextChoices):
+        STATUS_504 = "status_504", "Answer 504 Gateway Timeout"
+        DISCONNECT = "disconnect", "Close the connection without an answer"
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    rate_limit_rate = models.FloatField(
+        default=0, validators=RATE_VALIDATORS, help_text="Share of requests answered 429 (0 to 1)."
+    )
+    server_error_rate = models.FloatField(
+        default=0, validators=RATE_VALIDATORS, help_text="Share of requests answered 500 (0 to 1)."
+    )
+    service_unavailable_rate = models.FloatField(
+        default=0, validators=RATE_VALIDATORS, help_text="Share of requests answered 503 (overloaded) (0 to 1)."
+    )
+    timeout_rate = models.FloatField(
+        default=0, validators=RATE_VALIDATORS, help_text="Share of requests that time out (0 to 1)."
+    )
+    timeout_after_ms = models.PositiveIntegerField(
+        default=30_000, help_text="How long a timed-out request is held before the 504 or the disconnect."
+    )
+    timeout_action = models.CharField(max_length=20, choices=TimeoutAction.choices, default=TimeoutAction.STATUS_504)
+    retry_after_ms = models.PositiveIntegerField(
+        default=1000, help_text="retry-after advertised on injected 429 and 503 answers."
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        total = self.rate_limit_rate + self.server_error_rate + self.service_unavailable_rate + self.timeout_rate
+        if total > 1.0 + 1e-9:
+            raise ValidationError(f"The rates add up to {total:g}; together they cannot exceed 1.")
+
+
+class SimulatorSettings(models.Model):
+    """The one row of global settings (what the YAML config file sets)."""
+
+    class Generator(models.TextChoices):
+        LOREM = "lorem", "Lorem ipsum"
+        ECHO = "echo", "Echo the last user message"
+        RANDOM = "random", "Random words"
+        FIXED = "fixed", "Fixed text"
+
+    generator = models.CharField(max_length=20, choices=Generator.choices, default=Generator.LOREM)
+    fixed_text = models.TextField(default="This is a simulated response.", help_text="What the fixed generator says.")
+    target_tokens = models.PositiveIntegerField(
+        default=100,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="Length of lorem and random answers, in tokens of the model's tokenizer.",
+    )
+    latency_profile = models.ForeignKey(
+        ModelProfile,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="When set, every model answers with this profile's latency instead of its own.",
+    )
+    default_profile = models.ForeignKey(
+        ModelProfile,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Profile for model names no profile matches (empty: a built-in gpt-5-like profile).",
+    )
+    strict_models = models.BooleanField(
+        default=False, help_text="Answer unknown models with 404 model_not_found, as OpenAI does."
+    )
+    error_profile = models.ForeignKey(
+        ErrorProfile,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text="Errors injected into every request (empty: none).",
+    )
+    seed = models.BigIntegerField(
+        null=True, blank=True, help_text="Makes every answer repeat exactly (requests can also send seed)."
+    )
+
+    class Meta:
+        verbose_name = "simulator settings"
+        verbose_name_plural = "simulator settings"
+
+    def __str__(self) -> str:
+        return "Simulator settings"
+
+    def save(self, *args, **kwargs) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls, using: str = "default") -> SimulatorSettings:
+        return cls.objects.using(using).get_or_create(pk=1)[0]
+
+
+class SnapshotVersion(models.Model):
+    """A counter bumped on every scenario edit; each server process polls it and
+    rebuilds its in-memory snapshot when it moves."""
+
+    version = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "snapshot version"
