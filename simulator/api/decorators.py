@@ -45,7 +45,9 @@ def api_key_of(call: Call) -> str | None:
     return call.headers.get("x-api-key") or None
 
 
-def endpoint(send_error: SendError, stream_error_event: Callable[[ProviderError], bytes]) -> Callable[[Handler], Handler]:
+def endpoint(
+    send_error: SendError, stream_error_event: Callable[[ProviderError], bytes]
+) -> Callable[[Handler], Handler]:
     """Make a provider route: stats, API key check, JSON body, and errors in the provider's format.
 
     A handler declared as `(call, body)` receives the parsed JSON body; `(call)` reads none.

@@ -12,8 +12,6 @@ import os
 import time
 from typing import Any
 
-from django.conf import settings
-
 from .. import snapshots
 from ..engine import planner
 from ..engine.schedule import due_steps, sleep_until
@@ -123,7 +121,7 @@ def _duration_text(seconds: float) -> str:
     """Go-style duration, as OpenAI writes x-ratelimit-reset-*: 1s, 6m0s, 250ms."""
     if seconds < 1:
         return f"{int(seconds * 1000)}ms"
-    minutes, secs = divmod(int(math.ceil(seconds)), 60)
+    minutes, secs = divmod(math.ceil(seconds), 60)
     return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
@@ -184,9 +182,7 @@ def _invalid_type(param: str, expected: str, value: Any) -> ProviderError:
 
 
 def _missing(param: str) -> ProviderError:
-    return ProviderError(
-        400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
-    )
+    return ProviderError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
 
 
 def _integer(body: dict, key: str, low: int | None = None, high: int | None = None) -> int | None:

@@ -16,7 +16,7 @@ Handler = Callable[[Call], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
 
 # Paths owned by the simulator; the rest of the site is Django's.
-PROVIDER_PREFIXES = ("/v1/", "/v1beta/", "/health", "/llmsim/stats")
+PROVIDER_PREFIXES = ("/v1", "/health", "/llmsim/stats")
 
 _exact: dict[str, dict[str, Handler]] = {}
 _patterns: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
@@ -67,9 +67,7 @@ class ProviderRouter:
         call = new_call(scope, receive, send)
         methods, params = find(path)
         if methods is None:
-            await self.send_error(
-                call, ProviderError(404, f"Invalid URL ({scope['method']} {path})", "not_found")
-            )
+            await self.send_error(call, ProviderError(404, f"Invalid URL ({scope['method']} {path})", "not_found"))
             return
         handler = methods.get(scope["method"])
         if handler is None:

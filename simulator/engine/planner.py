@@ -48,7 +48,10 @@ def reasoning_tokens(latency: LatencyProfile, ttft_s: float, visible_target: int
     return max(_MIN_REASONING_TOKENS, visible_target)
 
 
-def plan(request: CompletionRequest, spec: ModelSpec, snapshot: Snapshot, overrides: Overrides = Overrides()) -> Plan:
+NO_OVERRIDES = Overrides()
+
+
+def plan(request: CompletionRequest, spec: ModelSpec, snapshot: Snapshot, overrides: Overrides = NO_OVERRIDES) -> Plan:
     """Decide the whole answer: injected error, or content, usage and timing.
 
     Raises ContextLengthExceeded when the prompt does not fit the model.

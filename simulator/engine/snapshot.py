@@ -10,7 +10,7 @@ import fnmatch
 from dataclasses import dataclass, field
 
 from .errors import NO_ERRORS, ErrorProfile
-from .latency import LatencyProfile
+from .latency import INSTANT, LatencyProfile
 
 # Model names are client input: cap the per-snapshot memo of name lookups.
 _RESOLVE_MEMO_LIMIT = 4096
@@ -28,7 +28,7 @@ class ModelSpec:
     context_window: int = 128_000
     max_output_tokens: int = 16_384
     encoding: str = "o200k_base"
-    latency: LatencyProfile = LatencyProfile()
+    latency: LatencyProfile = INSTANT
     reasoning: bool = False
     created: int = 1_700_000_000
     listed: bool = True
@@ -100,9 +100,9 @@ class Snapshot:
         best: ModelSpec | None = None
         best_key = ""
         for known, spec in self._exact.items():
-            if key.startswith(known) and key[len(known) : len(known) + 1] in _SNAPSHOT_SEPARATORS:
-                if best is None or len(known) > len(best_key):
-                    best, best_key = spec, known
+            extends = key.startswith(known) and key[len(known) : len(known) + 1] in _SNAPSHOT_SEPARATORS
+            if extends and len(known) > len(best_key):
+                best, best_key = spec, known
         return best
 
 

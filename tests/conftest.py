@@ -1,0 +1,188 @@
+"""Shared fixtures: a live LLMSim server (Daphne via `manage.py runserver`, as users
+run it) on a throw-away SQLite database, and the official SDK clients pointed at it."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LIVE_DB = "live"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get_json(url: str, timeout: float = 5) -> dict:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    db_path: Path
+    process: subprocess.Popen
+    log_path: Path
+
+    def health(self) -> dict:
+        return get_json(f"{self.base_url}/health")
+
+    def wait_for_version(self, version: int, timeout: float = 10) -> None:
+        """Block until the server's snapshot has caught up with `version`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.health()["snapshot_version"] >= version:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"server did not load snapshot {version} within {timeout}s")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(tmp: Path, args: list[str], extra_env: dict[str, str] | None = None) -> LiveServer:
+    """Migrate a fresh SQLite file, start `manage.py <args>` and wait for /health."""
+    db_path = tmp / "db.sqlite3"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{db_path}",
+        "LLMSIM_SNAPSHOT_POLL_SECONDS": "0.2",
+        "PYTHONUNBUFFERED": "1",
+        **(extra_env or {}),
+    }
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    port = free_port()
+    log_path = tmp / "server.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", *args, f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", db_path, process, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log()}")
+        with contextlib.suppress(OSError, urllib.error.URLError):
+            if server.health()["status"] == "ok":
+                return server
+        time.sleep(0.1)
+    process.terminate()
+    raise RuntimeError(f"server did not answer /health within 60 s:\n{server.log()}")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def llmsim_server(tmp_path_factory) -> Iterator[LiveServer]:
+    server = start_server(tmp_path_factory.mktemp("live"), ["runserver"])
+    _register_live_database(server.db_path)
+    yield server
+    stop_server(server)
+
+
+def _register_live_database(db_path: Path) -> None:
+    """Let this test process edit the live server's database through the ORM (alias "live")."""
+    from django.db import connections
+
+    connections.settings[LIVE_DB] = {**connections.settings["default"], "NAME": str(db_path)}
+
+
+@pytest.fixture
+def live_db(llmsim_server, django_db_blocker) -> Iterator[str]:
+    """The database alias of the live server's data, unblocked for this test."""
+    with django_db_blocker.unblock():
+        yield LIVE_DB
+        from django.db import connections
+
+        connections[LIVE_DB].close()
+
+
+@pytest.fixture
+def edit(llmsim_server, live_db):
+    """Change scenario rows on the live server and wait until it serves them.
+
+    Usage: `edit(obj, field=value, ...)`; every edit is undone after the test.
+    """
+    from simulator.snapshots import read_version
+
+    undo: list[tuple[object, dict]] = []
+
+    def apply(obj, **fields):
+        undo.append((obj, {name: getattr(obj, name) for name in fields}))
+        for name, value in fields.items():
+            setattr(obj, name, value)
+        obj.save(using=live_db)
+        llmsim_server.wait_for_version(read_version(live_db))
+        return obj
+
+    yield apply
+    for obj, fields in reversed(undo):
+        for name, value in fields.items():
+            setattr(obj, name, value)
+        obj.save(using=live_db)
+    llmsim_server.wait_for_version(read_version(live_db))
+
+
+@pytest.fixture
+def client(llmsim_server):
+    import openai
+
+    with openai.OpenAI(base_url=f"{llmsim_server.base_url}/v1", api_key="test", max_retries=0) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+def async_client(llmsim_server):
+    import openai
+
+    return openai.AsyncOpenAI(base_url=f"{llmsim_server.base_url}/v1", api_key="test", max_retries=0)
+
+
+INSTANT = {"x-llmsim-ttft-ms": "0", "x-llmsim-tbt-ms": "0"}
+
+
+def post(server: LiveServer, path: str, body: bytes | dict | str, headers: dict[str, str] | None = None):
+    """Raw HTTP POST; returns (status, headers, parsed JSON or text)."""
+    data = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
+    request = urllib.request.Request(
+        f"{server.base_url}{path}",
+        data=data,
+        method="POST",
+        headers={"Authorization": "Bearer test", "Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, response_headers, raw = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, response_headers, raw = error.code, error.headers, error.read()
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        payload = raw.decode(errors="replace")
+    return status, response_headers, payload
