@@ -1,0 +1,390 @@
+"""The YAML configuration, LLMSIM_* variables and serve flags: parsing, validation, precedence."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from simulator.config import (
+    Config,
+    ConfigError,
+    apply_config,
+    from_environ,
+    from_flags,
+    load_file,
+    resolve,
+    to_environ,
+)
+
+SEED_EXAMPLE = """
+server: {host: 0.0.0.0, port: 9000}
+latency: {profile: gpt-4o}
+response: {generator: lorem, target_tokens: 250}
+errors: {rate_limit_rate: 0.1, server_error_rate: 0.05, timeout_rate: 0.0, timeout_after_ms: 30000}
+models: {strict: true}
+"""
+
+
+@pytest.fixture
+def write(tmp_path):
+    def write(text: str):
+        path = tmp_path / "llmsim.yaml"
+        path.write_text(text)
+        return path
+
+    return write
+
+
+def error_of(write, text: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        resolve(write(text), environ={})
+    return str(caught.value)
+
+
+def test_it_reads_the_seed_schema(write):
+    config = load_file(write(SEED_EXAMPLE))
+    assert config.values == {
+        "server.host": "0.0.0.0",
+        "server.port": 9000,
+        "latency.profile": "gpt-4o",
+        "response.generator": "lorem",
+        "response.target_tokens": 250,
+        "errors.rate_limit_rate": 0.1,
+        "errors.server_error_rate": 0.05,
+        "errors.timeout_rate": 0.0,
+        "errors.timeout_after_ms": 30000,
+        "models.strict": True,
+    }
+
+
+def test_it_reads_the_extra_keys(write):
+    config = load_file(
+        write(
+            "response: {fixed_text: Hello, seed: 7}\n"
+            "errors: {service_unavailable_rate: 0.2, timeout_action: disconnect, retry_after_ms: 250}\n"
+        )
+    )
+    assert config.get("response.fixed_text") == "Hello"
+    assert config.get("response.seed") == 7
+    assert config.get("errors.service_unavailable_rate") == 0.2
+    assert config.get("errors.timeout_action") == "disconnect"
+    assert config.get("errors.retry_after_ms") == 250
+
+
+def test_it_reads_an_empty_file_as_nothing_set(write):
+    assert load_file(write("")).values == {}
+    assert load_file(write("errors:\n")).values == {}
+
+
+def test_it_reads_custom_latency(write):
+    config = load_file(write("latency: {ttft_mean_ms: 500, ttft_stddev_ms: 100, tbt_mean_ms: 25, tbt_stddev_ms: 5}"))
+    assert config.values == {
+        "latency.ttft_mean_ms": 500.0,
+        "latency.ttft_stddev_ms": 100.0,
+        "latency.tbt_mean_ms": 25.0,
+        "latency.tbt_stddev_ms": 5.0,
+    }
+
+
+@pytest.mark.parametrize(
+    "shorthand, preset",
+    [
+        ("gpt4", "gpt-4"),
+        ("gpt4o", "gpt-4o"),
+        ("gpt5", "gpt-5"),
+        ("gpt5-mini", "gpt-5-mini"),
+        ("o-series", "o3"),
+        ("o4", "o3"),
+        ("claude-opus", "claude-opus-4-1"),
+        ("sonnet", "claude-sonnet-4-5"),
+        ("Haiku", "claude-haiku-4-5"),
+        ("gemini", "gemini-2.5-pro"),
+        ("gemini-pro", "gemini-2.5-pro"),
+        ("instant", "instant"),
+        ("gpt-4.1", "gpt-4.1"),  # a model id is used as it is
+    ],
+)
+def test_it_maps_the_seed_profile_shorthands(write, shorthand, preset):
+    assert load_file(write(f"latency: {{profile: {shorthand}}}")).get("latency.profile") == preset
+
+
+def test_it_splits_the_fixed_generator_shorthand(write):
+    config = load_file(write('response: {generator: "fixed:Some text"}'))
+    assert config.get("response.generator") == "fixed"
+    assert config.get("response.fixed_text") == "Some text"
+
+
+@pytest.mark.parametrize("action, stored", [(504, "status_504"), ("504", "status_504"), ("disconnect", "disconnect")])
+def test_it_accepts_both_timeout_actions(write, action, stored):
+    assert load_file(write(f"errors: {{timeout_action: {action}}}")).get("errors.timeout_action") == stored
+
+
+# --- errors name the file and the key ---------------------------------------------
+
+
+def test_it_rejects_an_unknown_key_and_lists_the_known_ones(write):
+    message = error_of(write, "response: {generator: echo, colour: blue}")
+    assert "llmsim.yaml" in message
+    assert "response.colour" in message
+    assert "target_tokens" in message and "fixed_text" in message
+
+
+def test_it_rejects_an_unknown_section(write):
+    message = error_of(write, "logging: {level: debug}")
+    assert "llmsim.yaml" in message and "'logging'" in message and "errors" in message
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("server: {port: eighty}", "server.port"),
+        ("response: {target_tokens: 1.5}", "response.target_tokens"),
+        ("response: {target_tokens: true}", "response.target_tokens"),
+        ("models: {strict: 'yes'}", "models.strict"),
+        ("errors: {rate_limit_rate: high}", "errors.rate_limit_rate"),
+        ("latency: {ttft_mean_ms: [1, 2]}", "latency.ttft_mean_ms"),
+        ("response: {fixed_text: 42}", "response.fixed_text"),
+    ],
+)
+def test_it_rejects_wrong_types(write, text, key):
+    message = error_of(write, text)
+    assert "llmsim.yaml" in message and key in message and "must be" in message
+
+
+def test_it_rejects_a_section_that_is_not_a_mapping(write):
+    message = error_of(write, "latency: gpt-4o")
+    assert "llmsim.yaml" in message and "latency must be a mapping" in message
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("server: {port: 0}", "server.port"),
+        ("server: {port: 65536}", "server.port"),
+        ("response: {target_tokens: 0}", "response.target_tokens"),
+        ("response: {target_tokens: 1000001}", "response.target_tokens"),
+        ("errors: {rate_limit_rate: 1.5}", "errors.rate_limit_rate"),
+        ("errors: {timeout_rate: -0.1}", "errors.timeout_rate"),
+        ("errors: {timeout_after_ms: -1}", "errors.timeout_after_ms"),
+        ("errors: {retry_after_ms: -5}", "errors.retry_after_ms"),
+        ("latency: {tbt_mean_ms: -1}", "latency.tbt_mean_ms"),
+        ("latency: {ttft_mean_ms: .inf}", "latency.ttft_mean_ms"),
+    ],
+)
+def test_it_rejects_out_of_range_values(write, text, key):
+    message = error_of(write, text)
+    assert "llmsim.yaml" in message and key in message
+
+
+def test_it_rejects_rates_that_add_up_to_more_than_one(write):
+    message = error_of(write, "errors: {rate_limit_rate: 0.6, server_error_rate: 0.3, timeout_rate: 0.2}")
+    assert "llmsim.yaml" in message and "errors.rate_limit_rate" in message and "add up to 1.1" in message
+
+
+def test_it_rejects_a_profile_and_custom_latency_together(write):
+    message = error_of(write, "latency: {profile: gpt-4o, ttft_mean_ms: 100}")
+    assert "llmsim.yaml: latency" in message and "not both" in message
+
+
+@pytest.mark.parametrize("generator", ["shakespeare", "fixed:", "echo:me"])
+def test_it_rejects_an_unknown_generator(write, generator):
+    message = error_of(write, f'response: {{generator: "{generator}"}}')
+    assert "llmsim.yaml: response.generator" in message
+    assert "use one of lorem, echo, random, fixed" in message or "'fixed:' needs the text" in message
+
+
+def test_it_rejects_invalid_yaml(write):
+    message = error_of(write, "latency: {profile: gpt-4o\n")
+    assert "llmsim.yaml: invalid YAML" in message
+
+
+def test_it_rejects_a_file_it_cannot_read(tmp_path):
+    with pytest.raises(ConfigError, match=r"missing\.yaml: cannot read"):
+        load_file(tmp_path / "missing.yaml")
+
+
+def test_it_rejects_a_top_level_that_is_not_a_mapping(write):
+    assert "top level must be a mapping" in error_of(write, "- server\n- latency\n")
+
+
+# --- environment and flags ----------------------------------------------------------
+
+
+def test_it_reads_every_environment_variable():
+    environ = {
+        "LLMSIM_HOST": "0.0.0.0",
+        "LLMSIM_PORT": "9001",
+        "LLMSIM_TTFT_MEAN_MS": "10",
+        "LLMSIM_TTFT_STDDEV_MS": "1",
+        "LLMSIM_TBT_MEAN_MS": "2",
+        "LLMSIM_TBT_STDDEV_MS": "0.5",
+        "LLMSIM_GENERATOR": "fixed",
+        "LLMSIM_TARGET_TOKENS": "20",
+        "LLMSIM_FIXED_TEXT": "Hi",
+        "LLMSIM_SEED": "-3",
+        "LLMSIM_RATE_LIMIT_RATE": "0.1",
+        "LLMSIM_SERVER_ERROR_RATE": "0.1",
+        "LLMSIM_SERVICE_UNAVAILABLE_RATE": "0.1",
+        "LLMSIM_TIMEOUT_RATE": "0.1",
+        "LLMSIM_TIMEOUT_AFTER_MS": "100",
+        "LLMSIM_TIMEOUT_ACTION": "disconnect",
+        "LLMSIM_RETRY_AFTER_MS": "50",
+        "LLMSIM_STRICT_MODELS": "yes",
+        "UNRELATED": "x",
+    }
+    config = from_environ(environ)
+    assert len(config.values) == 18
+    assert config.get("server.port") == 9001
+    assert config.get("latency.tbt_stddev_ms") == 0.5
+    assert config.get("response.seed") == -3
+    assert config.get("models.strict") is True
+    assert from_environ({"LLMSIM_LATENCY_PROFILE": "opus"}).get("latency.profile") == "claude-opus-4-1"
+
+
+def test_it_ignores_empty_environment_variables():
+    assert from_environ({"LLMSIM_PORT": "", "LLMSIM_GENERATOR": ""}).values == {}
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("LLMSIM_PORT", "http"),
+        ("LLMSIM_PORT", "70000"),
+        ("LLMSIM_STRICT_MODELS", "maybe"),
+        ("LLMSIM_TIMEOUT_ACTION", "retry"),
+        ("LLMSIM_GENERATOR", "poem"),
+        ("LLMSIM_RATE_LIMIT_RATE", "nan"),
+    ],
+)
+def test_it_names_the_variable_in_errors(name, value):
+    with pytest.raises(ConfigError, match=name):
+        from_environ({name: value})
+
+
+def test_it_names_the_flag_in_errors():
+    with pytest.raises(ConfigError, match="--target-tokens"):
+        from_flags({"target_tokens": "0"})
+
+
+def test_to_environ_round_trips():
+    config = resolve(
+        None,
+        {"LLMSIM_TIMEOUT_ACTION": "504", "LLMSIM_RATE_LIMIT_RATE": "0.1", "LLMSIM_TBT_MEAN_MS": "12.5"},
+        {"generator": "fixed:Hi there", "strict_models": True, "port": "8123"},
+    )
+    assert from_environ(to_environ(config)).values == config.values
+
+
+# --- precedence: file < environment < flags -----------------------------------------------
+
+
+def test_environment_wins_over_the_file_and_flags_over_both(write):
+    path = write("server: {port: 9000, host: 0.0.0.0}\nresponse: {generator: echo, target_tokens: 5}\n")
+    config = resolve(path, {"LLMSIM_GENERATOR": "random", "LLMSIM_PORT": "9001"}, {"generator": "lorem"})
+    assert config.get("response.generator") == "lorem"
+    assert config.where("response.generator") == "--generator"
+    assert config.get("server.port") == 9001
+    assert config.get("server.host") == "0.0.0.0"
+    assert config.get("response.target_tokens") == 5
+
+
+def test_unset_flags_leave_lower_layers_alone(write):
+    path = write("models: {strict: true}\nresponse: {generator: echo}\n")
+    config = resolve(path, {}, {"strict_models": False, "generator": None, "port": None})
+    assert config.get("models.strict") is True
+    assert config.get("response.generator") == "echo"
+
+
+def test_a_later_profile_replaces_custom_latency_and_back(write):
+    path = write("latency: {ttft_mean_ms: 5, tbt_mean_ms: 1}")
+    assert resolve(path, {}, {"latency_profile": "gpt5"}).values == {"latency.profile": "gpt-5"}
+    config = resolve(write("latency: {profile: gpt-4o}"), {"LLMSIM_TTFT_MEAN_MS": "7"})
+    assert config.values == {"latency.ttft_mean_ms": 7.0}
+
+
+def test_rates_are_summed_across_layers(write):
+    with pytest.raises(ConfigError, match="LLMSIM_TIMEOUT_RATE"):
+        resolve(write("errors: {rate_limit_rate: 0.7}"), {"LLMSIM_TIMEOUT_RATE": "0.5"})
+
+
+def test_the_fixed_text_of_a_flag_replaces_the_files(write):
+    config = resolve(write("response: {generator: fixed, fixed_text: From the file}"), {}, {"generator": "fixed:Flag"})
+    assert config.get("response.fixed_text") == "Flag"
+
+
+# --- applying to the database ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_apply_writes_only_what_the_config_sets():
+    from simulator.models import SimulatorSettings
+
+    row = SimulatorSettings.load()
+    row.target_tokens = 42
+    row.save()
+    apply_config(resolve(None, {"LLMSIM_GENERATOR": "echo", "LLMSIM_LATENCY_PROFILE": "gpt4o"}))
+    row = SimulatorSettings.load()
+    assert (row.generator, row.target_tokens, row.latency_profile.model_id) == ("echo", 42, "gpt-4o")
+    assert row.error_profile is None
+
+
+@pytest.mark.django_db
+def test_apply_writes_custom_latency_and_errors_to_their_own_profiles():
+    from simulator.models import SimulatorSettings
+
+    apply_config(resolve(None, {"LLMSIM_TTFT_MEAN_MS": "5", "LLMSIM_TIMEOUT_RATE": "0.25"}))
+    row = SimulatorSettings.load()
+    assert (row.latency_profile.model_id, row.latency_profile.ttft_mean_ms, row.latency_profile.listed) == (
+        "custom",
+        5.0,
+        False,
+    )
+    assert (row.error_profile.name, row.error_profile.timeout_rate) == ("config", 0.25)
+
+
+@pytest.mark.django_db
+def test_apply_rejects_an_unknown_profile_naming_its_source():
+    with pytest.raises(ConfigError, match=r"--latency-profile: unknown profile .gpt-99.*gpt-4o"):
+        apply_config(resolve(None, {}, {"latency_profile": "gpt-99"}))
+
+
+def test_an_empty_config_stores_nothing():
+    assert Config().stored_keys() == []
+    assert resolve(None, {"LLMSIM_PORT": "9000"}).stored_keys() == []
+
+
+@pytest.mark.django_db
+def test_startup_refuses_a_bad_config_file(settings, write):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from simulator.config import apply_startup_config
+
+    settings.LLMSIM_CONFIG = str(write("errors: {timeout_rate: 2}"))
+    with pytest.raises(ImproperlyConfigured, match=r"llmsim\.yaml: errors\.timeout_rate: must be between 0 and 1"):
+        apply_startup_config()
+
+
+@pytest.mark.django_db
+def test_startup_without_config_leaves_the_database_alone(settings, monkeypatch):
+    from simulator.config import apply_startup_config
+    from simulator.snapshots import read_version
+
+    settings.LLMSIM_CONFIG = ""
+    for name in [name for name in os.environ if name.startswith("LLMSIM_")]:
+        monkeypatch.delenv(name)
+    before = read_version()
+    apply_startup_config()
+    assert read_version() == before
+
+
+@pytest.mark.django_db
+def test_startup_applies_the_file_and_the_environment(settings, write, monkeypatch):
+    from simulator.config import apply_startup_config
+    from simulator.models import SimulatorSettings
+
+    settings.LLMSIM_CONFIG = str(write("response: {generator: echo, target_tokens: 9}"))
+    monkeypatch.setenv("LLMSIM_TARGET_TOKENS", "11")
+    apply_startup_config()
+    row = SimulatorSettings.load()
+    assert (row.generator, row.target_tokens) == ("echo", 11)
