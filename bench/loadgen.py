@@ -24,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 HOST = "127.0.0.1"
@@ -169,6 +170,7 @@ class ThroughputResult:
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     client_cpu_s: float = 0.0
+    wall_s: float = 0.0  # warm-up, measured window, and the last answers' tail
 
     def summary(self) -> dict[str, Any]:
         answered = sum(self.statuses.values())
@@ -184,7 +186,7 @@ class ThroughputResult:
             "errors": sum(self.errors.values()),
             "error_kinds": dict(self.errors),
             "client_cpu_s": self.client_cpu_s,
-            "client_cpu_pct": 100.0 * self.client_cpu_s / (self.warmup_s + self.duration_s),
+            "client_cpu_pct": 100.0 * self.client_cpu_s / self.wall_s if self.wall_s else None,
         }
 
 
@@ -250,9 +252,8 @@ async def run_throughput(
         {"x-llmsim-tokens": str(tokens)},
     )
     result = ThroughputResult(connections, warmup_s, duration_s)
-    now = time.perf_counter()
-    window = _Window(start=now + warmup_s, end=now + warmup_s + duration_s, budget=MAX_REQUESTS)
-    cpu_before = cpu_seconds()
+    cpu_before, wall_before = cpu_seconds(), time.perf_counter()
+    window = _Window(wall_before + warmup_s, wall_before + warmup_s + duration_s, budget=MAX_REQUESTS)
     workers = [asyncio.create_task(_throughput_worker(port, request, window, result)) for _ in range(connections)]
     # Workers stop sending at the window's end; one still waiting on an answer then
     # is cancelled after this grace so a stuck server cannot hold the run open.
@@ -261,6 +262,7 @@ async def run_throughput(
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     result.client_cpu_s = cpu_seconds() - cpu_before
+    result.wall_s = time.perf_counter() - wall_before
     return result
 
 
@@ -320,14 +322,8 @@ class StreamsResult:
 
     def summary(self) -> dict[str, Any]:
         ttft_late = [(r.token_times[0] - r.sent_at) * 1000.0 - self.ttft_ms for r in self.records if r.token_times]
-        gaps = [
-            (later - earlier) * 1000.0
-            for r in self.records
-            for earlier, later in zip(r.token_times, r.token_times[1:])
-        ]
-        ratios = [
-            (r.done_at - r.sent_at) * 1000.0 / self.ideal_ms for r in self.records if r.done_at is not None
-        ]
+        gaps = [(later - earlier) * 1000.0 for r in self.records for earlier, later in pairwise(r.token_times)]
+        ratios = [(r.done_at - r.sent_at) * 1000.0 / self.ideal_ms for r in self.records if r.done_at is not None]
         token_counts = [len(r.token_times) for r in self.records]
         return {
             "started": len(self.records),

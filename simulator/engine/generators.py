@@ -8,7 +8,6 @@ decoded tokens (one content delta each when streamed).
 
 from __future__ import annotations
 
-import codecs
 import random
 from collections.abc import Sequence
 
@@ -45,22 +44,15 @@ def last_user_text(messages: Sequence[Message]) -> str:
 
 
 def _words_text(rng: random.Random, words: Sequence[str], word_count: int, sentence_words: int) -> str:
-    """Sentences of random words: capitalised, with a full stop every few words."""
-    out: list[str] = []
-    in_sentence = 0
-    for _ in range(word_count):
-        word = rng.choice(words)
-        if in_sentence == 0:
-            word = word.capitalize()
-        in_sentence += 1
-        if in_sentence >= sentence_words and rng.random() < 0.35:
-            word += "."
-            in_sentence = 0
-        elif in_sentence > 3 and rng.random() < 0.08:
-            word += ","
-        out.append(word)
-    text = " ".join(out)
-    return text if text.endswith(".") else text + "."
+    """Sentences of random words: capitalised, ending with a full stop every few words."""
+    chosen = rng.choices(words, k=word_count)
+    at = 0
+    while at < word_count:
+        end = min(at + rng.randint(sentence_words, 2 * sentence_words), word_count)
+        chosen[at] = chosen[at].capitalize()
+        chosen[end - 1] += "."
+        at = end
+    return " ".join(chosen)
 
 
 def source_text(kind: str, rng: random.Random, target_tokens: int, messages: Sequence[Message], fixed_text: str) -> str:
@@ -71,7 +63,7 @@ def source_text(kind: str, rng: random.Random, target_tokens: int, messages: Seq
         return fixed_text
     words = LOREM_WORDS if kind == "lorem" else RANDOM_WORDS
     # Both vocabularies average under two tokens a word; the caller trims to the target.
-    return _words_text(rng, words, max(target_tokens, 1) + 8, 6 if kind == "lorem" else 8)
+    return _words_text(rng, words, max(target_tokens, 1) + 8, 5 if kind == "lorem" else 7)
 
 
 def _pieces(tokens: Sequence[int], encoding: str) -> tuple[list[str], list[int]]:
@@ -79,22 +71,25 @@ def _pieces(tokens: Sequence[int], encoding: str) -> tuple[list[str], list[int]]
 
     Returns the text pieces and, for each piece, how many tokens it holds.
     """
-    enc = get_encoding(encoding)
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
     pieces: list[str] = []
     counts: list[int] = []
-    pending = 0
-    for token in tokens:
-        pending += 1
-        text = decoder.decode(enc.decode_single_token_bytes(token))
-        if text:
-            pieces.append(text)
-            counts.append(pending)
-            pending = 0
-    tail = decoder.decode(b"", final=True)
-    if tail or pending:
-        pieces.append(tail)
-        counts.append(pending)
+    pending = b""
+    pending_count = 0
+    for raw in get_encoding(encoding).decode_tokens_bytes(list(tokens)):
+        pending += raw
+        pending_count += 1
+        try:
+            text = pending.decode()
+        except UnicodeDecodeError as exc:
+            if exc.reason == "unexpected end of data":
+                continue  # the character goes on in the next token
+            text = pending.decode(errors="replace")
+        pieces.append(text)
+        counts.append(pending_count)
+        pending, pending_count = b"", 0
+    if pending_count:
+        pieces.append(pending.decode(errors="replace"))
+        counts.append(pending_count)
     return pieces, counts
 
 
