@@ -34,4 +34,6 @@ class Command(BaseCommand):
             return
         PASSWORD_FILE.write_text(password + "\n")
         PASSWORD_FILE.chmod(0o600)
-        self.stdout.write(f"Created admin login '{username}', password: {password} (also saved in {PASSWORD_FILE.name})")
+        self.stdout.write(
+            f"Created admin login '{username}', password: {password} (also saved in {PASSWORD_FILE.name})"
+        )
