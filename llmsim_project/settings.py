@@ -13,7 +13,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env(
     DEBUG=(bool, False),
-    LLMSIM_STRICT_MODELS=(bool, False),
     LLMSIM_REQUIRE_API_KEY=(bool, True),
     LLMSIM_MAX_BODY_BYTES=(int, 10 * 1024 * 1024),
     LLMSIM_SNAPSHOT_POLL_SECONDS=(float, 0.5),
@@ -77,6 +76,12 @@ ASGI_APPLICATION = "llmsim_project.asgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Server processes poll the snapshot version while the admin writes: WAL lets
+    # readers and the writer proceed together instead of meeting "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "transaction_mode": "IMMEDIATE"}
+    )
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
@@ -103,13 +108,12 @@ LOGGING = {
 }
 
 # --- LLMSim ---------------------------------------------------------------------
-# Unknown models get 404 model_not_found (like OpenAI) instead of the default profile.
-LLMSIM_STRICT_MODELS = env("LLMSIM_STRICT_MODELS")
 # Requests without an API key get 401, as from the real providers; any key is accepted.
 LLMSIM_REQUIRE_API_KEY = env("LLMSIM_REQUIRE_API_KEY")
 # Larger bodies are refused with 413 before they are read in full.
 LLMSIM_MAX_BODY_BYTES = env("LLMSIM_MAX_BODY_BYTES")
 # How often each process checks whether the admin changed the scenario data.
 LLMSIM_SNAPSHOT_POLL_SECONDS = env("LLMSIM_SNAPSHOT_POLL_SECONDS")
-# YAML configuration file (the seed's schema), applied at startup.
+# YAML configuration file (the seed's schema), applied at startup; the other LLMSIM_*
+# variables of that configuration are read by simulator/config.py.
 LLMSIM_CONFIG = env("LLMSIM_CONFIG", default="")
