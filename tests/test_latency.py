@@ -1,0 +1,126 @@
+"""The latency model (simulator.engine.latency)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import statistics
+
+import pytest
+
+from simulator.engine.latency import LatencyProfile, sample_ms, sample_ttft_s, token_offsets_s
+
+DRAWS = 5000
+
+
+def draws(mean_ms: float, stddev_ms: float, seed: int = 1, count: int = DRAWS) -> list[float]:
+    rng = random.Random(seed)
+    return [sample_ms(rng, mean_ms, stddev_ms) for _ in range(count)]
+
+
+@pytest.mark.parametrize(("mean_ms", "stddev_ms"), [(10, 50), (0, 30), (-20, 5), (100, 1000)])
+def test_it_never_samples_a_negative_time(mean_ms, stddev_ms):
+    values = draws(mean_ms, stddev_ms)
+    assert min(values) >= 0
+    assert max(values) > 0  # the spread is real, not everything clamped to 0
+
+
+def test_it_never_schedules_a_token_before_the_previous_one():
+    profile = LatencyProfile(ttft_mean_ms=5, ttft_stddev_ms=50, tbt_mean_ms=2, tbt_stddev_ms=20)
+    rng = random.Random(3)
+    for _ in range(50):
+        ttft_s = sample_ttft_s(profile, rng)
+        offsets = token_offsets_s(profile, rng, ttft_s, 100)
+        assert ttft_s >= 0
+        assert all(later >= earlier for earlier, later in itertools.pairwise(offsets))
+
+
+def test_it_samples_around_the_mean_with_the_given_spread():
+    values = draws(200, 20)
+    assert statistics.fmean(values) == pytest.approx(200, abs=3)
+    assert statistics.stdev(values) == pytest.approx(20, abs=2)
+
+
+def test_it_samples_exactly_the_mean_without_spread():
+    assert set(draws(42, 0, count=10)) == {42}
+    assert set(draws(-5, 0, count=10)) == {0}
+
+
+def test_it_repeats_samples_for_the_same_seed():
+    assert draws(100, 40, seed=7, count=50) == draws(100, 40, seed=7, count=50)
+    assert draws(100, 40, seed=7, count=50) != draws(100, 40, seed=8, count=50)
+
+
+def test_it_repeats_offsets_for_the_same_seed():
+    profile = LatencyProfile(ttft_mean_ms=300, ttft_stddev_ms=80, tbt_mean_ms=20, tbt_stddev_ms=8)
+
+    def schedule(seed: int) -> tuple[float, ...]:
+        rng = random.Random(seed)
+        return token_offsets_s(profile, rng, sample_ttft_s(profile, rng), 30)
+
+    assert schedule(11) == schedule(11)
+    assert schedule(11) != schedule(12)
+
+
+def test_it_pins_ttft_with_with_fixed():
+    profile = LatencyProfile(ttft_mean_ms=600, ttft_stddev_ms=150, tbt_mean_ms=40, tbt_stddev_ms=12)
+    pinned = profile.with_fixed(ttft_ms=250)
+    rng = random.Random(0)
+    assert {sample_ttft_s(pinned, rng) for _ in range(100)} == {0.25}
+    # TBT keeps its spread.
+    offsets = token_offsets_s(pinned, rng, 0.0, 50)
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(offsets)}
+    assert len(gaps) > 1
+
+
+def test_it_pins_tbt_with_with_fixed():
+    profile = LatencyProfile(ttft_mean_ms=600, ttft_stddev_ms=150, tbt_mean_ms=40, tbt_stddev_ms=12)
+    pinned = profile.with_fixed(tbt_ms=5)
+    rng = random.Random(0)
+    offsets = token_offsets_s(pinned, rng, 1.0, 50)
+    assert all(b - a == pytest.approx(0.005) for a, b in itertools.pairwise(offsets))
+    # TTFT keeps its spread.
+    assert len({sample_ttft_s(pinned, rng) for _ in range(20)}) > 1
+
+
+def test_it_pins_ttft_regardless_of_prompt_length():
+    # x-llmsim-ttft-ms asks for an exact time to first token: prompt processing is not added.
+    profile = LatencyProfile(ttft_mean_ms=100, prefill_ms_per_1k_tokens=50).with_fixed(ttft_ms=0)
+    assert sample_ttft_s(profile, random.Random(0), prompt_tokens=10_000) == 0
+
+
+def test_it_keeps_the_profile_when_nothing_is_pinned():
+    profile = LatencyProfile(ttft_mean_ms=600, ttft_stddev_ms=150, tbt_mean_ms=40, tbt_stddev_ms=12)
+    assert profile.with_fixed() == profile
+
+
+def test_it_makes_offsets_cumulative_from_arrival():
+    profile = LatencyProfile(tbt_mean_ms=25)
+    offsets = token_offsets_s(profile, random.Random(0), 0.4, 11)
+    assert len(offsets) == 11
+    assert offsets[0] == 0.4
+    assert all(b > a for a, b in itertools.pairwise(offsets))
+    assert offsets[-1] == pytest.approx(0.4 + 10 * 0.025)
+
+
+def test_it_spreads_tokens_around_the_mean_gap():
+    profile = LatencyProfile(tbt_mean_ms=20, tbt_stddev_ms=5)
+    offsets = token_offsets_s(profile, random.Random(5), 0.5, 2001)
+    assert offsets[0] == 0.5
+    assert offsets[-1] - offsets[0] == pytest.approx(2000 * 0.020, rel=0.05)
+
+
+def test_it_gives_no_offsets_for_no_steps():
+    assert token_offsets_s(LatencyProfile(tbt_mean_ms=20), random.Random(0), 0.3, 0) == ()
+
+
+def test_it_gives_only_the_first_token_offset_for_one_step():
+    assert token_offsets_s(LatencyProfile(tbt_mean_ms=20), random.Random(0), 0.3, 1) == (0.3,)
+
+
+def test_it_adds_prefill_time_per_thousand_prompt_tokens():
+    profile = LatencyProfile(ttft_mean_ms=200, prefill_ms_per_1k_tokens=50)
+    rng = random.Random(0)
+    assert sample_ttft_s(profile, rng, prompt_tokens=0) == pytest.approx(0.2)
+    assert sample_ttft_s(profile, rng, prompt_tokens=2000) == pytest.approx(0.3)
+    assert sample_ttft_s(profile, rng, prompt_tokens=500) == pytest.approx(0.225)

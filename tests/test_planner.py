@@ -1,0 +1,208 @@
+"""The planner (simulator.engine.planner): from a neutral request to a Plan."""
+
+from __future__ import annotations
+
+import pytest
+import tiktoken
+
+from simulator.engine import tokens
+from simulator.engine.errors import ErrorProfile
+from simulator.engine.latency import LatencyProfile
+from simulator.engine.planner import ContextLengthExceeded, plan
+from simulator.engine.snapshot import ModelSpec, Snapshot
+from simulator.engine.types import CompletionRequest, Message, Overrides
+
+MESSAGES = (Message("system", "You are helpful."), Message("user", "Tell me something about héllo 世界 🌍."))
+SPREAD = LatencyProfile(ttft_mean_ms=400, ttft_stddev_ms=100, tbt_mean_ms=20, tbt_stddev_ms=6)
+CHAT = ModelSpec(id="chat", latency=SPREAD)
+# 1 s to think at 20 ms a token: 50 reasoning tokens.
+THINKER = ModelSpec(id="thinker", reasoning=True, latency=LatencyProfile(ttft_mean_ms=1000, tbt_mean_ms=20))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def loaded_vocabularies():
+    tokens.warm_up()
+
+
+def request(**kwargs) -> CompletionRequest:
+    kwargs.setdefault("model", "chat")
+    kwargs.setdefault("messages", MESSAGES)
+    return CompletionRequest(**kwargs)
+
+
+def snapshot(**kwargs) -> Snapshot:
+    kwargs.setdefault("models", (CHAT, THINKER))
+    kwargs.setdefault("target_tokens", 40)
+    return Snapshot(**kwargs)
+
+
+def tiktoken_count(text: str) -> int:
+    return len(tiktoken.get_encoding("o200k_base").encode(text, disallowed_special=()))
+
+
+def test_it_plans_n_choices():
+    result = plan(request(n=3, seed=1), CHAT, snapshot())
+    assert len(result.choices) == 3
+    assert len({choice.text for choice in result.choices}) == 3  # each choice is its own answer
+    assert all(tiktoken_count(choice.text) == 40 for choice in result.choices)
+    assert result.error is None
+
+
+def test_it_sums_usage_over_the_choices():
+    result = plan(request(n=3, seed=1), CHAT, snapshot())
+    assert result.usage.prompt_tokens == tokens.count_messages(MESSAGES)
+    assert result.usage.completion_tokens == sum(tiktoken_count(choice.text) for choice in result.choices) == 120
+    assert result.usage.reasoning_tokens == 0
+    assert result.usage.total_tokens == result.usage.prompt_tokens + result.usage.completion_tokens
+
+
+def test_it_counts_tools_in_the_prompt():
+    from simulator.engine.types import ToolDefinition
+
+    tools = (ToolDefinition("get_weather", "Get the weather.", {"properties": {"city": {"type": "string"}}}),)
+    with_tools = plan(request(seed=1, tools=tools), CHAT, snapshot())
+    assert with_tools.usage.prompt_tokens == tokens.count_prompt(MESSAGES, tools)
+    assert with_tools.usage.prompt_tokens > plan(request(seed=1), CHAT, snapshot()).usage.prompt_tokens
+
+
+def test_it_schedules_one_step_per_piece_from_the_first_token():
+    result = plan(request(n=2, seed=4, max_tokens=30), CHAT, snapshot())
+    assert len(result.offsets_s) == max(len(choice.pieces) for choice in result.choices)
+    assert result.offsets_s[0] == result.ttft_s
+    assert list(result.offsets_s) == sorted(result.offsets_s)
+    assert result.duration_s == result.offsets_s[-1]
+
+
+def test_it_gives_a_reasoning_model_reasoning_tokens():
+    result = plan(request(seed=1), THINKER, snapshot())
+    assert result.usage.reasoning_tokens == round(result.ttft_s * 1000 / 20) == 50
+    visible = tiktoken_count(result.choices[0].text)
+    assert visible == 40
+    assert result.usage.completion_tokens == visible + 50
+
+
+def test_it_gives_other_models_no_reasoning_tokens():
+    thinking_time = ModelSpec(id="slow", latency=THINKER.latency)  # same latency, not a reasoning model
+    result = plan(request(seed=1), thinking_time, snapshot())
+    assert result.usage.reasoning_tokens == 0
+    assert result.usage.completion_tokens == tiktoken_count(result.choices[0].text)
+
+
+def test_it_gives_a_quick_reasoning_model_a_minimum_of_reasoning():
+    quick = ModelSpec(id="quick", reasoning=True, latency=LatencyProfile(ttft_mean_ms=40, tbt_mean_ms=20))
+    assert plan(request(seed=1), quick, snapshot()).usage.reasoning_tokens == 16
+
+
+def test_it_counts_reasoning_for_every_choice():
+    result = plan(request(n=2, seed=1), THINKER, snapshot())
+    assert result.usage.reasoning_tokens == 2 * 50
+    assert result.usage.completion_tokens == 2 * 50 + sum(tiktoken_count(c.text) for c in result.choices)
+
+
+def test_reasoning_shares_the_max_tokens_budget():
+    result = plan(request(seed=1, max_tokens=70), THINKER, snapshot())
+    choice = result.choices[0]
+    assert tiktoken_count(choice.text) == 70 - 50
+    assert choice.finish_reason == "length"
+    assert result.usage.reasoning_tokens == 50
+    assert result.usage.completion_tokens == 70
+
+
+def test_reasoning_beyond_the_budget_leaves_no_visible_answer():
+    result = plan(request(seed=1, max_tokens=30), THINKER, snapshot())
+    choice = result.choices[0]
+    assert choice.text == ""
+    assert choice.finish_reason == "length"
+    assert result.usage.completion_tokens == 30  # never more than the client allowed
+    assert result.usage.reasoning_tokens <= 30
+
+
+def test_max_tokens_cuts_a_chat_model_answer():
+    result = plan(request(seed=1, max_tokens=15), CHAT, snapshot())
+    assert tiktoken_count(result.choices[0].text) == 15
+    assert result.choices[0].finish_reason == "length"
+    assert result.usage.completion_tokens == 15
+
+
+def test_a_forced_error_replaces_the_answer():
+    result = plan(request(seed=1), CHAT, snapshot(), Overrides(error_status=503))
+    assert result.error is not None
+    assert result.error.status == 503
+    assert result.error.kind == "forced"
+    assert result.choices == ()
+
+
+def test_a_forced_error_must_be_forceable():
+    with pytest.raises(ValueError):
+        plan(request(seed=1), CHAT, snapshot(), Overrides(error_status=200))
+
+
+def test_it_injects_the_snapshots_errors():
+    result = plan(request(seed=1), CHAT, snapshot(errors=ErrorProfile(rate_limit_rate=1.0)))
+    assert result.error is not None
+    assert result.error.status == 429
+    assert result.choices == ()
+
+
+def test_it_refuses_a_prompt_longer_than_the_context_window():
+    prompt_tokens = tokens.count_messages(MESSAGES)
+    small = ModelSpec(id="small", context_window=prompt_tokens - 1)
+    with pytest.raises(ContextLengthExceeded) as exc:
+        plan(request(seed=1), small, snapshot())
+    assert exc.value.limit == prompt_tokens - 1
+    assert exc.value.prompt_tokens == prompt_tokens
+
+
+def test_it_accepts_a_prompt_that_fills_the_context_window():
+    exact = ModelSpec(id="exact", context_window=tokens.count_messages(MESSAGES))
+    assert plan(request(seed=1), exact, snapshot()).error is None
+
+
+def test_the_same_seed_gives_the_same_plan():
+    first = plan(request(n=2, seed=42), CHAT, snapshot())
+    again = plan(request(n=2, seed=42), CHAT, snapshot())
+    other = plan(request(n=2, seed=43), CHAT, snapshot())
+    assert first == again
+    assert first.choices != other.choices
+    assert first.offsets_s != other.offsets_s
+
+
+def test_the_seed_override_beats_the_request_seed_which_beats_the_snapshot_seed():
+    def seeded(seed: int):
+        return plan(request(seed=seed), CHAT, snapshot())
+
+    assert plan(request(seed=2), CHAT, snapshot(seed=3), Overrides(seed=1)) == seeded(1)
+    assert plan(request(seed=2), CHAT, snapshot(seed=3)) == seeded(2)
+    assert plan(request(), CHAT, snapshot(seed=3)) == seeded(3)
+    assert len({seeded(1), seeded(2), seeded(3)}) == 3
+
+
+def test_it_varies_without_any_seed():
+    plans = {plan(request(), CHAT, snapshot()) for _ in range(3)}
+    assert len(plans) == 3
+
+
+def test_overrides_tokens_set_the_length():
+    result = plan(request(seed=1), CHAT, snapshot(), Overrides(tokens=7))
+    assert tiktoken_count(result.choices[0].text) == 7
+    assert len(result.offsets_s) == 7
+
+
+def test_the_snapshot_generator_is_used():
+    fixed = snapshot(generator="fixed", fixed_text="Always this.")
+    assert plan(request(seed=1), CHAT, fixed).choices[0].text == "Always this."
+    echo = snapshot(generator="echo")
+    assert plan(request(seed=1), CHAT, echo).choices[0].text == MESSAGES[-1].content
+
+
+def test_the_snapshot_latency_override_beats_the_models_latency():
+    override = LatencyProfile(ttft_mean_ms=250, tbt_mean_ms=10)
+    result = plan(request(seed=1), CHAT, snapshot(latency_override=override))
+    assert result.ttft_s == 0.25
+    assert result.offsets_s[-1] == pytest.approx(0.25 + 39 * 0.010)
+
+
+def test_latency_overrides_pin_ttft_and_tbt():
+    result = plan(request(seed=1), CHAT, snapshot(), Overrides(ttft_ms=0, tbt_ms=0))
+    assert result.ttft_s == 0
+    assert set(result.offsets_s) == {0}
