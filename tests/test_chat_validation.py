@@ -157,7 +157,7 @@ def test_a_wrong_method_is_405(llmsim_server):
 )
 def test_malformed_override_headers_are_400(llmsim_server, header, value):
     body = {"model": "instant", "messages": USER}
-    status, headers, payload = post(llmsim_server, "/v1/chat/completions", body, {header: value})
+    status, _, payload = post(llmsim_server, "/v1/chat/completions", body, {header: value})
     assert status == 400
     assert header in payload["error"]["message"]
 
