@@ -28,6 +28,8 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # First, so that its runserver (Daphne's, serving static files) is the one used.
+    "simulator",
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -37,7 +39,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
-    "simulator",
     "stats",
 ]
 
