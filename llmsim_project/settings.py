@@ -16,6 +16,7 @@ env = environ.Env(
     LLMSIM_REQUIRE_API_KEY=(bool, True),
     LLMSIM_MAX_BODY_BYTES=(int, 10 * 1024 * 1024),
     LLMSIM_SNAPSHOT_POLL_SECONDS=(float, 0.5),
+    LLMSIM_SERVE_STATIC=(bool, True),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -28,8 +29,6 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    # First, so that its runserver (Daphne's, serving static files) is the one used.
-    "simulator",
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -39,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
+    "simulator",
     "stats",
 ]
 
@@ -115,6 +115,9 @@ LLMSIM_REQUIRE_API_KEY = env("LLMSIM_REQUIRE_API_KEY")
 LLMSIM_MAX_BODY_BYTES = env("LLMSIM_MAX_BODY_BYTES")
 # How often each process checks whether the admin changed the scenario data.
 LLMSIM_SNAPSHOT_POLL_SECONDS = env("LLMSIM_SNAPSHOT_POLL_SECONDS")
+# Serve STATIC_URL (the admin's styles) from the app itself, DEBUG or not: the admin is
+# the product's UI and must look right without a separate web server.
+LLMSIM_SERVE_STATIC = env("LLMSIM_SERVE_STATIC")
 # YAML configuration file (the seed's schema), applied at startup; the other LLMSIM_*
 # variables of that configuration are read by simulator/config.py.
 LLMSIM_CONFIG = env("LLMSIM_CONFIG", default="")

@@ -368,7 +368,11 @@ ERROR_PROFILE_NAME = "config"
 
 
 def apply_config(config: Config, using: str = "default") -> None:
-    """Write what `config` sets into SimulatorSettings (and the "custom" / "config" profiles)."""
+    """Write what `config` sets into SimulatorSettings (and the "custom" / "config" profiles).
+
+    Rows are saved only when a value changes, so every worker process of one server
+    can apply the same configuration without bumping the snapshot version each time.
+    """
     # Imported here so the parsing above stays importable (and testable) without Django.
     from django.db import transaction
 
@@ -376,29 +380,33 @@ def apply_config(config: Config, using: str = "default") -> None:
 
     with transaction.atomic(using=using):
         row = SimulatorSettings.load(using)
-        for key, field_name in SETTINGS_FIELDS.items():
-            if key in config:
-                setattr(row, field_name, config.get(key))
+        changes = {field_name: config.get(key) for key, field_name in SETTINGS_FIELDS.items() if key in config}
         if "latency.profile" in config:
-            row.latency_profile = find_profile(config, using)
+            changes["latency_profile"] = find_profile(config, using)
         elif any(key in config for key in CUSTOM_LATENCY):
-            row.latency_profile = _custom_latency_profile(config, using)
+            changes["latency_profile"] = _custom_latency_profile(config, using)
         if any(key.startswith("errors.") for key in config.values):
-            row.error_profile = _error_profile(config, using)
-        row.save(using=using)  # a normal save: the signal bumps the snapshot version
+            changes["error_profile"] = _error_profile(config, using)
+        _save_changes(row, changes, using)  # a normal save: the signal bumps the snapshot version
+
+
+def _save_changes(obj: Any, changes: dict[str, Any], using: str, created: bool = False) -> None:
+    changed = created or any(getattr(obj, name) != value for name, value in changes.items())
+    for name, value in changes.items():
+        setattr(obj, name, value)
+    if changed:
+        obj.save(using=using)
 
 
 def _custom_latency_profile(config: Config, using: str) -> Any:
     from .models import ModelProfile
 
-    profile, _ = ModelProfile.objects.using(using).get_or_create(
+    profile, created = ModelProfile.objects.using(using).get_or_create(
         model_id=CUSTOM_PROFILE_ID,
         defaults={"provider": ModelProfile.Provider.OTHER, "owned_by": "llmsim", "listed": False},
     )
-    for key in CUSTOM_LATENCY:
-        if key in config:
-            setattr(profile, key.split(".")[1], config.get(key))
-    profile.save(using=using)
+    changes = {key.split(".")[1]: config.get(key) for key in CUSTOM_LATENCY if key in config}
+    _save_changes(profile, changes, using, created)
     return profile
 
 
@@ -407,17 +415,20 @@ def _error_profile(config: Config, using: str) -> Any:
 
     from .models import ErrorProfile
 
-    profile, _ = ErrorProfile.objects.using(using).get_or_create(
+    profile, created = ErrorProfile.objects.using(using).get_or_create(
         name=ERROR_PROFILE_NAME, defaults={"description": "Written by the startup configuration."}
     )
     keys = [key for key in config.values if key.startswith("errors.")]
-    for key in keys:
-        setattr(profile, key.split(".")[1], config.get(key))
+    changes = {key.split(".")[1]: config.get(key) for key in keys}
+    changed = created or any(getattr(profile, name) != value for name, value in changes.items())
+    for name, value in changes.items():
+        setattr(profile, name, value)
     try:  # the rates the config leaves alone (edited in the admin) still count towards the sum
         profile.full_clean(validate_unique=False)
     except ValidationError as exc:
         raise ConfigError(f"{', '.join(config.where(key) for key in keys)}: {exc.messages[0]}") from exc
-    profile.save(using=using)
+    if changed:
+        profile.save(using=using)
     return profile
 
 

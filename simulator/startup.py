@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import concurrent.futures
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
 from . import snapshots
 from .api import health, openai  # noqa: F401  (importing registers their routes)
 from .api.routes import ProviderRouter
 from .engine import tokens
 
+T = TypeVar("T")
 
-def start_serving(django_app: Any) -> ProviderRouter:
-    """Apply the startup configuration, load vocabularies and the scenario snapshot."""
+
+def outside_event_loop(work: Callable[[], T]) -> T:
+    """Run blocking startup work (the ORM) even when the server imports the app from
+    inside its running event loop, as uvicorn does; Django forbids the ORM there."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
+def _prepare() -> None:
     from .config import apply_startup_config
 
     apply_startup_config()
     tokens.warm_up()  # the first request must not pay for loading vocabularies
     snapshots.start()
-    return ProviderRouter(django_app, openai.send_error)
+
+
+def start_serving(django_app: Any) -> ProviderRouter:
+    """Apply the startup configuration, load vocabularies and the scenario snapshot."""
+    outside_event_loop(_prepare)
+    # Static files are Django's side of the router: the provider routes never pay for the check.
+    fallback = ASGIStaticFilesHandler(django_app) if settings.LLMSIM_SERVE_STATIC else django_app
+    return ProviderRouter(fallback, openai.send_error)

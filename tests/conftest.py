@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LIVE_DB = "live"
+
+# How each server under test is started: Daphne through runserver (the newcomer's
+# path) and `serve` (uvicorn, the throughput path), one process each.
+SERVER_COMMANDS = {
+    "runserver": lambda port: ["runserver", f"127.0.0.1:{port}", "--noreload"],
+    "serve": lambda port: ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-migrate"],
+}
 
 
 def free_port() -> int:
@@ -39,6 +45,7 @@ class LiveServer:
     db_path: Path
     process: subprocess.Popen
     log_path: Path
+    db_alias: str = "live"
 
     def health(self) -> dict:
         return get_json(f"{self.base_url}/health")
@@ -56,8 +63,8 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(tmp: Path, args: list[str], extra_env: dict[str, str] | None = None) -> LiveServer:
-    """Migrate a fresh SQLite file, start `manage.py <args>` and wait for /health."""
+def start_server(tmp: Path, kind: str = "runserver", extra_env: dict[str, str] | None = None) -> LiveServer:
+    """Migrate a fresh SQLite file, start the server (see SERVER_COMMANDS) and wait for /health."""
     db_path = tmp / "db.sqlite3"
     env = {
         **os.environ,
@@ -71,13 +78,13 @@ def start_server(tmp: Path, args: list[str], extra_env: dict[str, str] | None = 
     log_path = tmp / "server.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "manage.py", *args, f"127.0.0.1:{port}", "--noreload"],
+        [sys.executable, "manage.py", *SERVER_COMMANDS[kind](port)],
         cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    server = LiveServer(f"http://127.0.0.1:{port}", db_path, process, log_path)
+    server = LiveServer(f"http://127.0.0.1:{port}", db_path, process, log_path, f"live_{kind}")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -98,29 +105,30 @@ def stop_server(server: LiveServer) -> None:
         server.process.kill()
 
 
-@pytest.fixture(scope="session")
-def llmsim_server(tmp_path_factory) -> Iterator[LiveServer]:
-    server = start_server(tmp_path_factory.mktemp("live"), ["runserver"])
-    _register_live_database(server.db_path)
+@pytest.fixture(scope="session", params=sorted(SERVER_COMMANDS))
+def llmsim_server(request, tmp_path_factory) -> Iterator[LiveServer]:
+    """A live server; every test that uses it runs against each server command."""
+    server = start_server(tmp_path_factory.mktemp(f"live-{request.param}"), request.param)
+    _register_live_database(server)
     yield server
     stop_server(server)
 
 
-def _register_live_database(db_path: Path) -> None:
-    """Let this test process edit the live server's database through the ORM (alias "live")."""
+def _register_live_database(server: LiveServer) -> None:
+    """Let this test process edit the live server's database through the ORM."""
     from django.db import connections
 
-    connections.settings[LIVE_DB] = {**connections.settings["default"], "NAME": str(db_path)}
+    connections.settings[server.db_alias] = {**connections.settings["default"], "NAME": str(server.db_path)}
 
 
 @pytest.fixture
 def live_db(llmsim_server, django_db_blocker) -> Iterator[str]:
     """The database alias of the live server's data, unblocked for this test."""
     with django_db_blocker.unblock():
-        yield LIVE_DB
+        yield llmsim_server.db_alias
         from django.db import connections
 
-        connections[LIVE_DB].close()
+        connections[llmsim_server.db_alias].close()
 
 
 @pytest.fixture

@@ -103,26 +103,47 @@ def new_call(scope: dict[str, Any], receive: Receive, send: Send) -> Call:
     )
 
 
+# Past the body limit the rest of an upload is read and dropped, up to this much, so
+# that the client gets to read the 413 (a server that answers mid-upload and closes
+# resets the connection under a client still writing). Beyond it, the server closes.
+_DRAIN_LIMIT = 64 * 1024 * 1024
+
+
 async def read_body(call: Call, limit: int) -> bytes:
-    """The whole request body; 413 (too_large) past `limit` bytes, checked before reading."""
+    """The whole request body; 413 (too_large) past `limit` bytes."""
     declared = call.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
+        if int(declared) <= _DRAIN_LIMIT:
+            await _drain(call)
         raise ProviderError(413, f"Request body too large: {declared} bytes; the limit is {limit} bytes.", "too_large")
     chunks: list[bytes] = []
     size = 0
-    while True:
+    more = True
+    while more:
         message = await call.receive()
         if message["type"] == "http.disconnect":
             raise asyncio.CancelledError("client went away while sending the body")
         chunk = message.get("body", b"")
+        more = message.get("more_body", False)
         size += len(chunk)
         if size > limit:
+            if more:
+                await _drain(call, _DRAIN_LIMIT - size)
             raise ProviderError(413, f"Request body too large; the limit is {limit} bytes.", "too_large")
         chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
     call.body = b"".join(chunks)
     return call.body
+
+
+async def _drain(call: Call, budget: int = _DRAIN_LIMIT) -> None:
+    """Read and drop the rest of the request body (at most `budget` bytes)."""
+    while budget > 0:
+        message = await call.receive()
+        if message["type"] == "http.disconnect":
+            raise asyncio.CancelledError("client went away while sending the body")
+        budget -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 def dump_json(obj: Any) -> bytes:
@@ -155,16 +176,21 @@ async def end_stream(call: Call, data: bytes = b"") -> None:
 def abort_connection(call: Call) -> bool:
     """Close the client's connection without an answer (a simulated dropped connection).
 
-    ASGI has no message for this. Daphne passes `send` as partial(handle_reply,
-    protocol), through which the Twisted transport can be aborted; other servers
-    close the connection when the application raises, which the caller does when
-    this returns False.
+    ASGI has no message for this, so it reaches for the server's transport: Daphne
+    passes `send` as partial(handle_reply, protocol) (a Twisted transport behind
+    protocol.channel); uvicorn passes a bound method of an object holding the asyncio
+    transport. Returns False when neither is found; the caller then raises, which
+    makes servers close the connection.
     """
     send = call.send
-    protocol = send.args[0] if isinstance(send, partial) and send.args else None
-    transport = getattr(getattr(protocol, "channel", None), "transport", None)
-    if transport is not None and hasattr(transport, "abortConnection"):
-        transport.abortConnection()
+    if isinstance(send, partial) and send.args:
+        transport = getattr(getattr(send.args[0], "channel", None), "transport", None)
+        if transport is not None and hasattr(transport, "abortConnection"):
+            transport.abortConnection()
+            return True
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is not None and hasattr(transport, "abort"):
+        transport.abort()
         return True
     return False
 

@@ -1,23 +1,35 @@
-"""`manage.py serve`: the seed's `llmsim serve` — configure, migrate and serve with Daphne."""
+"""`manage.py serve`: the seed's `llmsim serve` — configure, migrate and serve.
+
+The throughput path: uvicorn with uvloop and httptools, N worker processes sharing
+one listening socket (see docs/benchmarks.md for why uvicorn; Daphne stays available
+with --server daphne and is what `runserver` uses).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from channels.routing import get_default_application
-from daphne.access import AccessLogGenerator
-from daphne.server import Server
 from django.conf import settings
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from simulator.config import ConfigError, find_profile, resolve, to_environ
+from simulator.config import ConfigError, apply_startup_config, find_profile, resolve, to_environ
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+ASGI_APP = "llmsim_project.asgi:application"
+# A load test opens connections in bursts; the usual backlog of 100-128 drops them.
+BACKLOG = 4096
+
+
+def default_workers() -> int:
+    """One worker per core this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class Command(BaseCommand):
@@ -35,6 +47,15 @@ class Command(BaseCommand):
         parser.add_argument("--latency-profile", help="Latency of every model: a profile name such as gpt-4o.")
         parser.add_argument("--strict-models", action="store_true", help="Answer unknown models with 404.")
         parser.add_argument("--no-migrate", action="store_true", help="Do not run migrate before serving.")
+        parser.add_argument(
+            "--workers", type=int, default=None, help="Worker processes (default: one per core; uvicorn only)."
+        )
+        parser.add_argument(
+            "--server",
+            choices=("uvicorn", "daphne"),
+            default="uvicorn",
+            help="ASGI server: uvicorn (default, fastest measured) or daphne (one process).",
+        )
         parser.add_argument("--access-log", action="store_true", help="Log every request to stdout.")
         parser.add_argument(
             "--nostatic", action="store_false", dest="use_static_handler", help="Do not serve STATIC_URL files."
@@ -57,37 +78,72 @@ class Command(BaseCommand):
         os.environ.update(to_environ(config))
         os.environ["LLMSIM_CONFIG"] = path
         settings.LLMSIM_CONFIG = path  # settings read the variable before the flag existed
+        if not options["use_static_handler"]:
+            os.environ["LLMSIM_SERVE_STATIC"] = "false"
+            settings.LLMSIM_SERVE_STATIC = False
         try:
-            application = get_default_application()
-        except ImproperlyConfigured as exc:  # e.g. rates that add up to more than 1 with the admin's
+            # Once here, so a conflict with the admin's data (rates past 1) stops serve
+            # cleanly; each worker applies it again, which changes nothing.
+            apply_startup_config()
+        except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
-        if options["use_static_handler"]:
-            # The admin is the product's UI: its styles must load without DEBUG or a
-            # separate web server. Only paths under STATIC_URL take this detour.
-            application = ASGIStaticFilesHandler(application)
-
         host = config.get("server.host", DEFAULT_HOST)
-        port = config.get("server.port", DEFAULT_PORT)
-        interface = host.strip("[]").replace(":", r"\:")  # Twisted endpoint syntax escapes IPv6 colons
+        port = int(config.get("server.port", DEFAULT_PORT))
+        workers = options["workers"] or default_workers()
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
+        server = options["server"]
+        if server == "daphne" and options["workers"] not in (None, 1):
+            raise CommandError("--server daphne runs one process; use uvicorn for --workers")
         self.stdout.write(
-            f"LLMSim listening on http://{_url_host(host)}:{port}/ (config file: {path or 'none'}; "
+            f"LLMSim listening on http://{_url_host(host)}:{port}/ ({server}, "
+            f"{1 if server == 'daphne' else workers} worker(s); config file: {path or 'none'}; "
             f"applied: {config.describe()})"
         )
         sys.stdout.flush()
-        server = Server(
-            application=application,
-            endpoints=[f"tcp:port={port}:interface={interface}:backlog=4096"],
-            signal_handlers=True,
-            action_logger=AccessLogGenerator(sys.stdout) if options["access_log"] else None,
-            http_timeout=None,
-            root_path=getattr(settings, "FORCE_SCRIPT_NAME", "") or "",
-            websocket_max_message_size=getattr(settings, "DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE", 1024 * 1024),
-            websocket_max_frame_size=getattr(settings, "DAPHNE_WEBSOCKET_MAX_FRAME_SIZE", 1024 * 1024),
-            verbosity=options["verbosity"],
-        )
-        server.run()
-        if server.abort_start:  # the port is taken, or the interface does not exist
-            raise CommandError(f"could not listen on {host}:{port}")
+        if server == "daphne":
+            _serve_daphne(host, port, options)
+        else:
+            _serve_uvicorn(host, port, workers, options)
+
+
+def _serve_uvicorn(host: str, port: int, workers: int, options: dict) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        ASGI_APP,
+        host=host.strip("[]"),
+        port=port,
+        workers=workers if workers > 1 else None,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        access_log=options["access_log"],
+        log_level="info" if options["verbosity"] > 1 else "warning",
+        backlog=BACKLOG,
+        timeout_keep_alive=30,
+    )
+
+
+def _serve_daphne(host: str, port: int, options: dict) -> None:
+    from daphne.access import AccessLogGenerator
+    from daphne.server import Server
+
+    from llmsim_project.asgi import application
+
+    interface = host.strip("[]").replace(":", r"\:")  # Twisted endpoint syntax escapes IPv6 colons
+    server = Server(
+        application=application,
+        endpoints=[f"tcp:port={port}:interface={interface}:backlog={BACKLOG}"],
+        signal_handlers=True,
+        action_logger=AccessLogGenerator(sys.stdout) if options["access_log"] else None,
+        http_timeout=None,
+        root_path=getattr(settings, "FORCE_SCRIPT_NAME", "") or "",
+        verbosity=options["verbosity"],
+    )
+    server.run()
+    if server.abort_start:  # the port is taken, or the interface does not exist
+        raise CommandError(f"could not listen on {host}:{port}")
 
 
 def _url_host(host: str) -> str:
