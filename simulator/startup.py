@@ -13,7 +13,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from . import snapshots
 from .api import health, openai  # noqa: F401  (importing registers their routes)
 from .api.routes import ProviderRouter
-from .engine import tokens
+from .engine import generators, tokens
 
 T = TypeVar("T")
 
@@ -33,7 +33,8 @@ def _prepare() -> None:
     from .config import apply_startup_config
 
     apply_startup_config()
-    tokens.warm_up()  # the first request must not pay for loading vocabularies
+    tokens.warm_up()  # the first request must not pay for loading vocabularies...
+    generators.warm_up(tokens.ENCODINGS)  # ...or for tokenizing the lorem/random corpora
     snapshots.start()
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from django.conf import settings
 
 from stats.recorder import recorder
@@ -28,8 +28,8 @@ SendError = Callable[[Call, ProviderError], Awaitable[None]]
 
 def parse_json_body(raw: bytes) -> Any:
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise ProviderError(
             400,
             "We could not parse the JSON body of your request. The API expects a JSON payload, "

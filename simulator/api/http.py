@@ -8,14 +8,15 @@ ASGI; it knows nothing of any provider's JSON.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
+import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
+
+import orjson
 
 logger = logging.getLogger(__name__)
 
@@ -88,17 +89,24 @@ class Call:
         return int((time.monotonic() - self.arrival) * 1000)
 
 
+# Ids only need to be unique, not unguessable: a PRNG is far cheaper than os.urandom.
+_ids = random.Random()
+
+
+def new_id(prefix: str, bits: int = 128) -> str:
+    """A random id such as req_3f9c… (hex)."""
+    return f"{prefix}{_ids.getrandbits(bits):0{bits // 4}x}"
+
+
 def new_call(scope: dict[str, Any], receive: Receive, send: Send) -> Call:
-    headers: dict[str, str] = {}
-    for name, value in scope.get("headers", ()):
-        # latin-1 never fails; header values are ASCII in practice.
-        headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+    # ASGI servers lowercase header names; latin-1 never fails on the values.
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
     return Call(
         scope=scope,
         receive=receive,
         send=send,
         arrival=time.monotonic(),
-        request_id="req_" + os.urandom(16).hex(),
+        request_id=new_id("req_"),
         headers=headers,
     )
 
@@ -147,7 +155,8 @@ async def _drain(call: Call, budget: int = _DRAIN_LIMIT) -> None:
 
 
 def dump_json(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON (orjson: several times faster than json on the request path)."""
+    return orjson.dumps(obj)
 
 
 async def send_bytes(call: Call, status: int, body: bytes, headers: Headers) -> None:

@@ -8,7 +8,6 @@ events. See ../shared/wire-format.md §1, §3 and §4 for the shapes.
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import Any
 
@@ -27,6 +26,7 @@ from .http import (
     abort_connection,
     dump_json,
     end_stream,
+    new_id,
     send_bytes,
     start_stream,
     until_disconnect,
@@ -651,7 +651,7 @@ async def chat_completions(call: Call, body: Any) -> None:
         return
     call.prompt_tokens = plan.usage.prompt_tokens
     call.completion_tokens = plan.usage.completion_tokens
-    completion_id = "chatcmpl-" + os.urandom(12).hex()
+    completion_id = new_id("chatcmpl-", 96)
     created = int(time.time())
     if request.stream:
         await stream_chat(call, request, plan, completion_id, created)

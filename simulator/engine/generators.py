@@ -4,12 +4,18 @@
 fixed), measures it with the model's tokenizer, applies the target length,
 `max_tokens` and stop sequences, and returns a ChoicePlan whose pieces are the
 decoded tokens (one content delta each when streamed).
+
+lorem and random answers are cut from a corpus tokenized once per process (see
+`Corpus`), so an answer costs a slice, not a tokenizer run.
 """
 
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
 
 from .tokens import get_encoding
 from .types import ChoicePlan, Message
@@ -64,6 +70,84 @@ def source_text(kind: str, rng: random.Random, target_tokens: int, messages: Seq
     words = LOREM_WORDS if kind == "lorem" else RANDOM_WORDS
     # Both vocabularies average under two tokens a word; the caller trims to the target.
     return _words_text(rng, words, max(target_tokens, 1) + 8, 5 if kind == "lorem" else 7)
+
+
+# Words in the corpus (about 16k tokens of lorem): variety enough, built in well under a second.
+_CORPUS_WORDS = 8_000
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """Sentences of random words, tokenized once, split into pre-tokenizer chunks.
+
+    A chunk is one word with its leading space, or a full stop. BPE never merges across
+    chunk boundaries, so any run of whole chunks re-encodes to exactly its own tokens:
+    an answer cut at chunk boundaries has exactly the token count it reports.
+    """
+
+    flat: tuple[str, ...]  # every chunk's token pieces, in order
+    offsets: tuple[int, ...]  # offsets[c] = index in `flat` where chunk c starts; one extra at the end
+    sentence_starts: tuple[int, ...]  # chunks that begin a sentence
+    opening: dict[int, tuple[str, ...]]  # a sentence-starting chunk's pieces without its leading space
+    filler: str  # a one-token word that pads an answer to the exact length
+
+    @property
+    def chunk_count(self) -> int:
+        return len(self.offsets) - 1
+
+
+@cache
+def corpus(kind: str, encoding: str) -> Corpus:
+    """The corpus of `kind` (lorem or random) in `encoding`; the same in every process."""
+    enc = get_encoding(encoding)
+    words = LOREM_WORDS if kind == "lorem" else RANDOM_WORDS
+    text = _words_text(random.Random(f"llmsim-{kind}"), words, _CORPUS_WORDS, 5 if kind == "lorem" else 7)
+    pieces_of = cache(lambda chunk: tuple(enc.decode(list(t)) for t in ((tok,) for tok in enc.encode_ordinary(chunk))))
+    flat: list[str] = []
+    offsets: list[int] = []
+    starts: list[int] = []
+    opening: dict[int, tuple[str, ...]] = {}
+    sentence_start = True
+    for word in text.split(" "):
+        chunks = [" " + word[:-1], "."] if word.endswith(".") else [" " + word]
+        for chunk in chunks:
+            if sentence_start and chunk != ".":
+                starts.append(len(offsets))
+                opening[len(offsets)] = pieces_of(chunk[1:])
+                sentence_start = False
+            offsets.append(len(flat))
+            flat.extend(pieces_of(chunk))
+        sentence_start = word.endswith(".")
+    offsets.append(len(flat))
+    filler = next(" " + w for w in words if len(pieces_of(" " + w)) == 1)
+    return Corpus(tuple(flat), tuple(offsets), tuple(starts), opening, filler)
+
+
+def from_corpus(kind: str, encoding: str, rng: random.Random, count: int) -> list[str]:
+    """Exactly `count` token pieces of `kind` text, starting at a random sentence."""
+    text = corpus(kind, encoding)
+    start = rng.choice(text.sentence_starts)
+    pieces = list(text.opening[start][:count])
+    chunk = start + 1
+    while len(pieces) < count:
+        if chunk >= text.chunk_count:  # wrap: answers longer than the corpus repeat it
+            chunk = 0
+        base = text.offsets[chunk]
+        # The last chunk that still fits whole (offsets are cumulative token counts).
+        end = bisect_right(text.offsets, base + count - len(pieces), lo=chunk) - 1
+        if end <= chunk:
+            break
+        pieces.extend(text.flat[base : text.offsets[end]])
+        chunk = end
+    pieces.extend([text.filler] * (count - len(pieces)))
+    return pieces
+
+
+def warm_up(encodings: Sequence[str]) -> None:
+    """Build every corpus now, so that no request pays for it."""
+    for encoding in encodings:
+        for kind in ("lorem", "random"):
+            corpus(kind, encoding)
 
 
 def _pieces(tokens: Sequence[int], encoding: str) -> tuple[list[str], list[int]]:
@@ -131,19 +215,19 @@ def generate(
     """
     if kind not in GENERATORS:
         raise ValueError(f"unknown generator {kind!r}; known: {', '.join(GENERATORS)}")
-    enc = get_encoding(encoding)
-    text = source_text(kind, rng, target_tokens, messages, fixed_text)
-    tokens = enc.encode_ordinary(text)
-    if kind in ("lorem", "random"):
-        while len(tokens) < target_tokens:  # rare: an unlucky run of one-token words
-            text += " " + source_text(kind, rng, target_tokens - len(tokens), messages, fixed_text)
-            tokens = enc.encode_ordinary(text)
-        tokens = tokens[:target_tokens]
     finish_reason = "stop"
-    if max_tokens is not None and len(tokens) > max_tokens:
-        tokens = tokens[: max(max_tokens, 0)]
-        finish_reason = "length"
-    pieces, counts = _pieces(tokens, encoding)
+    if kind in ("lorem", "random"):
+        count = target_tokens
+        if max_tokens is not None and max_tokens < target_tokens:
+            count, finish_reason = max(max_tokens, 0), "length"
+        pieces = from_corpus(kind, encoding, rng, count)
+        counts = [1] * len(pieces)
+    else:
+        tokens = get_encoding(encoding).encode_ordinary(source_text(kind, rng, target_tokens, messages, fixed_text))
+        if max_tokens is not None and len(tokens) > max_tokens:
+            tokens = tokens[: max(max_tokens, 0)]
+            finish_reason = "length"
+        pieces, counts = _pieces(tokens, encoding)
     if stop:
         pieces, counts, stopped = _cut_at_stop(pieces, counts, stop)
         if stopped:

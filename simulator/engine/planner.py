@@ -22,12 +22,17 @@ class ContextLengthExceeded(ValueError):
         self.prompt_tokens = prompt_tokens
 
 
+# Unseeded requests share one generator: creating a Random() reads the OS entropy
+# pool and costs more than planning a whole answer. (One event-loop thread uses it.)
+_unseeded = random.Random()
+
+
 def make_rng(request: CompletionRequest, overrides: Overrides, snapshot: Snapshot) -> random.Random:
-    """The request's random source: seeded (x-llmsim-seed, then `seed`, then the global seed) or fresh."""
+    """The request's random source: seeded (x-llmsim-seed, then `seed`, then the global seed) or shared."""
     seed = overrides.seed
     if seed is None:
         seed = request.seed if request.seed is not None else snapshot.seed
-    return random.Random(seed)
+    return _unseeded if seed is None else random.Random(seed)
 
 
 def latency_for(spec: ModelSpec, snapshot: Snapshot, overrides: Overrides) -> LatencyProfile:
