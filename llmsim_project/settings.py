@@ -17,6 +17,7 @@ env = environ.Env(
     LLMSIM_MAX_BODY_BYTES=(int, 10 * 1024 * 1024),
     LLMSIM_SNAPSHOT_POLL_SECONDS=(float, 0.5),
     LLMSIM_SERVE_STATIC=(bool, True),
+    LLMSIM_LISTEN_BACKLOG=(int, 4096),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -29,6 +30,8 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    # First, so that its runserver (Daphne's, with a load-test backlog) is the one used.
+    "simulator",
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
@@ -38,7 +41,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
-    "simulator",
     "stats",
 ]
 
@@ -118,6 +120,9 @@ LLMSIM_SNAPSHOT_POLL_SECONDS = env("LLMSIM_SNAPSHOT_POLL_SECONDS")
 # Serve STATIC_URL (the admin's styles) from the app itself, DEBUG or not: the admin is
 # the product's UI and must look right without a separate web server.
 LLMSIM_SERVE_STATIC = env("LLMSIM_SERVE_STATIC")
+# Pending connections the listening socket holds (runserver and serve): a load test
+# opens thousands at once; the kernel caps it at net.core.somaxconn.
+LLMSIM_LISTEN_BACKLOG = env("LLMSIM_LISTEN_BACKLOG")
 # YAML configuration file (the seed's schema), applied at startup; the other LLMSIM_*
 # variables of that configuration are read by simulator/config.py.
 LLMSIM_CONFIG = env("LLMSIM_CONFIG", default="")

@@ -20,8 +20,6 @@ from simulator.config import ConfigError, apply_startup_config, find_profile, re
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 ASGI_APP = "llmsim_project.asgi:application"
-# A load test opens connections in bursts; the usual backlog of 100-128 drops them.
-BACKLOG = 4096
 
 
 def default_workers() -> int:
@@ -120,7 +118,7 @@ def _serve_uvicorn(host: str, port: int, workers: int, options: dict) -> None:
         lifespan="off",
         access_log=options["access_log"],
         log_level="info" if options["verbosity"] > 1 else "warning",
-        backlog=BACKLOG,
+        backlog=settings.LLMSIM_LISTEN_BACKLOG,
         timeout_keep_alive=30,
     )
 
@@ -134,7 +132,7 @@ def _serve_daphne(host: str, port: int, options: dict) -> None:
     interface = host.strip("[]").replace(":", r"\:")  # Twisted endpoint syntax escapes IPv6 colons
     server = Server(
         application=application,
-        endpoints=[f"tcp:port={port}:interface={interface}:backlog={BACKLOG}"],
+        endpoints=[f"tcp:port={port}:interface={interface}:backlog={settings.LLMSIM_LISTEN_BACKLOG}"],
         signal_handlers=True,
         action_logger=AccessLogGenerator(sys.stdout) if options["access_log"] else None,
         http_timeout=None,
