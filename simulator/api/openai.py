@@ -384,6 +384,10 @@ def _stop_of(raw: Any) -> tuple[str, ...]:
     return tuple(raw)
 
 
+# Sampling parameters the simulator accepts, checks and otherwise ignores.
+_SAMPLING_RANGES = {"temperature": (0, 2), "top_p": (0, 1), "presence_penalty": (-2, 2), "frequency_penalty": (-2, 2)}
+
+
 def parse_chat_request(body: Any) -> CompletionRequest:
     """Validate a chat completion body the way OpenAI does; ProviderError(400) when it is not."""
     if not isinstance(body, dict):
@@ -421,10 +425,8 @@ def parse_chat_request(body: Any) -> CompletionRequest:
             )
     include_usage = bool(stream_options and stream_options.get("include_usage"))
 
-    _number(body, "temperature", 0, 2)
-    _number(body, "top_p", 0, 1)
-    _number(body, "presence_penalty", -2, 2)
-    _number(body, "frequency_penalty", -2, 2)
+    for key in _SAMPLING_RANGES.keys() & body.keys():  # usually none: check only what was sent
+        _number(body, key, *_SAMPLING_RANGES[key])
     _boolean(body, "logprobs")
     _integer(body, "top_logprobs", 0, 20)
     max_tokens = _integer(body, "max_tokens", 1)

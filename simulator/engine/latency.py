@@ -61,16 +61,13 @@ def token_offsets_s(profile: LatencyProfile, rng: random.Random, ttft_s: float, 
     """
     if steps <= 0:
         return ()
-    offsets = [ttft_s]
-    at = ttft_s
     mean, stddev = profile.tbt_mean_ms, profile.tbt_stddev_ms
     if stddev <= 0:
         gap = max(mean, 0.0) / 1000.0
-        for _ in range(steps - 1):
-            at += gap
-            offsets.append(at)
-    else:
-        for _ in range(steps - 1):
-            at += sample_ms(rng, mean, stddev) / 1000.0
-            offsets.append(at)
+        return tuple(ttft_s + i * gap for i in range(steps))
+    offsets = [ttft_s]
+    at = ttft_s
+    for _ in range(steps - 1):
+        at += sample_ms(rng, mean, stddev) / 1000.0
+        offsets.append(at)
     return tuple(offsets)

@@ -121,12 +121,17 @@ def count_text(text: str, encoding: str = O200K) -> int:
     return len(get_encoding(encoding).encode_ordinary(text))
 
 
+@cache
+def _role_tokens(role: str, encoding: str) -> int:
+    return len(get_encoding(encoding).encode_ordinary(role))
+
+
 def count_messages(messages: Iterable[Message], encoding: str = O200K) -> int:
     """Prompt tokens of a chat conversation, with the chat format's per-message overhead."""
     enc = get_encoding(encoding)
     total = REPLY_PRIMING_TOKENS
     for message in messages:
-        total += TOKENS_PER_MESSAGE + len(enc.encode_ordinary(message.role))
+        total += TOKENS_PER_MESSAGE + _role_tokens(message.role, encoding)
         if message.content:
             total += len(enc.encode_ordinary(message.content))
         if message.name:
