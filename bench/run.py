@@ -1,300 +1,169 @@
-"""Benchmark LLMSim: start the server, load it, print the figures, stop it.
+"""Benchmark LLMSim against a raw-ASGI reference: start each server, load it, print the figures.
 
-    python bench/run.py [--server runserver|serve] [--port P] [--duration 10]
-                        [--connections 64] [--streams 200] [--only throughput|streams]
-                        [--pin | --no-pin] [--json FILE] [--url http://127.0.0.1:P]
+    python bench/run.py --all [--json FILE] [--markdown FILE]
+    python bench/run.py [--server serve|runserver|reference | --servers LIST]
+                        [--streams 200,1000,2000] [--only throughput|streams]
+                        [--serve-workers N] [--server-cpus 0] [--client-cpus 1] [--no-pin]
+                        [--duration 10] [--warmup 2] [--connections 64] [--no-prime]
+                        [--port P | --url http://127.0.0.1:P]
 
-See bench/README.md for what each figure means.
+Every scenario gets a freshly started server, pinned apart from the load generator;
+the table at the end has a column per server and each figure's ratio to the
+reference's. See docs/benchmarks.md for what each figure means.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import importlib.util
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Coroutine, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
-from loadgen import HOST, run_streams, run_throughput
+from loadgen import HOST, ClientLimitError, check_open_files, raise_open_files_limit, run_streams, run_throughput
+from report import (
+    Figures,
+    machine_details,
+    markdown_section,
+    report_streams,
+    report_throughput,
+    saturation_notes,
+    text_table,
+    text_targets,
+    write_markdown,
+)
+from servers import (
+    DJANGO_KINDS,
+    SERVER_KINDS,
+    Server,
+    cpu_seconds_of,
+    cpu_used_since,
+    describe_processes,
+    free_port,
+    migrate,
+    others_cpu_times,
+    pin_processes,
+    reset_peak_rss,
+    start_server,
+    stop_server,
+    total_kib,
+    wait_healthy,
+    wait_settled,
+)
 
-T = TypeVar("T")
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-HEALTH_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 10.0
-
-
-# --- the server under test ------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Server:
-    """The server subprocess we started (None when benchmarking an external one)."""
-
-    process: subprocess.Popen[bytes] | None
-    port: int
-    log_path: Path | None = None
-
-    def log_tail(self, lines: int = 30) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def server_command(kind: str, port: int) -> list[str]:
-    if kind == "serve":
-        return [sys.executable, "manage.py", "serve", "--host", HOST, "--port", str(port)]
-    return [sys.executable, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"]
-
-
-def bench_environment(workdir: Path) -> dict[str, str]:
-    # A throw-away database keeps the user's db.sqlite3 (and its scenarios) out of it.
-    return {**os.environ, "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}", "PYTHONUNBUFFERED": "1"}
+DEFAULT_STREAMS = (200,)
+DEFAULT_STREAMS_ALL = (1000, 2000)
+# Before a streams scenario: a few short streams, so that code paths loaded on first
+# use are in memory before the baseline RSS is read, then a pause for them to close.
+WARMUP_STREAMS = 32
+SETTLE_S = 0.5
+REFERENCE_MODULES = ("uvicorn", "uvloop", "httptools")
 
 
-def migrate(env: dict[str, str]) -> None:
-    done = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        sys.exit(f"migrate failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+# --- the plan -----------------------------------------------------------------------
 
 
-@contextmanager
-def pinned_to(cpu: int | None) -> Iterator[None]:
-    """Run the block with this process on `cpu`; children started inside inherit it.
+@dataclass(frozen=True, slots=True)
+class Pinning:
+    """The CPUs of the server's processes and of the load generator (None: not pinned)."""
 
-    Pinning before the fork (rather than the child's pid afterwards) also covers
-    threads and worker processes the server starts during its own startup.
-    """
-    if cpu is None:
-        yield
-        return
-    previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {cpu})
-    try:
-        yield
-    finally:
-        os.sched_setaffinity(0, previous)
+    server: frozenset[int] | None
+    client: frozenset[int] | None
 
-
-def start_server(kind: str, port: int, workdir: Path, cpu: int | None) -> Server:
-    env = bench_environment(workdir)
-    migrate(env)
-    log_path = workdir / "server.log"
-    with open(log_path, "wb") as log, pinned_to(cpu):
-        # A file, not a pipe: nobody reads the server's per-request log during the
-        # run, and a full pipe would stall the server. A new session keeps the
-        # terminal's Ctrl-C away from it, so stop_server decides how it ends.
-        process = subprocess.Popen(
-            server_command(kind, port),
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Server(process, port, log_path)
+    def describe(self, external: bool) -> str:
+        if self.client is None:
+            return "no CPU pinning"
+        client = f"load generator on CPU {cpu_list(self.client)}"
+        if external:
+            return f"{client} (the server is not ours to pin)"
+        assert self.server is not None
+        shared = self.server & self.client
+        note = f" (sharing CPU {cpu_list(shared)})" if shared else ""
+        return f"server on CPU {cpu_list(self.server)}, {client}{note}"
 
 
-def stop_server(server: Server) -> None:
-    process = server.process
-    if process is None:
-        return
-    # The whole session we created: `serve` may have started worker processes,
-    # which could outlive their parent.
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    key: str  # "throughput" or "streams_<count>"
+    streams: int = 0
+
+    @property
+    def title(self) -> str:
+        return "throughput" if self.key == "throughput" else f"{self.streams} streams"
 
 
-def wait_healthy(server: Server) -> None:
-    url = f"http://{HOST}:{server.port}/health"
-    # No proxy: an http_proxy in the environment must not intercept a local check.
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    deadline = time.monotonic() + HEALTH_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.process is not None and server.process.poll() is not None:
-            sys.exit(f"the server exited with {server.process.returncode}:\n{server.log_tail()}")
+def cpu_list(cpus: frozenset[int]) -> str:
+    return ",".join(map(str, sorted(cpus)))
+
+
+def parse_cpus(text: str) -> frozenset[int]:
+    """ "0", "0,1" or "0-3,6" """
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
         try:
-            with opener.open(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.2)
-    sys.exit(f"{url} did not answer 200 within {HEALTH_TIMEOUT_S:.0f} s:\n{server.log_tail()}")
+            cpus.update(range(int(low), int(high or low) + 1))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a CPU list: {text!r}") from None
+    if not cpus:
+        raise argparse.ArgumentTypeError("empty CPU list")
+    return frozenset(cpus)
 
 
-def process_tree(pid: int) -> list[int]:
-    """`pid` and its descendants, read from /proc (Linux); processes that exit meanwhile are skipped."""
+def parse_counts(text: str) -> tuple[int, ...]:
     try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return []
-    pids = [pid]
-    for tid in tids:
-        try:
-            children = Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
-        except OSError:
-            continue
-        for child in children:
-            pids.extend(process_tree(int(child)))
-    return pids
+        counts = tuple(dict.fromkeys(int(part) for part in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of numbers: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError("stream counts must be positive")
+    return counts
 
 
-def proc_status_kib(pid: int, field: str) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    for line in status.splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def server_cpu_seconds(server: Server) -> float | None:
-    """User + system CPU time of the server's processes so far."""
-    if server.process is None:
-        return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in process_tree(server.process.pid):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        # Fields after the parenthesised command name; utime and stime are 14 and 15.
-        fields = stat.rpartition(")")[2].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
-
-
-def server_peak_rss_mib(server: Server) -> float | None:
-    """Peak resident memory (VmHWM), summed over the server's processes."""
-    if server.process is None:
-        return None
-    return sum(proc_status_kib(pid, "VmHWM") for pid in process_tree(server.process.pid)) / 1024.0
-
-
-# --- measuring ------------------------------------------------------------------
-
-
-def measured(server: Server, work: Coroutine[Any, Any, T]) -> tuple[T, float | None]:
-    """Run the load coroutine `work`; also return the server CPU seconds it caused."""
-    cpu_before = server_cpu_seconds(server)
-    result = asyncio.run(work)
-    cpu_after = server_cpu_seconds(server)
-    return result, None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
-
-
-def bench_throughput(server: Server, args: argparse.Namespace) -> dict[str, Any]:
-    result, server_cpu = measured(server, run_throughput(server.port, args.connections, args.duration, args.warmup))
-    figures = result.summary()
-    figures["server_cpu_pct"] = None if server_cpu is None else 100.0 * server_cpu / result.wall_s
-    return figures
-
-
-def bench_streams(server: Server, args: argparse.Namespace) -> dict[str, Any]:
-    result, server_cpu = measured(server, run_streams(server.port, args.streams))
-    figures = result.summary()
-    figures["server_cpu_pct"] = None if server_cpu is None else 100.0 * server_cpu / result.wall_s
-    figures["server_peak_rss_mib"] = server_peak_rss_mib(server)
-    return figures
-
-
-# --- the report -----------------------------------------------------------------
-
-
-def fmt(value: float | None, digits: int = 1) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def fmt_pcts(summary: dict[str, float | None], digits: int = 1, unit: str = "") -> str:
-    return "  ".join(f"{name} {fmt(value, digits)}{unit}" for name, value in summary.items())
-
-
-def report_throughput(f: dict[str, Any]) -> str:
-    lines = [
-        f"throughput: {f['connections']} keep-alive connections, non-streaming, "
-        f"{f['duration_s']:g} s measured after {f['warmup_s']:g} s warm-up",
-        f"  requests/s       {f['requests_per_s']:.1f}  ({f['answers']} answers)",
-        f"  latency          {fmt_pcts(f['latency_ms'], unit=' ms')}",
-        f"  non-200 answers  {f['non_200']}" + (f"  {f['statuses']}" if f["non_200"] else ""),
-        f"  errors           {f['errors']}" + (f"  {f['error_kinds']}" if f["errors"] else ""),
-        f"  client CPU       {fmt(f['client_cpu_pct'])}% of one core",
-    ]
-    if f["server_cpu_pct"] is not None:
-        lines.append(f"  server CPU       {fmt(f['server_cpu_pct'])}% of one core")
-    return "\n".join(lines)
-
-
-def report_streams(f: dict[str, Any]) -> str:
-    events = f["content_events_per_stream"]
-    lines = [
-        f"streams: {f['started']} concurrent, ttft {f['ttft_ms']:g} ms, tbt {f['tbt_ms']:g} ms, "
-        f"{f['tokens']} tokens (ideal duration {f['ideal_duration_ms']:g} ms)",
-        f"  completed        {f['completed']}/{f['started']} with [DONE]",
-        f"  TTFT lateness    {fmt_pcts(f['ttft_lateness_ms'], unit=' ms')}",
-        f"  token gap        {fmt_pcts(f['token_gap_ms'], unit=' ms')}",
-        f"  duration ratio   {fmt_pcts(f['duration_ratio'], digits=3)}",
-        f"  content events   min {events['min']}  max {events['max']} per stream",
-        f"  client CPU       {fmt(f['client_cpu_pct'])}% of one core",
-    ]
-    if f["statuses"] != {"200": f["started"]}:
-        lines.append(f"  statuses         {f['statuses']}")
-    if f["errors"]:
-        lines.append(f"  errors           {f['errors']}")
-    if f["server_cpu_pct"] is not None:
-        lines.append(f"  server CPU       {fmt(f['server_cpu_pct'])}% of one core")
-    if f["server_peak_rss_mib"] is not None:
-        lines.append(f"  server peak RSS  {f['server_peak_rss_mib']:.1f} MiB (VmHWM)")
-    return "\n".join(lines)
-
-
-# --- entry point ----------------------------------------------------------------
+def parse_servers(text: str) -> tuple[str, ...]:
+    kinds = tuple(part.strip() for part in text.split(","))
+    unknown = [kind for kind in kinds if kind not in SERVER_KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown server {unknown}; choose from {', '.join(SERVER_KINDS)}")
+    return tuple(dict.fromkeys(kinds))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", choices=("runserver", "serve"), default="runserver")
-    parser.add_argument("--port", type=int, help="default: a free port")
-    parser.add_argument("--url", help="benchmark this already-running server (127.0.0.1 only) instead")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--server", choices=SERVER_KINDS, help="one server (default: runserver)")
+    which.add_argument("--servers", type=parse_servers, help="comma list, run in this order")
+    which.add_argument("--all", action="store_true", help="--servers " + ",".join(SERVER_KINDS))
+    which.add_argument("--url", help="benchmark this already-running server (127.0.0.1 only) instead")
+    parser.add_argument("--port", type=int, help="port of the servers we start (default: a free one each time)")
+    parser.add_argument("--serve-workers", type=int, help="pass --workers N to serve (default: its own default)")
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds of the throughput run")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before it")
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument(
+        "--streams",
+        type=parse_counts,
+        help="comma list of concurrent stream counts, one scenario each "
+        f"(default: {DEFAULT_STREAMS_ALL[0]},{DEFAULT_STREAMS_ALL[1]} for several servers, else {DEFAULT_STREAMS[0]})",
+    )
     parser.add_argument("--only", choices=("throughput", "streams"))
+    parser.add_argument(
+        "--prime",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="answer GET /health on each stream's connection before the common start (default: on)",
+    )
+    parser.add_argument("--server-cpus", type=parse_cpus, help='CPUs of the server\'s processes, e.g. "0" or "0,1"')
+    parser.add_argument("--client-cpus", type=parse_cpus, help='CPUs of the load generator, e.g. "1"')
     parser.add_argument(
         "--pin",
         action=argparse.BooleanOptionalAction,
@@ -302,10 +171,58 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="server on one CPU, load generator on another (default: on with 2+ CPUs)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--markdown", type=Path, help="write the results section (machine, table) to this file; see docs/benchmarks.md"
+    )
     args = parser.parse_args(argv)
-    if args.duration <= 0 or args.warmup < 0 or args.connections < 1 or args.streams < 1:
-        parser.error("--duration, --connections and --streams must be positive")
+    if args.duration <= 0 or args.warmup < 0 or args.connections < 1:
+        parser.error("--duration and --connections must be positive")
+    if args.serve_workers is not None and args.serve_workers < 1:
+        parser.error("--serve-workers must be at least 1")
+    if args.pin is False and (args.server_cpus or args.client_cpus):
+        parser.error("--no-pin contradicts --server-cpus/--client-cpus")
     return args
+
+
+def server_kinds(args: argparse.Namespace) -> tuple[str, ...]:
+    if args.url:
+        return ("external",)
+    if args.all:
+        return SERVER_KINDS
+    return args.servers or (args.server or "runserver",)
+
+
+def plan_scenarios(args: argparse.Namespace, servers: tuple[str, ...]) -> list[Scenario]:
+    counts = args.streams or (DEFAULT_STREAMS_ALL if len(servers) > 1 else DEFAULT_STREAMS)
+    scenarios = []
+    if args.only in (None, "throughput"):
+        scenarios.append(Scenario("throughput"))
+    if args.only in (None, "streams"):
+        scenarios.extend(Scenario(f"streams_{count}", count) for count in counts)
+    return scenarios
+
+
+def choose_pinning(args: argparse.Namespace) -> Pinning:
+    allowed = frozenset(os.sched_getaffinity(0))
+    if args.pin is False:
+        return Pinning(None, None)
+    if args.server_cpus or args.client_cpus:
+        server, client = args.server_cpus, args.client_cpus
+        outside = (server or frozenset()) | (client or frozenset())
+        if not outside <= allowed:
+            sys.exit(f"CPUs {cpu_list(outside - allowed)} are not available (allowed: {cpu_list(allowed)})")
+        # The side not given gets the first other CPU, or shares when there is none.
+        if server is None:
+            server = frozenset(sorted(allowed - client)[:1]) or client
+        if client is None:
+            client = frozenset(sorted(allowed - server)[:1]) or server
+        return Pinning(server, client)
+    ordered = sorted(allowed)
+    if len(ordered) >= 2:
+        return Pinning(frozenset(ordered[:1]), frozenset(ordered[1:2]))
+    if args.pin:
+        sys.exit("--pin needs at least two CPUs")
+    return Pinning(None, None)
 
 
 def url_port(url: str) -> int:
@@ -316,67 +233,184 @@ def url_port(url: str) -> int:
     return parts.port
 
 
-def choose_cpus(pin: bool | None) -> tuple[int | None, int | None]:
-    """(server CPU, load generator CPU): the first two CPUs we may run on, or neither."""
-    allowed = sorted(os.sched_getaffinity(0))
-    if pin is None:
-        pin = len(allowed) >= 2
-    if not pin:
-        return None, None
-    if len(allowed) < 2:
-        sys.exit("--pin needs at least two CPUs")
-    return allowed[0], allowed[1]
+def check_reference_runnable(servers: tuple[str, ...]) -> None:
+    missing = [name for name in REFERENCE_MODULES if importlib.util.find_spec(name) is None]
+    if "reference" in servers and missing:
+        sys.exit(f"the reference server needs {', '.join(missing)}: pip install {' '.join(REFERENCE_MODULES)}")
 
 
-def run(args: argparse.Namespace, server: Server) -> dict[str, Any]:
-    wait_healthy(server)
-    figures: dict[str, Any] = {}
-    if args.only in (None, "throughput"):
-        figures["throughput"] = bench_throughput(server, args)
-        print(report_throughput(figures["throughput"]) + "\n", flush=True)
-    if args.only in (None, "streams"):
-        figures["streams"] = bench_streams(server, args)
-        print(report_streams(figures["streams"]) + "\n", flush=True)
+# --- one server, one scenario -------------------------------------------------------
+
+
+@contextmanager
+def running(kind: str, args: argparse.Namespace, pinning: Pinning, workdir: Path) -> Iterator[Server]:
+    """A freshly started server, healthy, settled and pinned; stopped afterwards."""
+    if args.url:
+        server = Server(kind, None, url_port(args.url))
+        wait_healthy(server)
+        yield server
+        return
+    workers = args.serve_workers if kind == "serve" else None
+    server = start_server(kind, args.port or free_port(), workdir, pinning.server, workers)
+    try:
+        wait_healthy(server)
+        wait_settled(server)
+        if pinning.server is not None:
+            # Inherited from the pinned parent already; this also catches any process
+            # or thread that set its own affinity during startup.
+            pin_processes(server.pids(), pinning.server)
+        yield server
+    finally:
+        stop_server(server)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """CPU counters at the start of a measurement."""
+
+    wall: float
+    server_cpu: float
+    others_cpu: dict[int, float]
+
+
+def usage_now(server: Server) -> Usage:
+    pids = server.pids()
+    return Usage(time.perf_counter(), cpu_seconds_of(pids), others_cpu_times([*pids, os.getpid()]))
+
+
+def usage_since(server: Server, before: Usage) -> dict[str, float | None]:
+    after = usage_now(server)
+    wall = after.wall - before.wall
+    ours = server.process is not None
+    return {
+        "server_cpu_pct": 100.0 * (after.server_cpu - before.server_cpu) / wall if ours else None,
+        "others_cpu_pct": 100.0 * cpu_used_since(before.others_cpu, after.others_cpu) / wall if ours else None,
+    }
+
+
+def bench_throughput(server: Server, args: argparse.Namespace) -> Figures:
+    before = usage_now(server)
+    figures = run_throughput(server.port, args.connections, args.duration, args.warmup).summary()
+    figures.update(usage_since(server, before))
     return figures
 
 
-def describe(args: argparse.Namespace, server: Server, cpus: tuple[int | None, int | None]) -> str:
-    target = args.url or f"manage.py {args.server} on {HOST}:{server.port}"
-    server_cpu, client_cpu = cpus
-    if client_cpu is None:
-        return f"{target}; no CPU pinning"
+def bench_streams(server: Server, streams: int, args: argparse.Namespace) -> Figures:
+    run_streams(server.port, WARMUP_STREAMS, ttft_ms=0.0, tbt_ms=0.0, tokens=5)
+    time.sleep(SETTLE_S)
+    pids = server.pids()
+    reset = reset_peak_rss(pids)
+    rss_before = total_kib(pids, "VmRSS")
+    before = usage_now(server)
+    figures = run_streams(server.port, streams, prime=args.prime).summary()
+    figures.update(usage_since(server, before))
+    figures.update(memory_figures(server, rss_before, streams, reset))
+    return figures
+
+
+def memory_figures(server: Server, rss_before_kib: int, streams: int, reset: bool) -> dict[str, Any]:
     if server.process is None:
-        return f"{target}; load generator pinned to CPU {client_cpu} (the server is not ours to pin)"
-    return f"{target}; server pinned to CPU {server_cpu}, load generator to CPU {client_cpu}"
+        return {"server_rss_before_mib": None, "server_peak_rss_mib": None, "peak_rss_per_stream_kb": None}
+    peak = total_kib(server.pids(), "VmHWM")
+    return {
+        "server_rss_before_mib": rss_before_kib / 1024.0,
+        "server_peak_rss_mib": peak / 1024.0,
+        "peak_rss_per_stream_kb": (peak - rss_before_kib) / streams,
+        "peak_rss_reset": reset,
+    }
+
+
+def bench_scenario(server: Server, scenario: Scenario, args: argparse.Namespace) -> Figures:
+    if scenario.key == "throughput":
+        figures = bench_throughput(server, args)
+        print(report_throughput(figures) + "\n", flush=True)
+    else:
+        figures = bench_streams(server, scenario.streams, args)
+        print(report_streams(figures) + "\n", flush=True)
+    return figures
+
+
+# --- entry point --------------------------------------------------------------------
+
+
+def run_all(
+    servers: tuple[str, ...], scenarios: list[Scenario], args: argparse.Namespace, pinning: Pinning
+) -> tuple[dict[str, dict[str, Figures]], dict[str, str]]:
+    results: dict[str, dict[str, Figures]] = {}
+    placements: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="llmsim-bench-") as tmp:
+        workdir = Path(tmp)
+        if not args.url and any(kind in DJANGO_KINDS for kind in servers):
+            migrate(workdir)
+        for kind in servers:
+            results[kind] = {}
+            for scenario in scenarios:
+                with running(kind, args, pinning, workdir) as server:
+                    placements[kind] = describe_processes(server)
+                    print(f"=== {kind}, {scenario.title} (port {server.port}; {placements[kind]})", flush=True)
+                    results[kind][scenario.key] = bench_scenario(server, scenario, args)
+    return results, placements
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    cpus = choose_cpus(args.pin)
-    # Treat `kill` like Ctrl-C: asyncio.run then cancels the load cleanly, and the
-    # finally below stops the server.
+    servers = server_kinds(args)
+    scenarios = plan_scenarios(args, servers)
+    check_reference_runnable(servers)
+    pinning = choose_pinning(args)
+    open_files = raise_open_files_limit()
+    try:  # fail now rather than after the first servers have run
+        check_open_files(max([args.connections, *(scenario.streams for scenario in scenarios)]))
+    except ClientLimitError as exc:
+        sys.exit(str(exc))
+    # Treat `kill` like Ctrl-C, so that the servers are stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
-    server: Server | None = None
-    with tempfile.TemporaryDirectory(prefix="llmsim-bench-") as tmp:
-        try:
-            if args.url:
-                server = Server(None, url_port(args.url))
-            else:
-                server = start_server(args.server, args.port or free_port(), Path(tmp), cpus[0])
-            if cpus[1] is not None:
-                os.sched_setaffinity(0, {cpus[1]})
-            print(f"LLMSim benchmark: {describe(args, server, cpus)}\n", flush=True)
-            figures = run(args, server)
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
-            sys.exit(130)
-        finally:
-            if server is not None:
-                stop_server(server)
-    figures["setup"] = {"server": args.url or args.server, "pinned": cpus[1] is not None}
+    if pinning.client is not None:
+        os.sched_setaffinity(0, pinning.client)
+    print(
+        f"LLMSim benchmark: {', '.join(servers)}; {', '.join(s.title for s in scenarios)}; "
+        f"{pinning.describe(bool(args.url))}; open files limit {open_files}\n",
+        flush=True,
+    )
+    # Before the run: the revision measured is the one checked out when it started.
+    machine = machine_details(os.cpu_count() or 0)
+    try:
+        results, placements = run_all(servers, scenarios, args, pinning)
+    except KeyboardInterrupt:
+        sys.exit("interrupted")
+    except ClientLimitError as exc:
+        sys.exit(str(exc))
+    print(text_table(results))
+    for note in saturation_notes(results):
+        print(note)
+    targets = text_targets(results)
+    if targets:
+        print("\n" + targets)
+    write_outputs(args, argv, machine, results, placements, pinning)
+
+
+def write_outputs(
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    machine: dict[str, Any],
+    results: dict[str, dict[str, Figures]],
+    placements: dict[str, str],
+    pinning: Pinning,
+) -> None:
+    setup: dict[str, Any] = {
+        "command": " ".join(["python bench/run.py", *(sys.argv[1:] if argv is None else argv)]),
+        "pinning": pinning.describe(bool(args.url)),
+        "processes": placements,
+        "serve_workers": args.serve_workers,
+        "primed_streams": args.prime,
+    }
     if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        payload = {"machine": machine, "setup": setup, "results": results}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"figures written to {args.json}")
+    if args.markdown:
+        write_markdown(args.markdown, markdown_section(results, machine, setup))
+        print(f"results section written to {args.markdown}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,404 @@
+"""Printing the figures: one scenario at a time as it runs, then one table for all servers.
+
+The table has a row per figure and a column per server, plus the ratio of each
+server's figure to the reference's (the raw ASGI app under uvicorn, the ceiling).
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from loadgen import CLIENT_CPU_LIMIT_PCT
+from servers import PROJECT_ROOT
+
+REFERENCE = "reference"
+PACKAGES = ("Django", "daphne", "uvicorn", "uvloop", "httptools")
+# The server's code: what "the state at this commit" is about.
+SERVER_PATHS = ("simulator", "llmsim_project", "requirements.txt")
+MARK_START = "<!-- bench:results:start -->"
+MARK_END = "<!-- bench:results:end -->"
+SATURATED = "!"
+
+Figures = dict[str, Any]
+
+
+# --- one scenario, as it runs -------------------------------------------------------
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def fmt_pcts(summary: dict[str, float | None], digits: int = 1, unit: str = "") -> str:
+    return "  ".join(f"{name} {fmt(value, digits)}{unit}" for name, value in summary.items())
+
+
+def client_line(f: Figures) -> str:
+    line = (
+        f"  client CPU       {fmt(f['client_cpu_pct'])}% of one core (busiest 0.25 s: {fmt(f['client_cpu_peak_pct'])}%)"
+    )
+    if f["client_saturated"]:
+        line += (
+            f"\n  WARNING          the load generator used >= {CLIENT_CPU_LIMIT_PCT:g}% of its core: "
+            "it may be the bottleneck"
+        )
+    return line
+
+
+def server_lines(f: Figures) -> list[str]:
+    lines = []
+    if f.get("server_cpu_pct") is not None:
+        lines.append(f"  server CPU       {fmt(f['server_cpu_pct'])}% of one core (all its processes)")
+    if f.get("others_cpu_pct") is not None:
+        lines.append(f"  other processes  {fmt(f['others_cpu_pct'])}% of one core (background load during the run)")
+    return lines
+
+
+def report_throughput(f: Figures) -> str:
+    lines = [
+        f"throughput: {f['connections']} keep-alive connections, non-streaming, "
+        f"{f['duration_s']:g} s measured after {f['warmup_s']:g} s warm-up",
+        f"  requests/s       {f['requests_per_s']:.1f}  ({f['answers']} answers)",
+        f"  latency          {fmt_pcts(f['latency_ms'], unit=' ms')}",
+        f"  non-200 answers  {f['non_200']}" + (f"  {f['statuses']}" if f["non_200"] else ""),
+        f"  errors           {f['errors']}" + (f"  {f['error_kinds']}" if f["errors"] else ""),
+        client_line(f),
+        *server_lines(f),
+    ]
+    return "\n".join(lines)
+
+
+def report_streams(f: Figures) -> str:
+    events = f["content_events_per_stream"]
+    lines = [
+        f"streams: {f['started']} concurrent, ttft {f['ttft_ms']:g} ms, tbt {f['tbt_ms']:g} ms, "
+        f"{f['tokens']} tokens (ideal duration {f['ideal_duration_ms']:g} ms)",
+        f"  completed        {f['completed']}/{f['started']} with [DONE]",
+        f"  TTFT lateness    {fmt_pcts(f['ttft_lateness_ms'], unit=' ms')}",
+        f"  token gap        {fmt_pcts(f['token_gap_ms'], unit=' ms')}",
+        f"  duration ratio   {fmt_pcts(f['duration_ratio'], digits=3)}",
+        f"  content events   min {events['min']}  max {events['max']} per stream",
+        client_line(f),
+    ]
+    if f["statuses"] != {"200": f["started"]}:
+        lines.append(f"  statuses         {f['statuses']}")
+    if f["errors"]:
+        lines.append(f"  errors           {f['errors']}")
+    lines.extend(server_lines(f))
+    if f.get("server_peak_rss_mib") is not None:
+        lines.append(
+            f"  server memory    {f['server_rss_before_mib']:.1f} MiB before, peak {f['server_peak_rss_mib']:.1f} MiB "
+            f"(VmHWM): {fmt(f['peak_rss_per_stream_kb'])} KB per open stream"
+            + ("" if f["peak_rss_reset"] else " (peak not reset: includes startup)")
+        )
+    return "\n".join(lines)
+
+
+# --- the comparison table -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One figure of one scenario: how to read it, show it, and whether it has a ratio."""
+
+    label: str
+    value: Callable[[Figures], float | None]
+    digits: int = 1
+    ratio: bool = True  # context rows (CPU shares) get none
+    text: Callable[[Figures], str] | None = None  # how to show it, if not as the number
+
+
+def _pick(*keys: str) -> Callable[[Figures], float | None]:
+    def value(figures: Figures) -> float | None:
+        found: Any = figures
+        for key in keys:
+            found = found.get(key) if isinstance(found, dict) else None
+        return found
+
+    return value
+
+
+def _failed(f: Figures) -> float:
+    return f["non_200"] + f["errors"]
+
+
+def _completed_share(f: Figures) -> float:
+    return f["completed"] / f["started"] if f["started"] else 0.0
+
+
+def _completed_text(f: Figures) -> str:
+    return f"{f['completed']}/{f['started']}"
+
+
+CONTEXT_ROWS = (
+    Row("server CPU, % of one core", _pick("server_cpu_pct"), 0, ratio=False),
+    Row("client CPU, % of one core", _pick("client_cpu_pct"), 0, ratio=False),
+    Row("other processes' CPU, %", _pick("others_cpu_pct"), 0, ratio=False),
+)
+THROUGHPUT_ROWS = (
+    Row("requests/s", _pick("requests_per_s"), 0),
+    Row("latency p50, ms", _pick("latency_ms", "p50"), 2),
+    Row("latency p99, ms", _pick("latency_ms", "p99"), 2),
+    Row("failed requests", _failed, 0, ratio=False),
+    *CONTEXT_ROWS,
+)
+STREAM_ROWS = (
+    Row("completed", _completed_share, text=_completed_text),
+    Row("TTFT lateness p50, ms", _pick("ttft_lateness_ms", "p50")),
+    Row("TTFT lateness p99, ms", _pick("ttft_lateness_ms", "p99")),
+    Row("token gap p50, ms", _pick("token_gap_ms", "p50")),
+    Row("token gap p99, ms", _pick("token_gap_ms", "p99")),
+    Row("duration ratio p50", _pick("duration_ratio", "p50"), 3),
+    Row("duration ratio p99", _pick("duration_ratio", "p99"), 3),
+    Row("peak RSS per open stream, KB", _pick("peak_rss_per_stream_kb")),
+    *CONTEXT_ROWS,
+)
+
+
+def scenario_title(key: str, figures: Figures) -> str:
+    if key == "throughput":
+        return (
+            f"throughput: {figures['connections']} connections, non-streaming, "
+            f"{figures['duration_s']:g} s after {figures['warmup_s']:g} s warm-up"
+        )
+    return (
+        f"{figures['started']} streams: TTFT {figures['ttft_ms']:g} ms, TBT {figures['tbt_ms']:g} ms, "
+        f"{figures['tokens']} tokens"
+    )
+
+
+def _ratio(value: float | None, reference: float | None) -> str:
+    if value is None or reference is None or reference <= 0:
+        return "—"
+    return f"{value / reference:.2f}x"
+
+
+def _cell(row: Row, figures: Figures | None) -> str:
+    if figures is None:
+        return "—"
+    text = row.text(figures) if row.text else fmt(row.value(figures), row.digits)
+    if row.label.startswith("client CPU") and figures.get("client_saturated"):
+        text += f" {SATURATED}"
+    return text
+
+
+def _figure_row(row: Row, by_server: dict[str, Figures | None], compared: list[str]) -> list[str]:
+    reference = by_server.get(REFERENCE)
+    reference_value = row.value(reference) if reference else None
+    ratios = []
+    for server in compared:
+        figures = by_server[server]
+        ratios.append(_ratio(row.value(figures), reference_value) if row.ratio and figures else "—")
+    return [row.label, *(_cell(row, figures) for figures in by_server.values()), *ratios]
+
+
+def table_rows(results: dict[str, dict[str, Figures]]) -> tuple[list[str], list[list[str]]]:
+    """The header and rows: figure, one column per server, a ratio column per non-reference server.
+
+    A scenario's title is a row of its own, its first cell in bold (markdown).
+    """
+    servers = list(results)
+    compared = [server for server in servers if server != REFERENCE] if REFERENCE in results else []
+    header = ["figure", *servers, *(f"{server} ÷ reference" for server in compared)]
+    scenario_keys = list(dict.fromkeys(key for figures in results.values() for key in figures))
+    rows: list[list[str]] = []
+    for key in scenario_keys:
+        by_server = {server: results[server].get(key) for server in servers}
+        sample = next(figures for figures in by_server.values() if figures is not None)
+        rows.append([f"**{scenario_title(key, sample)}**", *([""] * (len(header) - 1))])
+        for row in THROUGHPUT_ROWS if key == "throughput" else STREAM_ROWS:
+            rows.append(_figure_row(row, by_server, compared))
+    return header, rows
+
+
+def text_table(results: dict[str, dict[str, Figures]]) -> str:
+    header, rows = table_rows(results)
+    rows = [[cell.strip("*") for cell in row] for row in rows]
+    widths = [max(len(line[i]) for line in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        return "  ".join([first, *(cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))])
+
+    out = [line(header), "  ".join("-" * width for width in widths)]
+    for row in rows:
+        out.append(row[0] if not any(row[1:]) else line(row))
+    return "\n".join(out)
+
+
+def markdown_table(results: dict[str, dict[str, Figures]]) -> str:
+    header, rows = table_rows(results)
+    lines = ["| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    return "\n".join(lines)
+
+
+def saturation_notes(results: dict[str, dict[str, Figures]]) -> list[str]:
+    notes = []
+    for server, scenarios in results.items():
+        for key, figures in scenarios.items():
+            if figures.get("client_saturated"):
+                notes.append(
+                    f"{SATURATED} {server}, {scenario_title(key, figures)}: the load generator used "
+                    f"{fmt(figures['client_cpu_pct'], 0)}% of its core (>= {CLIENT_CPU_LIMIT_PCT:g}%); "
+                    "it may have limited that column's figures."
+                )
+    return notes
+
+
+# --- the targets of issue 3 -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A bar from issue 3 that one figure of one server must clear."""
+
+    label: str
+    server: str
+    scenario: str
+    value: Callable[[Figures], float | None]
+    limit: float
+    at_least: bool = False  # True: the figure must reach the limit; False: stay at or under it
+    digits: int = 1
+
+    def check(self, figures: Figures) -> tuple[str, str]:
+        """(measured, "met" or "NOT met")."""
+        value = self.value(figures)
+        if value is None:
+            return "n/a", "NOT met"
+        met = value >= self.limit if self.at_least else value <= self.limit
+        return fmt(value, self.digits), "met" if met else "NOT met"
+
+
+_RATIO_P99 = _pick("duration_ratio", "p99")
+_TTFT_P99 = _pick("ttft_lateness_ms", "p99")
+_RSS_PER_STREAM = _pick("peak_rss_per_stream_kb")
+
+TARGETS = (
+    Target("1. throughput ≥ 8,000 req/s", "serve", "throughput", _pick("requests_per_s"), 8000, True, 0),
+    Target("1. throughput latency p99 ≤ 20 ms", "serve", "throughput", _pick("latency_ms", "p99"), 20, digits=2),
+    Target("2. 1,000 streams all complete", "serve", "streams_1000", _completed_share, 1.0, True, 3),
+    Target("2. 1,000 streams duration ratio p99 ≤ 1.10", "serve", "streams_1000", _RATIO_P99, 1.10, digits=3),
+    Target("2. 1,000 streams TTFT lateness p99 ≤ 200 ms", "serve", "streams_1000", _TTFT_P99, 200),
+    Target("2. 2,000 streams all complete", "serve", "streams_2000", _completed_share, 1.0, True, 3),
+    Target("2. 2,000 streams duration ratio p99 ≤ 1.30", "serve", "streams_2000", _RATIO_P99, 1.30, digits=3),
+    Target("3. runserver: 1,000 streams all complete", "runserver", "streams_1000", _completed_share, 1.0, True, 3),
+    Target("3. runserver: 1,000 streams ratio p99 ≤ 1.25", "runserver", "streams_1000", _RATIO_P99, 1.25, digits=3),
+    Target("4. peak RSS per open stream ≤ 50 KB at 1,000", "serve", "streams_1000", _RSS_PER_STREAM, 50),
+)
+
+
+def target_rows(results: dict[str, dict[str, Figures]]) -> list[list[str]]:
+    """[target, measured, verdict] for each target whose server and scenario were run."""
+    rows = []
+    for target in TARGETS:
+        figures = results.get(target.server, {}).get(target.scenario)
+        if figures is not None:
+            rows.append([target.label, *target.check(figures)])
+    return rows
+
+
+def text_targets(results: dict[str, dict[str, Figures]]) -> str:
+    rows = target_rows(results)
+    if not rows:
+        return ""
+    width = max(len(row[0]) for row in rows)
+    return "\n".join(["targets (issue 3):", *(f"  {row[0].ljust(width)}  {row[1]:>8}  {row[2]}" for row in rows)])
+
+
+def markdown_targets(results: dict[str, dict[str, Figures]]) -> str:
+    rows = target_rows(results)
+    if not rows:
+        return ""
+    lines = ["| target (issue 3) | measured | |", "| --- | ---: | --- |"]
+    lines.extend(f"| {label} | {value} | {verdict} |" for label, value, verdict in rows)
+    return "\n".join(lines)
+
+
+# --- machine and revision -----------------------------------------------------------
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def revision() -> str:
+    commit = _git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = _git("status", "--porcelain", "--", *SERVER_PATHS)
+    return f"{commit} + uncommitted server changes" if dirty else commit
+
+
+def machine_details(cpu_count: int) -> dict[str, Any]:
+    return {
+        "cpu_model": cpu_model(),
+        "cpus": cpu_count,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "packages": package_versions(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "revision": revision(),
+    }
+
+
+def markdown_section(results: dict[str, dict[str, Figures]], machine: dict[str, Any], setup: dict[str, Any]) -> str:
+    packages = ", ".join(f"{name} {version}" for name, version in machine["packages"].items())
+    lines = [
+        f"Measured {machine['date']} at commit `{machine['revision']}` with `{setup['command']}`.",
+        "",
+        f"- Machine: {machine['cpu_model']}, {machine['cpus']} CPUs, Linux {machine['kernel']}",
+        f"- Python {machine['python']}; {packages}",
+        f"- Pinning: {setup['pinning']}",
+        *(f"- {kind}: {placement}" for kind, placement in setup["processes"].items()),
+        "",
+        markdown_table(results),
+    ]
+    notes = saturation_notes(results)
+    if notes:
+        lines.extend(["", *notes])
+    targets = markdown_targets(results)
+    if targets:
+        lines.extend(["", targets])
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: Path, section: str) -> None:
+    """Replace the marked results section of `path`, or write `section` as the whole file."""
+    block = f"{MARK_START}\n{section}{MARK_END}"
+    text = path.read_text() if path.exists() else ""
+    if MARK_START in text and MARK_END in text:
+        before, _, rest = text.partition(MARK_START)
+        _, _, after = rest.partition(MARK_END)
+        path.write_text(before + block + after)
+    else:
+        path.write_text(block + "\n")
