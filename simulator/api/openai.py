@@ -529,6 +529,21 @@ def completion_json(completion_id: str, created: int, plan: Plan) -> dict[str, A
     }
 
 
+# JSON of the token pieces streamed most: corpus answers reuse a few thousand strings.
+_piece_json: dict[str, bytes] = {}
+_PIECE_JSON_LIMIT = 65_536
+
+
+def piece_json(piece: str) -> bytes:
+    """`piece` as a JSON string, from a bounded cache."""
+    encoded = _piece_json.get(piece)
+    if encoded is None:
+        encoded = dump_json(piece)
+        if len(_piece_json) < _PIECE_JSON_LIMIT:
+            _piece_json[piece] = encoded
+    return encoded
+
+
 class ChunkWriter:
     """Renders chat.completion.chunk events; the constant part of every chunk is built once."""
 
@@ -547,6 +562,9 @@ class ChunkWriter:
         self._tail = b',"usage":null}\n\n' if include_usage else b"}\n\n"
         self._plan = plan
         self._include_usage = include_usage
+        # A content chunk is these two around the piece's JSON: the one write per token.
+        self._content_open = [self._head + str(i).encode() + b',"delta":{"content":' for i in range(len(plan.choices))]
+        self._content_close = b'},"logprobs":null,"finish_reason":null}]' + self._tail
 
     def _chunk(self, index: int, delta: bytes, finish_reason: bytes = b"null") -> bytes:
         return b"".join(
@@ -566,7 +584,7 @@ class ChunkWriter:
         return self._chunk(index, b'{"role":"assistant","content":"","refusal":null}')
 
     def content(self, index: int, piece: str) -> bytes:
-        return self._chunk(index, b'{"content":' + dump_json(piece) + b"}")
+        return self._content_open[index] + piece_json(piece) + self._content_close
 
     def finish(self, index: int, reason: str) -> bytes:
         return self._chunk(index, b"{}", b'"' + reason.encode() + b'"')
