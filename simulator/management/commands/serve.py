@@ -120,6 +120,8 @@ def _serve_uvicorn(host: str, port: int, workers: int, options: dict) -> None:
         log_level="info" if options["verbosity"] > 1 else "warning",
         backlog=settings.LLMSIM_LISTEN_BACKLOG,
         timeout_keep_alive=30,
+        # LLMSim does not use the client address; skip the per-request header rewrite.
+        proxy_headers=False,
     )
 
 
