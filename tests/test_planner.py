@@ -206,3 +206,14 @@ def test_latency_overrides_pin_ttft_and_tbt():
     result = plan(request(seed=1), CHAT, snapshot(), Overrides(ttft_ms=0, tbt_ms=0))
     assert result.ttft_s == 0
     assert set(result.offsets_s) == {0}
+
+
+def test_an_answer_longer_than_the_models_output_limit_stops_there_with_length():
+    spec = ModelSpec(id="small-output", max_output_tokens=12)
+    snapshot = Snapshot(models=(spec,), target_tokens=50)
+    request = CompletionRequest(model="small-output", messages=(Message("user", "hi"),))
+    result = plan(request, spec, snapshot, Overrides(seed=3))
+    [choice] = result.choices
+    assert choice.finish_reason == "length"
+    assert choice.completion_tokens == 12
+    assert result.usage.completion_tokens == 12

@@ -78,9 +78,11 @@ def plan(request: CompletionRequest, spec: ModelSpec, snapshot: Snapshot, overri
     target = overrides.tokens if overrides.tokens is not None else snapshot.target_tokens
     ttft_s = sample_ttft_s(latency, rng, prompt_tokens)
     thinking = reasoning_tokens(latency, ttft_s, target) if spec.reasoning else 0
-    budget = None if request.max_tokens is None else request.max_tokens - thinking
-    if budget is not None and budget < 0:
-        thinking, budget = request.max_tokens, 0
+    # Without max_tokens the model still stops at its own output limit, as real ones do.
+    cap = spec.max_output_tokens if request.max_tokens is None else request.max_tokens
+    budget = cap - thinking
+    if budget < 0:
+        thinking, budget = cap, 0
 
     choices = tuple(
         generate(
