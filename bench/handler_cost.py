@@ -1,0 +1,92 @@
+"""The cost of LLMSim's own request path, without a server or a network.
+
+Calls the ASGI application directly (as uvicorn would) with a chat completion and
+prints microseconds per request, the best of several rounds: a figure that moves
+with our code, not with the kernel or the load generator. Optionally profiles.
+
+    python bench/handler_cost.py [--requests 5000] [--rounds 5] [--tokens 20] [--stream] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_application(db_path: Path):
+    sys.path.insert(0, str(PROJECT_ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "llmsim_project.settings")
+    os.environ["DATABASE_URL"] = f"sqlite:///{db_path}"
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    from llmsim_project.asgi import application
+
+    return application
+
+
+def make_request(tokens: int, stream: bool) -> tuple[dict, bytes]:
+    body = b'{"model":"instant","messages":[{"role":"user","content":"hi"}]' + (b',"stream":true}' if stream else b"}")
+    headers = [
+        (b"host", b"127.0.0.1"),
+        (b"content-type", b"application/json"),
+        (b"authorization", b"Bearer bench"),
+        (b"x-llmsim-tokens", str(tokens).encode()),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "query_string": b"", "headers": headers}
+    return scope, body
+
+
+async def run(application, scope: dict, body: bytes, count: int) -> None:
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start" and message["status"] != 200:
+            raise RuntimeError(f"status {message['status']}")
+
+    for _ in range(count):
+        await application(dict(scope), receive, send)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--tokens", type=int, default=20)
+    parser.add_argument("--stream", action="store_true", help="streaming requests (instant timing)")
+    parser.add_argument("--profile", action="store_true", help="print the top functions of one more round")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        application = load_application(Path(tmp) / "bench.sqlite3")
+        scope, body = make_request(args.tokens, args.stream)
+        asyncio.run(run(application, scope, body, 200))  # warm up
+        best = min(_timed(application, scope, body, args.requests) for _ in range(args.rounds))
+        kind = "streaming" if args.stream else "non-streaming"
+        print(f"{kind}, {args.tokens} tokens: {best * 1e6:.1f} us per request (best of {args.rounds} rounds)")
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.runcall(asyncio.run, run(application, scope, body, args.requests))
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+
+
+def _timed(application, scope: dict, body: bytes, count: int) -> float:
+    started = time.perf_counter()
+    asyncio.run(run(application, scope, body, count))
+    return (time.perf_counter() - started) / count
+
+
+if __name__ == "__main__":
+    main()
