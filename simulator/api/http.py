@@ -11,7 +11,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -213,17 +213,23 @@ async def watch_disconnect(call: Call, task: asyncio.Task) -> None:
             return
 
 
-async def until_disconnect(call: Call, work: Awaitable[None]) -> None:
-    """Run `work`; if the client goes away first, cancel it (its finally blocks run)."""
-    task = asyncio.current_task()
-    assert task is not None
-    watcher = asyncio.get_running_loop().create_task(watch_disconnect(call, task))
+async def until_disconnect(call: Call, work: Coroutine[Any, Any, None]) -> None:
+    """Run `work`; if the client goes away first, cancel it (its finally blocks run).
+
+    `work` runs as a task of its own: every wake-up of a task resumes its whole chain
+    of awaiting coroutines (server, router, decorators, handler…), which for a stream
+    woken once per token cost more than rendering the token. Its own task keeps that
+    chain three frames deep; the handler wakes once, when the work is done.
+    """
+    loop = asyncio.get_running_loop()
+    worker = loop.create_task(work)
+    watcher = loop.create_task(watch_disconnect(call, worker))
     try:
-        await work
+        await worker
     except asyncio.CancelledError:
-        if watcher.done():  # cancelled because the client left: a normal ending
-            task.uncancel()
+        if watcher.done() and worker.cancelled():  # the client left: a normal ending
             return
+        worker.cancel()  # the handler itself was cancelled (server shutdown)
         raise
     finally:
         watcher.cancel()

@@ -565,6 +565,8 @@ class ChunkWriter:
         # A content chunk is these two around the piece's JSON: the one write per token.
         self._content_open = [self._head + str(i).encode() + b',"delta":{"content":' for i in range(len(plan.choices))]
         self._content_close = b'},"logprobs":null,"finish_reason":null}]' + self._tail
+        # Steps in which something other than one content chunk per choice goes out.
+        self._special_steps = {0} | {max(len(choice.pieces) - 1, 0) for choice in plan.choices}
 
     def _chunk(self, index: int, delta: bytes, finish_reason: bytes = b"null") -> bytes:
         return b"".join(
@@ -598,8 +600,11 @@ class ChunkWriter:
 
     def steps(self, first: int, end: int) -> bytes:
         """Every event due for steps first..end-1, as one write."""
-        out: list[bytes] = []
         choices = self._plan.choices
+        if end == first + 1 and len(choices) == 1 and first not in self._special_steps:
+            # The usual case, once per token: one content chunk.
+            return self.content(0, choices[0].pieces[first])
+        out: list[bytes] = []
         for step in range(first, end):
             for index, choice in enumerate(choices):
                 pieces = choice.pieces
