@@ -213,7 +213,7 @@ async def watch_disconnect(call: Call, task: asyncio.Task) -> None:
             return
 
 
-async def until_disconnect(call: Call, work: Coroutine[Any, Any, None]) -> None:
+async def until_disconnect(call: Call, work: Coroutine[Any, Any, None] | asyncio.Future[None]) -> None:
     """Run `work`; if the client goes away first, cancel it (its finally blocks run).
 
     `work` runs as a task of its own: every wake-up of a task resumes its whole chain
@@ -222,7 +222,7 @@ async def until_disconnect(call: Call, work: Coroutine[Any, Any, None]) -> None:
     chain three frames deep; the handler wakes once, when the work is done.
     """
     loop = asyncio.get_running_loop()
-    worker = loop.create_task(work)
+    worker = asyncio.ensure_future(work)
     watcher = loop.create_task(watch_disconnect(call, worker))
     try:
         await worker

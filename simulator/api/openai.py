@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from .. import snapshots
 from ..engine import planner
-from ..engine.schedule import due_steps, sleep_until
+from ..engine.schedule import pacer, sleep_until
 from ..engine.snapshot import ModelSpec
 from ..engine.types import CompletionRequest, InjectedError, Message, Plan, ToolCall, ToolDefinition
 from .decorators import endpoint
@@ -623,19 +624,16 @@ async def stream_chat(call: Call, request: CompletionRequest, plan: Plan, comple
     await start_stream(call, [*SSE_HEADERS, *common_headers(call)])
     steps = len(plan.offsets_s)
 
-    async def produce() -> None:
-        if steps == 0:
-            await sleep_until(call.arrival + plan.ttft_s)
-            await end_stream(call, writer.steps(0, 1) + writer.closing())
-            return
-        async for first, end in due_steps(call.arrival, plan.offsets_s):
-            data = writer.steps(first, end)
-            if end == steps:
-                await end_stream(call, data + writer.closing())
-            else:
-                await write_stream(call, data)
+    def emit(first: int, end: int) -> Coroutine[Any, Any, None]:
+        if end < steps:
+            return write_stream(call, writer.steps(first, end))
+        return end_stream(call, writer.steps(first, end) + writer.closing())
 
-    await until_disconnect(call, produce())
+    if steps == 0:
+        await until_disconnect(call, sleep_until(call.arrival + plan.ttft_s))
+        await end_stream(call, writer.steps(0, 1) + writer.closing())
+    else:
+        await until_disconnect(call, pacer().pace(call.arrival, plan.offsets_s, emit))
 
 
 async def reply_chat(call: Call, plan: Plan, completion_id: str, created: int) -> None:

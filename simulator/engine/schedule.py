@@ -1,45 +1,21 @@
 """The streaming scheduler: release steps at their absolute deadlines.
 
 Sleeping "one gap" per token accumulates every late wake-up into drift. Instead each
-step has a deadline measured from the request's arrival; the scheduler sleeps until
-the next deadline and then releases every step that is due, so an event loop that
-fell behind catches up in one write rather than drifting.
+step has a deadline measured from the request's arrival; the scheduler wakes at the
+next deadline and releases every step that is due, so a stream that fell behind
+catches up in one write rather than drifting. `pacer().pace()` does this for every
+stream of an event loop with one timer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-
-
-async def due_steps(
-    start: float,
-    offsets: Sequence[float],
-    clock: Callable[[], float] = time.monotonic,
-) -> AsyncIterator[tuple[int, int]]:
-    """Yield `(first, end)` index ranges of the steps due, each as soon as it is due.
-
-    `start` is the arrival time on `clock`; `offsets[i]` is step i's deadline in
-    seconds after `start` (non-decreasing).
-    """
-    count = len(offsets)
-    first = 0
-    while first < count:
-        now = clock()
-        wait = start + offsets[first] - now
-        if wait > 0:
-            await asyncio.sleep(wait)
-            now = clock()
-        elapsed = now - start
-        end = first
-        while end < count and offsets[end] <= elapsed:
-            end += 1
-        if end == first:
-            # Woke a hair early (timer granularity): sleep again for the remainder.
-            continue
-        yield first, end
-        first = end
+import weakref
+from bisect import bisect_right
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 
 async def sleep_until(deadline: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -47,3 +23,136 @@ async def sleep_until(deadline: float, clock: Callable[[], float] = time.monoton
     wait = deadline - clock()
     if wait > 0:
         await asyncio.sleep(wait)
+
+
+# The granularity of event-loop timers (uvloop: one millisecond).
+TIMER_RESOLUTION_S = 0.001
+
+
+class Pacer:
+    """One timer for every paced stream of an event loop.
+
+    A task per stream that sleeps until each token is due pays, per token, for a
+    timer, a future and a task step that resumes its whole chain of coroutines. The
+    pacer keeps every stream's next deadline in one heap, wakes once for all that are
+    due, and drives each stream's write itself: a write that completes at once (the
+    usual case) costs no task step at all; one that waits (a client reading slowly)
+    is resumed when its future is done, and the stream's later steps wait for it,
+    going out together when it completes.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, clock: Callable[[], float] = time.monotonic) -> None:
+        self._loop = loop
+        self._clock = clock
+        self._heap: list[tuple[float, int, _PacedStream]] = []
+        self._sequence = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = float("inf")
+
+    def pace(
+        self,
+        start: float,
+        offsets: Sequence[float],
+        emit: Callable[[int, int], Coroutine[Any, Any, None]],
+    ) -> asyncio.Future[None]:
+        """Run `emit(first, end)` for each range of due steps; the future resolves after the last.
+
+        `start` is the arrival time on the pacer's clock, `offsets[i]` step i's deadline
+        in seconds after it. Cancelling the future stops the stream.
+        """
+        stream = _PacedStream(start, offsets, emit, self._loop.create_future())
+        if offsets:
+            self._schedule(stream)
+        else:
+            stream.done.set_result(None)
+        return stream.done
+
+    def _schedule(self, stream: _PacedStream) -> None:
+        deadline = stream.start + stream.offsets[stream.next]
+        self._sequence += 1
+        heapq.heappush(self._heap, (deadline, self._sequence, stream))
+        if deadline < self._timer_at:
+            self._arm(deadline)
+
+    def _arm(self, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._loop.call_later(max(deadline - self._clock(), 0.0), self._fire)
+
+    def _fire(self) -> None:
+        self._timer, self._timer_at = None, float("inf")
+        heap = self._heap
+        # uvloop's timers count whole milliseconds and may fire up to one early; what is
+        # due within that goes out now instead of being spun on until the exact instant.
+        horizon = self._clock() + TIMER_RESOLUTION_S
+        while heap and heap[0][0] <= horizon:
+            stream = heapq.heappop(heap)[2]
+            if not stream.done.done():
+                self._emit(stream, horizon)
+        if heap:
+            self._arm(heap[0][0])
+
+    def _emit(self, stream: _PacedStream, horizon: float) -> None:
+        end = bisect_right(stream.offsets, horizon - stream.start, stream.next)
+        if end == stream.next:  # the timer fired a hair early: try again
+            self._schedule(stream)
+            return
+        first, stream.next = stream.next, end
+        self._drive(stream, stream.emit(first, end))
+
+    def _drive(self, stream: _PacedStream, write: Coroutine[Any, Any, None]) -> None:
+        """Step the write coroutine as a task would, without being one."""
+        try:
+            waiting_on = write.send(None)
+        except StopIteration:
+            self._written(stream)
+            return
+        except BaseException as exc:
+            if not stream.done.done():
+                stream.done.set_exception(exc)
+            return
+        if waiting_on is None:  # a bare yield (asyncio.sleep(0)): resume on the next turn
+            self._loop.call_soon(self._drive, stream, write)
+            return
+        # The write waits on a future (flow control): resume it when that is done, as a
+        # task would (which is also what the future's __await__ expects).
+        waiting_on._asyncio_future_blocking = False
+        waiting_on.add_done_callback(lambda _: self._drive(stream, write))
+
+    def _written(self, stream: _PacedStream) -> None:
+        if stream.done.done():
+            return
+        if stream.next >= len(stream.offsets):
+            stream.done.set_result(None)
+        else:
+            self._schedule(stream)
+
+
+class _PacedStream:
+    __slots__ = ("done", "emit", "next", "offsets", "start")
+
+    def __init__(
+        self,
+        start: float,
+        offsets: Sequence[float],
+        emit: Callable[[int, int], Coroutine[Any, Any, None]],
+        done: asyncio.Future[None],
+    ) -> None:
+        self.start = start
+        self.offsets = offsets
+        self.emit = emit
+        self.done = done
+        self.next = 0
+
+
+_pacers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Pacer] = weakref.WeakKeyDictionary()
+
+
+def pacer() -> Pacer:
+    """The running event loop's pacer."""
+    loop = asyncio.get_running_loop()
+    found = _pacers.get(loop)
+    if found is None:
+        found = _pacers[loop] = Pacer(loop)
+    return found
