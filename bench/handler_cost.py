@@ -50,15 +50,25 @@ def make_request(tokens: int, stream: bool) -> tuple[dict, bytes]:
 
 
 async def run(application, scope: dict, body: bytes, count: int) -> None:
-    async def receive() -> dict:
-        return {"type": "http.request", "body": body, "more_body": False}
-
     async def send(message: dict) -> None:
         if message["type"] == "http.response.start" and message["status"] != 200:
             raise RuntimeError(f"status {message['status']}")
 
     for _ in range(count):
-        await application(dict(scope), receive, send)
+        await application(dict(scope), _receiver(body), send)
+
+
+def _receiver(body: bytes):
+    """An ASGI receive: the body once, then (as from a client that stays) nothing."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict:
+        if pending:
+            return pending.pop()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    return receive
 
 
 def main() -> None:
