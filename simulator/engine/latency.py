@@ -64,6 +64,8 @@ def token_offsets_s(profile: LatencyProfile, rng: random.Random, ttft_s: float, 
     mean, stddev = profile.tbt_mean_ms, profile.tbt_stddev_ms
     if stddev <= 0:
         gap = max(mean, 0.0) / 1000.0
+        if gap == 0:
+            return (ttft_s,) * steps
         return tuple(ttft_s + i * gap for i in range(steps))
     offsets = [ttft_s]
     at = ttft_s
