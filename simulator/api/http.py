@@ -204,22 +204,22 @@ def abort_connection(call: Call) -> bool:
     return False
 
 
-async def watch_disconnect(call: Call, task: asyncio.Task) -> None:
-    """Cancel `task` when the client disconnects (the body has been read by now)."""
+async def watch_disconnect(call: Call, work: asyncio.Future[None]) -> None:
+    """Cancel `work` when the client disconnects (the body has been read by now)."""
     while True:
         message = await call.receive()
         if message["type"] == "http.disconnect":
-            task.cancel()
+            work.cancel()
             return
 
 
 async def until_disconnect(call: Call, work: Coroutine[Any, Any, None] | asyncio.Future[None]) -> None:
-    """Run `work`; if the client goes away first, cancel it (its finally blocks run).
+    """Wait for `work`; if the client goes away first, cancel it (its finally blocks run).
 
-    `work` runs as a task of its own: every wake-up of a task resumes its whole chain
-    of awaiting coroutines (server, router, decorators, handler…), which for a stream
-    woken once per token cost more than rendering the token. Its own task keeps that
-    chain three frames deep; the handler wakes once, when the work is done.
+    `work` is a coroutine (run as a task of its own) or a future, such as a paced
+    stream's. Either way the handler's chain of coroutines (server, router,
+    decorators, handler) is resumed once, when the work is done, not at each of its
+    steps.
     """
     loop = asyncio.get_running_loop()
     worker = asyncio.ensure_future(work)
