@@ -108,7 +108,10 @@ class Pacer:
         except StopIteration:
             self._written(stream)
             return
-        except BaseException as exc:
+        except asyncio.CancelledError:
+            stream.done.cancel()
+            return
+        except Exception as exc:  # handed to whoever awaits the stream
             if not stream.done.done():
                 stream.done.set_exception(exc)
             return
