@@ -150,6 +150,7 @@ def test_a_wrong_method_is_405(llmsim_server):
         ("x-llmsim-ttft-ms", "soon"),
         ("x-llmsim-tbt-ms", "-5"),
         ("x-llmsim-tokens", "1.5"),
+        ("x-llmsim-tokens", "200000"),
         ("x-llmsim-seed", "abc"),
         ("x-llmsim-error", "200"),
         ("x-llmsim-error", "418"),

@@ -8,7 +8,8 @@ from .http import ProviderError
 
 NO_OVERRIDES = Overrides()
 _MAX_MS = 600_000.0
-_MAX_TOKENS = 1_000_000
+# As long as the longest real outputs (128k tokens); more would only be a way to exhaust memory.
+_MAX_TOKENS = 131_072
 
 
 def _number(headers: dict[str, str], name: str, low: float, high: float, integer: bool) -> float | int | None:
