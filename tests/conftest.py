@@ -21,10 +21,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # How each server under test is started: Daphne through runserver (the newcomer's
-# path) and `serve` (uvicorn, the throughput path), one process each.
+# path), `serve` (granian, the throughput path) and `serve --server uvicorn`, one
+# process each.
 SERVER_COMMANDS = {
     "runserver": lambda port: ["runserver", f"127.0.0.1:{port}", "--noreload"],
     "serve": lambda port: ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-migrate"],
+    "serve-uvicorn": lambda port: [
+        *("serve", "--server", "uvicorn", "--host", "127.0.0.1", "--port", str(port)),
+        *("--workers", "1", "--no-migrate"),
+    ],
 }
 
 

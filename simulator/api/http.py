@@ -182,14 +182,28 @@ async def end_stream(call: Call, data: bytes = b"") -> None:
     await call.send({"type": "http.response.body", "body": data})
 
 
-def abort_connection(call: Call) -> bool:
+async def drop_connection(call: Call) -> None:
     """Close the client's connection without an answer (a simulated dropped connection).
 
-    ASGI has no message for this, so it reaches for the server's transport: Daphne
-    passes `send` as partial(handle_reply, protocol) (a Twisted transport behind
+    ASGI has no message for this. Where the server's transport can be reached it is
+    aborted; otherwise (granian) the response is started with a promised body that
+    never comes and the application raises, which makes the server close the
+    connection mid-response: the client sees a connection that broke, not an answer
+    (after a status line, which no SDK acts on without the body).
+    """
+    if abort_connection(call):
+        return
+    await start_stream(call, [(b"content-length", b"1")], status=200)
+    await write_stream(call, b"")  # some servers send the headers only with the first body message
+    raise ConnectionAbortedError("simulated dropped connection")
+
+
+def abort_connection(call: Call) -> bool:
+    """Abort the connection through the server's transport; False when it cannot be reached.
+
+    Daphne passes `send` as partial(handle_reply, protocol) (a Twisted transport behind
     protocol.channel); uvicorn passes a bound method of an object holding the asyncio
-    transport. Returns False when neither is found; the caller then raises, which
-    makes servers close the connection.
+    transport.
     """
     send = call.send
     if isinstance(send, partial) and send.args:

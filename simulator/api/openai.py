@@ -24,7 +24,7 @@ from .http import (
     Call,
     Headers,
     ProviderError,
-    abort_connection,
+    drop_connection,
     dump_json,
     end_stream,
     new_id,
@@ -150,8 +150,7 @@ async def answer_injected_error(call: Call, error: InjectedError, model: str) ->
     if error.delay_s > 0:
         await until_disconnect(call, sleep_until(call.arrival + error.delay_s))
     if error.disconnect:
-        if not abort_connection(call):
-            raise ConnectionAbortedError("simulated dropped connection")
+        await drop_connection(call)
         return
     await send_error(call, injected_error(error, model))
 
