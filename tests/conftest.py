@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -88,6 +89,7 @@ def start_server(tmp: Path, kind: str = "runserver", extra_env: dict[str, str] |
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # one process group with its workers, for stop_server
     )
     server = LiveServer(f"http://127.0.0.1:{port}", db_path, process, log_path, f"live_{kind}")
     deadline = time.monotonic() + 60
@@ -103,11 +105,18 @@ def start_server(tmp: Path, kind: str = "runserver", extra_env: dict[str, str] |
 
 
 def stop_server(server: LiveServer) -> None:
-    server.process.terminate()
+    """Stop the server and every worker it started (its whole process group)."""
     try:
+        os.killpg(server.process.pid, signal.SIGTERM)
         server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        server.process.kill()
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=10)
+    except ProcessLookupError:
+        return
+    # Workers that outlive their parent would keep ports and CPU: end any left over.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session", params=sorted(SERVER_COMMANDS))

@@ -41,6 +41,7 @@ def start_serve(tmp_path: Path, args: list[str], **extra_env: str) -> LiveServer
         env=serve_env(tmp_path, **extra_env),
         stdout=log_path.open("wb"),
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # one process group with its workers, for stop_server
     )
     return LiveServer(f"http://127.0.0.1:{port}", tmp_path / "db.sqlite3", process, log_path)
 
