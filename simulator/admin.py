@@ -68,6 +68,7 @@ class SimulatorSettingsAdmin(admin.ModelAdmin):
         ("Answers", {"fields": ("generator", "target_tokens", "fixed_text", "seed")}),
         ("Models and latency", {"fields": ("latency_profile", "default_profile", "strict_models")}),
         ("Errors", {"fields": ("error_profile",)}),
+        ("Tool calls", {"fields": ("tool_call_rate", "tool_call_rounds", "parallel_tool_calls")}),
     )
 
     def has_add_permission(self, request) -> bool:

@@ -12,6 +12,7 @@ mention survives a restart.
     errors:   {rate_limit_rate: 0, server_error_rate: 0, service_unavailable_rate: 0,
                timeout_rate: 0, timeout_after_ms: 30000, timeout_action: 504, retry_after_ms: 1000}
     models:   {strict: false}
+    tools:    {call_rate: 1.0, rounds: 1, parallel_calls: 1}
 """
 
 from __future__ import annotations
@@ -66,6 +67,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("errors.timeout_action", str, "LLMSIM_TIMEOUT_ACTION"),
     Option("errors.retry_after_ms", int, "LLMSIM_RETRY_AFTER_MS", 0, _MAX_MS),
     Option("models.strict", bool, "LLMSIM_STRICT_MODELS"),
+    Option("tools.call_rate", float, "LLMSIM_TOOL_CALL_RATE", 0, 1),
+    Option("tools.rounds", int, "LLMSIM_TOOL_CALL_ROUNDS", 0, 100),
+    Option("tools.parallel_calls", int, "LLMSIM_PARALLEL_TOOL_CALLS", 1, 128),
 )
 BY_KEY = {option.key: option for option in OPTIONS}
 SECTIONS = tuple(dict.fromkeys(option.key.split(".")[0] for option in OPTIONS))
@@ -362,6 +366,9 @@ SETTINGS_FIELDS = {
     "response.target_tokens": "target_tokens",
     "response.seed": "seed",
     "models.strict": "strict_models",
+    "tools.call_rate": "tool_call_rate",
+    "tools.rounds": "tool_call_rounds",
+    "tools.parallel_calls": "parallel_tool_calls",
 }
 CUSTOM_PROFILE_ID = "custom"
 ERROR_PROFILE_NAME = "config"

@@ -178,6 +178,21 @@ class SimulatorSettings(models.Model):
     seed = models.BigIntegerField(
         null=True, blank=True, help_text="Makes every answer repeat exactly (requests can also send seed)."
     )
+    tool_call_rate = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text='With tool_choice "auto": how often the model calls a tool when it would (1 = always, 0 = never).',
+    )
+    tool_call_rounds = models.PositiveIntegerField(
+        default=1,
+        validators=[MaxValueValidator(100)],
+        help_text="Rounds of tool calls after a user message before the model answers in text (tool_choice auto).",
+    )
+    parallel_tool_calls = models.PositiveIntegerField(
+        default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(128)],
+        help_text="Tool calls per turn when the request allows parallel_tool_calls (at most one per tool offered).",
+    )
 
     class Meta:
         verbose_name = "simulator settings"

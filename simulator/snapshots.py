@@ -17,6 +17,7 @@ from django.db import DatabaseError, close_old_connections
 from .engine.errors import ErrorProfile as EngineErrorProfile
 from .engine.latency import LatencyProfile
 from .engine.snapshot import DEFAULT_MODEL, ModelSpec, Snapshot
+from .engine.toolcalls import ToolBehaviour
 from .models import ErrorProfile, ModelProfile, SimulatorSettings, SnapshotVersion
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,11 @@ def build_snapshot(using: str = "default") -> Snapshot:
         latency_override=latency_of(config.latency_profile) if config.latency_profile else None,
         errors=errors_of(config.error_profile),
         seed=config.seed,
+        tools=ToolBehaviour(
+            call_rate=config.tool_call_rate,
+            rounds=config.tool_call_rounds,
+            parallel_calls=config.parallel_tool_calls,
+        ),
     )
 
 

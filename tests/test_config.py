@@ -170,6 +170,9 @@ def test_it_rejects_a_section_that_is_not_a_mapping(write):
         ("errors: {retry_after_ms: -5}", "errors.retry_after_ms"),
         ("latency: {tbt_mean_ms: -1}", "latency.tbt_mean_ms"),
         ("latency: {ttft_mean_ms: .inf}", "latency.ttft_mean_ms"),
+        ("tools: {call_rate: 1.5}", "tools.call_rate"),
+        ("tools: {rounds: -1}", "tools.rounds"),
+        ("tools: {parallel_calls: 0}", "tools.parallel_calls"),
     ],
 )
 def test_it_rejects_out_of_range_values(write, text, key):
@@ -231,10 +234,18 @@ def test_it_reads_every_environment_variable():
         "LLMSIM_TIMEOUT_ACTION": "disconnect",
         "LLMSIM_RETRY_AFTER_MS": "50",
         "LLMSIM_STRICT_MODELS": "yes",
+        "LLMSIM_TOOL_CALL_RATE": "0.5",
+        "LLMSIM_TOOL_CALL_ROUNDS": "2",
+        "LLMSIM_PARALLEL_TOOL_CALLS": "3",
         "UNRELATED": "x",
     }
     config = from_environ(environ)
-    assert len(config.values) == 18
+    assert len(config.values) == 21
+    assert (config.get("tools.call_rate"), config.get("tools.rounds"), config.get("tools.parallel_calls")) == (
+        0.5,
+        2,
+        3,
+    )
     assert config.get("server.port") == 9001
     assert config.get("latency.tbt_stddev_ms") == 0.5
     assert config.get("response.seed") == -3
@@ -327,6 +338,15 @@ def test_apply_writes_only_what_the_config_sets():
     row = SimulatorSettings.load()
     assert (row.generator, row.target_tokens, row.latency_profile.model_id) == ("echo", 42, "gpt-4o")
     assert row.error_profile is None
+
+
+@pytest.mark.django_db
+def test_apply_writes_the_tool_call_settings(write):
+    from simulator.models import SimulatorSettings
+
+    apply_config(load_file(write("tools: {call_rate: 0.25, rounds: 3, parallel_calls: 2}\n")))
+    row = SimulatorSettings.load()
+    assert (row.tool_call_rate, row.tool_call_rounds, row.parallel_tool_calls) == (0.25, 3, 2)
 
 
 @pytest.mark.django_db

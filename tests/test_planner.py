@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import tiktoken
 
 from simulator.engine import tokens
 from simulator.engine.errors import ErrorProfile
 from simulator.engine.latency import LatencyProfile
-from simulator.engine.planner import ContextLengthExceeded, plan
+from simulator.engine.planner import TOOL_CALL_OVERHEAD_TOKENS, ContextLengthExceeded, plan
 from simulator.engine.snapshot import ModelSpec, Snapshot
-from simulator.engine.types import CompletionRequest, Message, Overrides
+from simulator.engine.types import CompletionRequest, Message, Overrides, ToolCall, ToolDefinition
 
 MESSAGES = (Message("system", "You are helpful."), Message("user", "Tell me something about héllo 世界 🌍."))
 SPREAD = LatencyProfile(ttft_mean_ms=400, ttft_stddev_ms=100, tbt_mean_ms=20, tbt_stddev_ms=6)
@@ -217,3 +219,74 @@ def test_an_answer_longer_than_the_models_output_limit_stops_there_with_length()
     assert choice.finish_reason == "length"
     assert choice.completion_tokens == 12
     assert result.usage.completion_tokens == 12
+
+
+# --- tool calls and structured outputs ---------------------------------------------
+
+WEATHER_TOOL = ToolDefinition(
+    name="get_weather",
+    description="Weather for a city",
+    parameters={
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+        "required": ["city", "unit"],
+        "additionalProperties": False,
+    },
+)
+
+
+def test_it_plans_a_tool_call_with_arguments_cut_into_tokens():
+    result = plan(request(tools=(WEATHER_TOOL,), seed=5), CHAT, snapshot())
+    [choice] = result.choices
+    assert choice.finish_reason == "tool_calls"
+    assert choice.pieces == ()
+    [call] = choice.tool_calls
+    assert call.name == "get_weather"
+    assert "".join(call.argument_pieces) == call.arguments
+    assert json.loads(call.arguments)["unit"] in ("celsius", "fahrenheit")
+    overhead = tiktoken_count("get_weather") + TOOL_CALL_OVERHEAD_TOKENS
+    assert choice.completion_tokens == tiktoken_count(call.arguments) + overhead
+    assert len(result.offsets_s) == choice.step_count == 1 + len(call.argument_pieces)
+
+
+def test_a_named_tool_choice_finishes_with_stop():
+    result = plan(request(tools=(WEATHER_TOOL,), tool_choice={"name": "get_weather"}), CHAT, snapshot())
+    assert result.choices[0].finish_reason == "stop"
+    assert result.choices[0].tool_calls[0].name == "get_weather"
+
+
+def test_max_tokens_cuts_the_arguments_with_length():
+    result = plan(request(tools=(WEATHER_TOOL,), max_tokens=8), CHAT, snapshot())
+    [choice] = result.choices
+    assert choice.finish_reason == "length"
+    assert choice.completion_tokens == 8
+    [call] = choice.tool_calls
+    assert len(call.argument_pieces) == 8 - tiktoken_count("get_weather") - TOOL_CALL_OVERHEAD_TOKENS
+
+
+def test_after_tool_results_the_answer_quotes_them():
+    messages = (
+        Message("user", "Weather in Oslo?"),
+        Message("assistant", "", tool_calls=(ToolCall("call_1", "get_weather", '{"city":"Oslo"}'),)),
+        Message("tool", '{"temp": -3}', tool_call_id="call_1"),
+    )
+    result = plan(request(messages=messages, tools=(WEATHER_TOOL,)), CHAT, snapshot())
+    [choice] = result.choices
+    assert choice.tool_calls == ()
+    assert choice.finish_reason == "stop"
+    assert choice.text.startswith('Based on get_weather: {"temp": -3}')
+    assert choice.completion_tokens == tiktoken_count(choice.text)
+
+
+def test_a_json_schema_answer_validates():
+    schema = {"type": "object", "properties": {"n": {"type": "integer", "minimum": 3}}, "required": ["n"]}
+    response_format = {"type": "json_schema", "name": "x", "schema": schema}
+    for seed in range(20):
+        text = plan(request(response_format=response_format, seed=seed), CHAT, snapshot()).choices[0].text
+        assert json.loads(text)["n"] >= 3
+
+
+def test_a_json_object_answer_is_an_object_of_the_usual_length():
+    text = plan(request(response_format={"type": "json_object"}), CHAT, snapshot()).choices[0].text
+    assert isinstance(json.loads(text), dict)
+    assert tiktoken_count(text) >= 40

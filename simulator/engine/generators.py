@@ -150,7 +150,7 @@ def warm_up(encodings: Sequence[str]) -> None:
             corpus(kind, encoding)
 
 
-def _pieces(tokens: Sequence[int], encoding: str) -> tuple[list[str], list[int]]:
+def token_pieces(tokens: Sequence[int], encoding: str) -> tuple[list[str], list[int]]:
     """Decode tokens one by one; a token that ends inside a UTF-8 character joins the next.
 
     Returns the text pieces and, for each piece, how many tokens it holds.
@@ -227,7 +227,7 @@ def generate(
         if max_tokens is not None and len(tokens) > max_tokens:
             tokens = tokens[: max(max_tokens, 0)]
             finish_reason = "length"
-        pieces, counts = _pieces(tokens, encoding)
+        pieces, counts = token_pieces(tokens, encoding)
     if stop:
         pieces, counts, stopped = _cut_at_stop(pieces, counts, stop)
         if stopped:

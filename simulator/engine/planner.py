@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import random
 
+from .arguments import dump_arguments, generate_value
 from .errors import forced_error, pick_error
-from .generators import generate
+from .generators import generate, last_user_text, source_text, token_pieces
 from .latency import LatencyProfile, sample_ttft_s, token_offsets_s
 from .snapshot import ModelSpec, Snapshot
-from .tokens import count_prompt
-from .types import CompletionRequest, Overrides, Plan, Usage
+from .tokens import count_prompt, get_encoding
+from .toolcalls import PlannedToolCall, plan_tool_calls, tool_results_summary
+from .types import ChoicePlan, CompletionRequest, Overrides, Plan, ToolCallPlan, Usage
 
 # Reasoning models with no time between tokens (instant latency) still think a little.
 _MIN_REASONING_TOKENS = 16
@@ -84,21 +86,78 @@ def plan(request: CompletionRequest, spec: ModelSpec, snapshot: Snapshot, overri
     if budget < 0:
         thinking, budget = cap, 0
 
-    choices = tuple(
-        generate(
-            snapshot.generator,
-            rng,
-            target_tokens=target,
-            messages=request.messages,
-            fixed_text=snapshot.fixed_text,
-            encoding=spec.encoding,
-            max_tokens=budget,
-            stop=request.stop,
-        )
-        for _ in range(request.n)
-    )
-    steps = max(len(choice.pieces) for choice in choices)
+    choices = tuple(answer(request, spec, snapshot, rng, target, budget) for _ in range(request.n))
+    steps = max(choice.step_count for choice in choices)
     offsets = token_offsets_s(latency, rng, ttft_s, steps)
     completion = sum(choice.completion_tokens for choice in choices) + thinking * request.n
     usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion, reasoning_tokens=thinking * request.n)
     return Plan(model=request.model, choices=choices, usage=usage, ttft_s=ttft_s, offsets_s=offsets)
+
+
+# Tokens a tool call costs beyond its name and arguments (the call's framing in the
+# model's output format).
+TOOL_CALL_OVERHEAD_TOKENS = 3
+
+
+def answer(
+    request: CompletionRequest, spec: ModelSpec, snapshot: Snapshot, rng: random.Random, target: int, budget: int
+) -> ChoicePlan:
+    """One choice: tool calls when the model calls tools, else JSON or text."""
+    if request.tools:
+        calls = plan_tool_calls(request, snapshot.tools, rng, parallel=request.parallel_tool_calls)
+        if calls:
+            # A function named by tool_choice ends with "stop" on the live API; the SDKs accept both.
+            named = isinstance(request.tool_choice, dict)
+            return tool_call_choice(calls, spec.encoding, budget, "stop" if named else "tool_calls")
+
+    kind, fixed_text = snapshot.generator, snapshot.fixed_text
+    if request.response_format is not None:
+        kind, fixed_text = "fixed", structured_text(request, rng, target)
+    elif request.messages and request.messages[-1].role in ("tool", "function") and kind != "fixed":
+        summary = tool_results_summary(request.messages)
+        if summary:
+            # After tool results the model answers about them, then goes on as usual.
+            words = source_text(kind, rng, target, request.messages, fixed_text)
+            kind, fixed_text = "fixed", f"{summary} {words}"
+    return generate(
+        kind,
+        rng,
+        target_tokens=target,
+        messages=request.messages,
+        fixed_text=fixed_text,
+        encoding=spec.encoding,
+        max_tokens=budget,
+        stop=request.stop,
+    )
+
+
+def structured_text(request: CompletionRequest, rng: random.Random, target: int) -> str:
+    """The JSON a structured-output request answers with (json_schema: valid against the schema)."""
+    response_format = request.response_format or {}
+    context = last_user_text(request.messages)
+    if response_format.get("type") == "json_schema":
+        return dump_arguments(generate_value(response_format.get("schema") or {}, rng, context=context))
+    # json_object: any object will do; its one string carries the usual answer length.
+    return dump_arguments({"response": source_text("lorem", rng, target, request.messages, "")})
+
+
+def tool_call_choice(calls: tuple[PlannedToolCall, ...], encoding: str, budget: int, finish_reason: str) -> ChoicePlan:
+    """The calls as streamable pieces; where max_tokens runs out the call is cut ("length")."""
+    enc = get_encoding(encoding)
+    planned: list[ToolCallPlan] = []
+    used = 0
+    for call in calls:
+        cost = len(enc.encode_ordinary(call.name)) + TOOL_CALL_OVERHEAD_TOKENS
+        tokens = enc.encode_ordinary(call.arguments)
+        room = budget - used - cost
+        if room >= len(tokens):
+            pieces, _ = token_pieces(tokens, encoding)
+            planned.append(ToolCallPlan(call.id_suffix, call.name, call.arguments, tuple(pieces)))
+            used += cost + len(tokens)
+            continue
+        if room > 0 or not planned:  # the call starts, its arguments stop short
+            pieces, _ = token_pieces(tokens[: max(room, 0)], encoding)
+            planned.append(ToolCallPlan(call.id_suffix, call.name, "".join(pieces), tuple(pieces)))
+            used = min(budget, used + cost + max(room, 0))
+        return ChoicePlan(pieces=(), finish_reason="length", completion_tokens=used, tool_calls=tuple(planned))
+    return ChoicePlan(pieces=(), finish_reason=finish_reason, completion_tokens=used, tool_calls=tuple(planned))

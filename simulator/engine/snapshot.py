@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from .errors import NO_ERRORS, ErrorProfile
 from .latency import INSTANT, LatencyProfile
+from .toolcalls import ToolBehaviour
+
+DEFAULT_TOOL_BEHAVIOUR = ToolBehaviour()
 
 # Model names are client input: cap the per-snapshot memo of name lookups.
 _RESOLVE_MEMO_LIMIT = 4096
@@ -55,6 +58,7 @@ class Snapshot:
     latency_override: LatencyProfile | None = None
     errors: ErrorProfile = NO_ERRORS
     seed: int | None = None
+    tools: ToolBehaviour = DEFAULT_TOOL_BEHAVIOUR
     _exact: dict[str, ModelSpec] = field(default_factory=dict, repr=False, compare=False)
     _memo: dict[str, ModelSpec | None] = field(default_factory=dict, repr=False, compare=False)
 

@@ -41,7 +41,10 @@ class CompletionRequest:
     model: str
     messages: tuple[Message, ...]
     tools: tuple[ToolDefinition, ...] = ()
+    # None (auto when tools are offered), "auto", "none", "required" or {"name": <function>}.
     tool_choice: Any = None
+    parallel_tool_calls: bool = True
+    # None (text), {"type": "json_object"} or {"type": "json_schema", "name": ..., "schema": {...}}.
     response_format: dict[str, Any] | None = None
     # Cap on generated tokens, reasoning included (max_tokens / max_completion_tokens).
     max_tokens: int | None = None
@@ -76,16 +79,37 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallPlan:
+    """A tool call the simulated model makes, its arguments cut into the tokens they stream in."""
+
+    id_suffix: str  # adapters prefix it: call_…, toolu_…
+    name: str
+    arguments: str  # JSON text (cut short when max_tokens ran out)
+    argument_pieces: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ChoicePlan:
-    """What one choice says: its text as the tokens it is streamed in, and why it ends."""
+    """What one choice says: its text (or tool calls) as the tokens it is streamed in, and why it ends.
+
+    Streaming steps: one per text piece, then per tool call one step for its name and
+    one per argument piece.
+    """
 
     pieces: tuple[str, ...]
-    finish_reason: str  # "stop" | "length"
+    finish_reason: str  # "stop" | "length" | "tool_calls"
     completion_tokens: int = 0
+    tool_calls: tuple[ToolCallPlan, ...] = ()
 
     @property
     def text(self) -> str:
         return "".join(self.pieces)
+
+    @property
+    def step_count(self) -> int:
+        if not self.tool_calls:
+            return len(self.pieces)
+        return len(self.pieces) + sum(1 + len(call.argument_pieces) for call in self.tool_calls)
 
 
 @dataclass(frozen=True, slots=True)
