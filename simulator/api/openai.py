@@ -8,15 +8,27 @@ events. See ../shared/wire-format.md §1, §3 and §4 for the shapes.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any
 
 from .. import snapshots
 from ..engine import planner
+from ..engine.arguments import SchemaError, check_schema
 from ..engine.schedule import pacer, sleep_until
 from ..engine.snapshot import ModelSpec
-from ..engine.types import CompletionRequest, InjectedError, Message, Plan, ToolCall, ToolDefinition
+from ..engine.types import (
+    ChoicePlan,
+    CompletionRequest,
+    InjectedError,
+    Message,
+    Plan,
+    ToolCall,
+    ToolCallPlan,
+    ToolDefinition,
+)
 from .decorators import endpoint
 from .http import (
     JSON_CONTENT_TYPE,
@@ -290,6 +302,22 @@ def _tool_calls_of(raw: Any, param: str) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
+# Ids given to legacy function_call turns, which have none on the wire.
+_LEGACY_CALL_ID = "function_call_"
+
+
+def _legacy_call_of(raw: Any, param: str, index: int) -> ToolCall:
+    """An assistant turn's legacy function_call, as a tool call with an id of our own."""
+    if not isinstance(raw, dict):
+        raise _invalid_type(param, "an object", raw)
+    name, arguments = raw.get("name"), raw.get("arguments", "")
+    if not isinstance(name, str):
+        raise _missing(f"{param}.name")
+    if not isinstance(arguments, str):
+        raise _invalid_type(f"{param}.arguments", "a string", arguments)
+    return ToolCall(id=f"{_LEGACY_CALL_ID}{index}", name=name, arguments=arguments)
+
+
 _PARTS_BY_ROLE = {
     "system": ("text",),
     "developer": ("text",),
@@ -319,6 +347,8 @@ def parse_message(raw: Any, index: int) -> Message:
     if name is not None and not isinstance(name, str):
         raise _invalid_type(f"{param}.name", "a string", name)
     tool_calls = _tool_calls_of(raw.get("tool_calls"), f"{param}.tool_calls") if role == "assistant" else ()
+    if role == "assistant" and not tool_calls and raw.get("function_call") is not None:
+        tool_calls = (_legacy_call_of(raw["function_call"], f"{param}.function_call", index),)
     content = raw.get("content")
     if content is None:
         if role == "assistant" and (tool_calls or raw.get("function_call") or "content" in raw):
@@ -337,33 +367,343 @@ def parse_message(raw: Any, index: int) -> Message:
     return Message(role=role, content=text, name=name, tool_calls=tool_calls, tool_call_id=tool_call_id)
 
 
-def _tools_of(raw: Any) -> tuple[ToolDefinition, ...]:
+_FUNCTION_NAME = re.compile(r"[a-zA-Z0-9_-]+")
+_MAX_TOOLS = 128
+
+
+def _too_long(param: str, limit: int, length: int, what: str = "array") -> ProviderError:
+    noun = "an array" if what == "array" else "a string"
+    return ProviderError(
+        400,
+        f"Invalid '{param}': {what} too long. Expected {noun} with maximum length {limit}, but got {noun} with "
+        f"length {length} instead.",
+        param=param,
+        code=f"{what}_above_max_length",
+    )
+
+
+def _function_name(value: Any, param: str) -> str:
+    if value is None:
+        raise _missing(param)
+    if not isinstance(value, str):
+        raise _invalid_type(param, "a string", value)
+    if len(value) > 64:
+        raise _too_long(param, 64, len(value), "string")
+    if not _FUNCTION_NAME.fullmatch(value):
+        raise ProviderError(
+            400,
+            f"Invalid '{param}': string does not match pattern. Expected a string that matches the pattern "
+            "'^[a-zA-Z0-9_-]+$'.",
+            param=param,
+            code="invalid_value",
+        )
+    return value
+
+
+def _schema_of(value: Any, param: str, owner: str, code: str, strict: bool = False) -> dict[str, Any] | None:
+    """A function's or response format's JSON schema, checked: an object schema we can answer to."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _invalid_type(param, "an object", value)
+    root_type = value.get("type", "object")
+    if root_type != "object":
+        raise ProviderError(
+            400,
+            f"Invalid schema for {owner}: schema must be a JSON Schema of 'type: \"object\"', got "
+            f"'type: \"{root_type}\"'.",
+            param=param,
+            code=code,
+        )
+    try:
+        check_schema(value, param)
+    except SchemaError as exc:
+        raise ProviderError(400, f"Invalid schema for {owner}: {exc}", param=param, code=code) from exc
+    if strict:
+        fault = strict_schema_fault(value)
+        if fault:
+            raise ProviderError(400, f"Invalid schema for {owner}: {fault}", param=param, code=code)
+    return value
+
+
+def strict_schema_fault(schema: Any, context: tuple[str, ...] = ()) -> str | None:
+    """What OpenAI's strict mode refuses: an object that allows extra keys or leaves a property optional."""
+    if isinstance(schema, list):
+        for i, item in enumerate(schema):
+            fault = strict_schema_fault(item, (*context, str(i)))
+            if fault:
+                return fault
+        return None
+    if not isinstance(schema, dict):
+        return None
+    where = f"In context={context!r}"
+    if schema.get("type") == "object" or "properties" in schema:
+        if schema.get("additionalProperties") is not False:
+            return f"{where}, 'additionalProperties' is required to be supplied and to be false."
+        properties = schema.get("properties") or {}
+        missing = [key for key in properties if key not in (schema.get("required") or [])]
+        if missing:
+            return (
+                f"{where}, 'required' is required to be supplied and to be an array including every key in "
+                f"properties. Missing '{missing[0]}'."
+            )
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+            for name, sub in value.items():
+                fault = strict_schema_fault(sub, (*context, key, name))
+                if fault:
+                    return fault
+        elif key in ("items", "anyOf", "allOf", "oneOf", "prefixItems", "not"):
+            fault = strict_schema_fault(value, (*context, key))
+            if fault:
+                return fault
+    return None
+
+
+def _function_of(function: Any, param: str) -> ToolDefinition:
+    """A function definition: tools[i].function, or functions[i] (legacy)."""
+    if not isinstance(function, dict):
+        raise _invalid_type(param, "an object", function)
+    name = _function_name(function.get("name"), f"{param}.name")
+    description = function.get("description")
+    if description is not None and not isinstance(description, str):
+        raise _invalid_type(f"{param}.description", "a string", description)
+    if description is not None and len(description) > 1024:
+        raise _too_long(f"{param}.description", 1024, len(description), "string")
+    strict = function.get("strict")
+    if strict is not None and not isinstance(strict, bool):
+        raise _invalid_type(f"{param}.strict", "a boolean", strict)
+    parameters = _schema_of(
+        function.get("parameters"),
+        f"{param}.parameters",
+        f"function '{name}'",
+        "invalid_function_parameters",
+        bool(strict),
+    )
+    return ToolDefinition(name=name, description=description or "", parameters=parameters, strict=bool(strict))
+
+
+def _definitions_of(raw: Any, key: str) -> tuple[ToolDefinition, ...]:
+    """`tools` (each {"type": "function", "function": {...}}) or the legacy `functions` list."""
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise _invalid_type("tools", "an array", raw)
+        raise _invalid_type(key, "an array", raw)
+    if len(raw) > _MAX_TOOLS:
+        raise _too_long(key, _MAX_TOOLS, len(raw))
     tools = []
     for i, tool in enumerate(raw):
+        where = f"{key}[{i}]"
+        if key == "functions":
+            tools.append(_function_of(tool, where))
+            continue
         if not isinstance(tool, dict):
-            raise _invalid_type(f"tools[{i}]", "an object", tool)
-        function = tool.get("function")
-        if not isinstance(function, dict):
-            raise _missing(f"tools[{i}].function")
-        name = function.get("name")
-        if not isinstance(name, str) or not name:
-            raise _missing(f"tools[{i}].function.name")
-        parameters = function.get("parameters")
-        if parameters is not None and not isinstance(parameters, dict):
-            raise _invalid_type(f"tools[{i}].function.parameters", "an object", parameters)
-        tools.append(
-            ToolDefinition(
-                name=name,
-                description=str(function.get("description") or ""),
-                parameters=parameters,
-                strict=bool(function.get("strict")),
+            raise _invalid_type(where, "an object", tool)
+        kind = tool.get("type")
+        if kind is None:
+            raise _missing(f"{where}.type")
+        if kind != "function":
+            raise ProviderError(
+                400,
+                f"Invalid value: {kind!r}. Supported values are: 'function'.",
+                param=f"{where}.type",
+                code="invalid_value",
             )
-        )
+        if tool.get("function") is None:
+            raise _missing(f"{where}.function")
+        tools.append(_function_of(tool["function"], f"{where}.function"))
     return tuple(tools)
+
+
+def _only_with_tools(key: str) -> ProviderError:
+    return ProviderError(
+        400,
+        f"Invalid value for '{key}': '{key}' is only allowed when 'tools' are specified.",
+        param=key,
+        code="invalid_value",
+    )
+
+
+def _tool_choice_of(raw: Any, tools: tuple[ToolDefinition, ...], key: str = "tool_choice") -> Any:
+    """The neutral tool choice: None, "auto", "none", "required" or {"name": ...}.
+
+    `key` is "function_call" for the legacy form ("auto", "none" or {"name": ...}).
+    """
+    if raw is None:
+        return None
+    if not tools:
+        raise _only_with_tools(key)
+    modes = ("none", "auto", "required") if key == "tool_choice" else ("none", "auto")
+    if isinstance(raw, str):
+        if raw not in modes:
+            supported = ", ".join(f"'{m}'" for m in modes[:-1]) + f", and '{modes[-1]}'"
+            raise ProviderError(
+                400, f"Invalid value: {raw!r}. Supported values are: {supported}.", param=key, code="invalid_value"
+            )
+        return raw
+    if not isinstance(raw, dict):
+        raise _invalid_type(key, "a string or an object", raw)
+    if key == "tool_choice":
+        kind = raw.get("type")
+        if kind == "allowed_tools":
+            return _allowed_tools_of(raw, tools)
+        if kind != "function":
+            raise ProviderError(
+                400,
+                f"Invalid value: {kind!r}. Supported values are: 'function' and 'allowed_tools'.",
+                param=f"{key}.type",
+                code="invalid_value",
+            )
+        function = raw.get("function")
+        if not isinstance(function, dict):
+            raise _missing(f"{key}.function")
+        name = _function_name(function.get("name"), f"{key}.function.name")
+    else:
+        name = _function_name(raw.get("name"), f"{key}.name")
+    if not any(tool.name == name for tool in tools):
+        listed = "tools" if key == "tool_choice" else "functions"
+        raise ProviderError(
+            400,
+            f"Invalid value for '{key}': function '{name}' was not found in '{listed}'.",
+            param=key,
+            code="invalid_value",
+        )
+    return {"name": name}
+
+
+def _allowed_tools_of(raw: dict[str, Any], tools: tuple[ToolDefinition, ...]) -> Any:
+    """{"type": "allowed_tools", "allowed_tools": {"mode", "tools"}}: the mode, over a subset of tools."""
+    allowed = raw.get("allowed_tools")
+    if not isinstance(allowed, dict):
+        raise _missing("tool_choice.allowed_tools")
+    mode = allowed.get("mode")
+    if mode not in ("auto", "required"):
+        raise ProviderError(
+            400,
+            f"Invalid value: {mode!r}. Supported values are: 'auto' and 'required'.",
+            param="tool_choice.allowed_tools.mode",
+            code="invalid_value",
+        )
+    listed = allowed.get("tools")
+    if not isinstance(listed, list) or not listed:
+        raise _missing("tool_choice.allowed_tools.tools")
+    names = []
+    for i, entry in enumerate(listed):
+        function = entry.get("function") if isinstance(entry, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not any(tool.name == name for tool in tools):
+            raise ProviderError(
+                400,
+                f"Invalid value for 'tool_choice.allowed_tools.tools[{i}]': not a function of 'tools'.",
+                param=f"tool_choice.allowed_tools.tools[{i}]",
+                code="invalid_value",
+            )
+        names.append(name)
+    return {"mode": mode, "allowed": tuple(names)}
+
+
+def check_tool_messages(messages: tuple[Message, ...]) -> None:
+    """Tool results answer the tool calls just before them, every call gets one: as OpenAI checks."""
+    pending: dict[str, int] = {}  # open tool_call_id → index of the assistant message
+    calls_at = -1
+    for index, message in enumerate(messages):
+        if message.role == "tool" and message.tool_call_id.startswith(_LEGACY_CALL_ID):
+            continue  # a legacy function result (see _legacy_function_messages)
+        if message.role == "tool":
+            if calls_at < 0:
+                raise ProviderError(
+                    400,
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with "
+                    "'tool_calls'.",
+                    param=f"messages.[{index}].role",
+                )
+            if message.tool_call_id not in pending:
+                raise ProviderError(
+                    400,
+                    f"Invalid parameter: 'tool_call_id' of '{message.tool_call_id}' not found in 'tool_calls' of "
+                    "previous message.",
+                    param=f"messages.[{index}].tool_call_id",
+                )
+            del pending[message.tool_call_id]
+            continue
+        if pending:
+            _unanswered(pending, calls_at)
+        calls_at = -1
+        if message.role == "assistant" and message.tool_calls:
+            calls_at = index
+            pending = {call.id: index for call in message.tool_calls if not call.id.startswith(_LEGACY_CALL_ID)}
+    if pending:
+        _unanswered(pending, calls_at)
+
+
+def _unanswered(pending: dict[str, int], index: int) -> None:
+    raise ProviderError(
+        400,
+        "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+        f"'tool_call_id'. The following tool_call_ids did not have response messages: {', '.join(pending)}",
+        param=f"messages.[{index}].role",
+    )
+
+
+def _legacy_function_messages(messages: tuple[Message, ...]) -> tuple[Message, ...]:
+    """A `function` result right after a legacy function_call becomes that call's tool result.
+
+    The engine then sees legacy and tool-call conversations alike; other `function`
+    messages stay as they are (the legacy API never tied them to a call).
+    """
+    converted: list[Message] = []
+    open_id = None
+    for message in messages:
+        if message.role == "function" and open_id is not None:
+            message = replace(message, role="tool", tool_call_id=open_id)
+        open_id = None
+        if message.role == "assistant" and message.tool_calls and message.tool_calls[0].id.startswith(_LEGACY_CALL_ID):
+            open_id = message.tool_calls[0].id
+        converted.append(message)
+    return tuple(converted)
+
+
+def _response_format_of(raw: Any, messages: tuple[Message, ...]) -> dict[str, Any] | None:
+    """The neutral response format: None for text, json_object, or json_schema with its schema."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _invalid_type("response_format", "an object", raw)
+    kind = raw.get("type")
+    if kind not in ("text", "json_object", "json_schema"):
+        raise ProviderError(
+            400,
+            f"Invalid value: {kind!r}. Supported values are: 'text', 'json_object', and 'json_schema'.",
+            param="response_format.type",
+            code="invalid_value",
+        )
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        if not any("json" in message.content.lower() for message in messages):
+            raise ProviderError(
+                400,
+                "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
+                param="messages",
+            )
+        return {"type": "json_object"}
+    spec = raw.get("json_schema")
+    if spec is None:
+        raise _missing("response_format.json_schema")
+    if not isinstance(spec, dict):
+        raise _invalid_type("response_format.json_schema", "an object", spec)
+    name = _function_name(spec.get("name"), "response_format.json_schema.name")
+    strict = spec.get("strict")
+    if strict is not None and not isinstance(strict, bool):
+        raise _invalid_type("response_format.json_schema.strict", "a boolean", strict)
+    schema = _schema_of(
+        spec.get("schema"),
+        "response_format.json_schema.schema",
+        f"response_format '{name}'",
+        "invalid_json_schema",
+        bool(strict),
+    )
+    return {"type": "json_schema", "name": name, "schema": schema or {}, "strict": bool(strict)}
 
 
 def _stop_of(raw: Any) -> tuple[str, ...]:
@@ -386,6 +726,30 @@ def _stop_of(raw: Any) -> tuple[str, ...]:
 
 # Sampling parameters the simulator accepts, checks and otherwise ignores.
 _SAMPLING_RANGES = {"temperature": (0, 2), "top_p": (0, 1), "presence_penalty": (-2, 2), "frequency_penalty": (-2, 2)}
+
+
+_TOOL_KEYS = frozenset({"tools", "tool_choice", "parallel_tool_calls", "functions", "function_call"})
+
+
+def _tool_fields(body: dict[str, Any]) -> tuple[tuple[ToolDefinition, ...], Any, bool]:
+    """tools / functions, the neutral tool choice and whether parallel calls are allowed."""
+    tools = _definitions_of(body.get("tools"), "tools")
+    if body.get("functions") is not None:
+        if tools:
+            raise ProviderError(
+                400, "Invalid request: 'functions' and 'tools' cannot both be set; use 'tools'.", param="functions"
+            )
+        tools = _definitions_of(body.get("functions"), "functions")
+        # A legacy function call is always one call.
+        return tools, _tool_choice_of(body.get("function_call"), tools, "function_call"), False
+    tool_choice = _tool_choice_of(body.get("tool_choice"), tools)
+    parallel = _boolean(body, "parallel_tool_calls")
+    if parallel is not None and not tools:
+        raise _only_with_tools("parallel_tool_calls")
+    if isinstance(tool_choice, dict) and "allowed" in tool_choice:
+        tools = tuple(tool for tool in tools if tool.name in tool_choice["allowed"])
+        tool_choice = tool_choice["mode"]
+    return tools, tool_choice, parallel is not False
 
 
 def parse_chat_request(body: Any) -> CompletionRequest:
@@ -431,24 +795,17 @@ def parse_chat_request(body: Any) -> CompletionRequest:
     _integer(body, "top_logprobs", 0, 20)
     max_tokens = _integer(body, "max_tokens", 1)
     max_completion_tokens = _integer(body, "max_completion_tokens", 1)
-    response_format = body.get("response_format")
-    if response_format is not None:
-        if not isinstance(response_format, dict):
-            raise _invalid_type("response_format", "an object", response_format)
-        if response_format.get("type") not in ("text", "json_object", "json_schema"):
-            raise ProviderError(
-                400,
-                f"Invalid value: {response_format.get('type')!r}. Supported values are: 'text', 'json_object', "
-                "and 'json_schema'.",
-                param="response_format.type",
-                code="invalid_value",
-            )
+    tools, tool_choice, parallel = _tool_fields(body) if not _TOOL_KEYS.isdisjoint(body) else ((), None, True)
+    if any(message.role in ("tool", "function") or message.tool_calls for message in parsed):
+        parsed = _legacy_function_messages(parsed)
+        check_tool_messages(parsed)
     return CompletionRequest(
         model=model,
         messages=parsed,
-        tools=_tools_of(body.get("tools")),
-        tool_choice=body.get("tool_choice"),
-        response_format=response_format,
+        tools=tools,
+        tool_choice=tool_choice,
+        parallel_tool_calls=parallel,
+        response_format=_response_format_of(body["response_format"], parsed) if "response_format" in body else None,
         max_tokens=max_completion_tokens if max_completion_tokens is not None else max_tokens,
         stop=_stop_of(body.get("stop")),
         n=_integer(body, "n", 1, 128) or 1,
@@ -508,7 +865,32 @@ def _usage_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def completion_json(completion_id: str, created: int, plan: Plan) -> dict[str, Any]:
+def tool_call_id(call: ToolCallPlan) -> str:
+    return "call_" + call.id_suffix
+
+
+def finish_reason(choice: ChoicePlan, legacy_functions: bool) -> str:
+    if legacy_functions and choice.finish_reason == "tool_calls":
+        return "function_call"
+    return choice.finish_reason
+
+
+def message_json(choice: ChoicePlan, legacy_functions: bool) -> dict[str, Any]:
+    if not choice.tool_calls:
+        return {"role": "assistant", "content": choice.text, "refusal": None, "annotations": []}
+    message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None, "annotations": []}
+    if legacy_functions:
+        call = choice.tool_calls[0]
+        message["function_call"] = {"name": call.name, "arguments": call.arguments}
+    else:
+        message["tool_calls"] = [
+            {"id": tool_call_id(call), "type": "function", "function": {"name": call.name, "arguments": call.arguments}}
+            for call in choice.tool_calls
+        ]
+    return message
+
+
+def completion_json(completion_id: str, created: int, plan: Plan, legacy_functions: bool = False) -> dict[str, Any]:
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -519,9 +901,11 @@ def completion_json(completion_id: str, created: int, plan: Plan) -> dict[str, A
         "choices": [
             {
                 "index": index,
-                "message": {"role": "assistant", "content": choice.text, "refusal": None, "annotations": []},
+                "message": message_json(choice, legacy_functions)
+                if choice.tool_calls
+                else {"role": "assistant", "content": choice.text, "refusal": None, "annotations": []},
                 "logprobs": None,
-                "finish_reason": choice.finish_reason,
+                "finish_reason": finish_reason(choice, legacy_functions),
             }
             for index, choice in enumerate(plan.choices)
         ],
@@ -547,7 +931,9 @@ def piece_json(piece: str) -> bytes:
 class ChunkWriter:
     """Renders chat.completion.chunk events; the constant part of every chunk is built once."""
 
-    def __init__(self, completion_id: str, created: int, plan: Plan, include_usage: bool) -> None:
+    def __init__(
+        self, completion_id: str, created: int, plan: Plan, include_usage: bool, legacy_functions: bool = False
+    ) -> None:
         head = dump_json(
             {
                 "id": completion_id,
@@ -567,6 +953,12 @@ class ChunkWriter:
         self._content_close = b'},"logprobs":null,"finish_reason":null}]' + self._tail
         # Steps in which something other than one content chunk per choice goes out.
         self._special_steps = {0} | {max(len(choice.pieces) - 1, 0) for choice in plan.choices}
+        # Choices that call tools: every step's chunk, rendered up front (index → chunks).
+        self._tool_steps = {
+            index: self._tool_call_chunks(index, choice, legacy_functions)
+            for index, choice in enumerate(plan.choices)
+            if choice.tool_calls
+        }
 
     def _chunk(self, index: int, delta: bytes, finish_reason: bytes = b"null") -> bytes:
         return b"".join(
@@ -598,15 +990,45 @@ class ChunkWriter:
         usage = dump_json(_usage_json(self._plan))
         return self._head[: -len(b'{"index":')] + b'],"usage":' + usage + b"}\n\ndata: [DONE]\n\n"
 
+    def _tool_call_chunks(self, index: int, choice: ChoicePlan, legacy_functions: bool) -> list[bytes]:
+        """A call's first delta carries its id, type and name (once: the SDKs concatenate), then arguments."""
+        chunks: list[bytes] = []
+        for number, call in enumerate(choice.tool_calls):
+            if legacy_functions:
+                opening: dict[str, Any] = {"function_call": {"name": call.name, "arguments": ""}}
+            else:
+                function = {"name": call.name, "arguments": ""}
+                opening = {
+                    "tool_calls": [
+                        {"index": number, "id": tool_call_id(call), "type": "function", "function": function}
+                    ]
+                }
+            if number == 0:
+                opening = {"role": "assistant", "content": None, **opening, "refusal": None}
+            chunks.append(self._chunk(index, dump_json(opening)))
+            for piece in call.argument_pieces:
+                if legacy_functions:
+                    fragment: dict[str, Any] = {"function_call": {"arguments": piece}}
+                else:
+                    fragment = {"tool_calls": [{"index": number, "function": {"arguments": piece}}]}
+                chunks.append(self._chunk(index, dump_json(fragment)))
+        chunks[-1] += self.finish(index, finish_reason(choice, legacy_functions))
+        return chunks
+
     def steps(self, first: int, end: int) -> bytes:
         """Every event due for steps first..end-1, as one write."""
         choices = self._plan.choices
-        if end == first + 1 and len(choices) == 1 and first not in self._special_steps:
+        if end == first + 1 and len(choices) == 1 and first not in self._special_steps and not self._tool_steps:
             # The usual case, once per token: one content chunk.
             return self.content(0, choices[0].pieces[first])
         out: list[bytes] = []
         for step in range(first, end):
             for index, choice in enumerate(choices):
+                tool_chunks = self._tool_steps.get(index)
+                if tool_chunks is not None:
+                    if step < len(tool_chunks):
+                        out.append(tool_chunks[step])
+                    continue
                 pieces = choice.pieces
                 if step == 0:
                     out.append(self.role(index))
@@ -617,8 +1039,10 @@ class ChunkWriter:
         return b"".join(out)
 
 
-async def stream_chat(call: Call, request: CompletionRequest, plan: Plan, completion_id: str, created: int) -> None:
-    writer = ChunkWriter(completion_id, created, plan, request.include_usage)
+async def stream_chat(
+    call: Call, request: CompletionRequest, plan: Plan, completion_id: str, created: int, legacy_functions: bool
+) -> None:
+    writer = ChunkWriter(completion_id, created, plan, request.include_usage, legacy_functions)
     # Headers go out at once, as from the real API; the first token follows after TTFT.
     await start_stream(call, [*SSE_HEADERS, *common_headers(call)])
     steps = len(plan.offsets_s)
@@ -635,11 +1059,11 @@ async def stream_chat(call: Call, request: CompletionRequest, plan: Plan, comple
         await until_disconnect(call, pacer().pace(call.arrival, plan.offsets_s, emit))
 
 
-async def reply_chat(call: Call, plan: Plan, completion_id: str, created: int) -> None:
+async def reply_chat(call: Call, plan: Plan, completion_id: str, created: int, legacy_functions: bool) -> None:
     # Like the real API, a non-streaming answer comes when the whole generation is done.
     if plan.duration_s > 0:
         await until_disconnect(call, sleep_until(call.arrival + plan.duration_s))
-    body = dump_json(completion_json(completion_id, created, plan))
+    body = dump_json(completion_json(completion_id, created, plan, legacy_functions))
     await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])
 
 
@@ -675,10 +1099,12 @@ async def chat_completions(call: Call, body: Any) -> None:
     call.completion_tokens = plan.usage.completion_tokens
     completion_id = new_id("chatcmpl-", 96)
     created = int(time.time())
+    # Legacy `functions` requests get their call back as `function_call`, not `tool_calls`.
+    legacy_functions = body.get("functions") is not None
     if request.stream:
-        await stream_chat(call, request, plan, completion_id, created)
+        await stream_chat(call, request, plan, completion_id, created, legacy_functions)
     else:
-        await reply_chat(call, plan, completion_id, created)
+        await reply_chat(call, plan, completion_id, created, legacy_functions)
 
 
 def model_json(spec: ModelSpec, model_id: str | None = None) -> dict[str, Any]:
