@@ -1,0 +1,59 @@
+"""The external services of the scale-out mode (Redis, PostgreSQL) for tests that need them.
+
+Their URLs come from LLMSIM_TEST_REDIS_URL and LLMSIM_TEST_DATABASE_URL. Where one is
+unset or does not answer, its tests skip with the reason — unless
+LLMSIM_REQUIRE_SERVICES=1 (as `.ci/run` sets it), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from urllib.parse import urlparse
+
+import pytest
+
+
+def _required() -> bool:
+    return os.environ.get("LLMSIM_REQUIRE_SERVICES", "").lower() in ("1", "true", "yes")
+
+
+def _unavailable(reason: str) -> None:
+    if _required():
+        pytest.fail(f"{reason} (LLMSIM_REQUIRE_SERVICES is set, so this test must run)")
+    pytest.skip(reason)
+
+
+def _answers(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def redis_url() -> str:
+    """The test Redis URL, or skip (fail under LLMSIM_REQUIRE_SERVICES) when there is none."""
+    url = os.environ.get("LLMSIM_TEST_REDIS_URL", "")
+    if not url:
+        _unavailable("LLMSIM_TEST_REDIS_URL is not set: no Redis to test the scale-out mode against")
+    if not _answers(url, 6379):
+        _unavailable(f"Redis at {url} does not answer")
+    return url
+
+
+def postgres_url() -> str:
+    """The test PostgreSQL URL, or skip (fail under LLMSIM_REQUIRE_SERVICES) when there is none."""
+    url = os.environ.get("LLMSIM_TEST_DATABASE_URL", "")
+    if not url:
+        _unavailable("LLMSIM_TEST_DATABASE_URL is not set: no PostgreSQL to test the scale-out mode against")
+    if not _answers(url, 5432):
+        _unavailable(f"PostgreSQL at {url} does not answer")
+    return url
+
+
+def unique_prefix() -> str:
+    """A key prefix of this test run, so that runs sharing one Redis cannot see each other's state."""
+    return f"llmsim-test-{uuid.uuid4().hex[:12]}"
