@@ -126,3 +126,8 @@ LLMSIM_LISTEN_BACKLOG = env("LLMSIM_LISTEN_BACKLOG")
 # YAML configuration file (the seed's schema), applied at startup; the other LLMSIM_*
 # variables of that configuration are read by simulator/config.py.
 LLMSIM_CONFIG = env("LLMSIM_CONFIG", default="")
+# Scale-out mode: with several processes or replicas, rate-limit buckets and stats are
+# shared through this Redis (e.g. redis://127.0.0.1:6379/0). Empty: in-process only.
+REDIS_URL = env("REDIS_URL", default="")
+# Prefix of every Redis key LLMSim writes, so that several deployments can share one Redis.
+LLMSIM_REDIS_PREFIX = env("LLMSIM_REDIS_PREFIX", default="llmsim")
