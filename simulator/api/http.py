@@ -76,6 +76,12 @@ class Call:
     stream: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Scenario bookkeeping: which scenario and rule answered, and the rate-limit
+    # reservation to settle when the answer is done (see simulator.api.simulation).
+    scenario: str = ""
+    rule: str = ""
+    ratelimit: Any = None  # RateLimitState for the x-ratelimit-* headers
+    reservation: Any = None
 
     @property
     def method(self) -> str:
