@@ -8,6 +8,7 @@ in the database, edited in the admin, and is loaded into an in-memory snapshot.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,6 +19,8 @@ env = environ.Env(
     LLMSIM_SNAPSHOT_POLL_SECONDS=(float, 0.5),
     LLMSIM_SERVE_STATIC=(bool, True),
     LLMSIM_LISTEN_BACKLOG=(int, 4096),
+    LLMSIM_LOG_REQUESTS=(bool, False),
+    LLMSIM_STATS_PUBLISH_SECONDS=(float, 1.0),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -47,6 +50,7 @@ INSTALLED_APPS = [
 # These apply to the admin and dashboard only: the provider routes (/v1/…) are
 # answered by simulator.api before Django's request machinery is involved.
 MIDDLEWARE = [
+    "stats.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -103,12 +107,26 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Every line carries the id of the request it was logged for (stats/logs.py); "json"
+# writes one JSON object per line, for log collectors.
+LLMSIM_LOG_FORMAT = env.str("LLMSIM_LOG_FORMAT", default="text")
+if LLMSIM_LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LLMSIM_LOG_FORMAT must be text or json, not {LLMSIM_LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "stats.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "stats.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LLMSIM_LOG_FORMAT}
+    },
     "root": {"handlers": ["console"], "level": env("LLMSIM_LOG_LEVEL", default="INFO")},
 }
+# One log line per answered provider request (method, path, status, model, tokens, duration).
+LLMSIM_LOG_REQUESTS = env("LLMSIM_LOG_REQUESTS")
 
 # --- LLMSim ---------------------------------------------------------------------
 # Requests without an API key get 401, as from the real providers; any key is accepted.
@@ -131,3 +149,11 @@ LLMSIM_CONFIG = env("LLMSIM_CONFIG", default="")
 REDIS_URL = env("REDIS_URL", default="")
 # Prefix of every Redis key LLMSim writes, so that several deployments can share one Redis.
 LLMSIM_REDIS_PREFIX = env("LLMSIM_REDIS_PREFIX", default="llmsim")
+# Without Redis, worker processes of one machine add their stats up through files in
+# this directory (`manage.py serve` makes one for its workers). Empty: this process only.
+LLMSIM_STATS_DIR = env("LLMSIM_STATS_DIR", default="")
+# How often each process shares its stats with the others (Redis or LLMSIM_STATS_DIR).
+LLMSIM_STATS_PUBLISH_SECONDS = env("LLMSIM_STATS_PUBLISH_SECONDS")
+# A token for the stats reset API (Authorization: Bearer <token>); empty: only a staff
+# user's admin session may reset.
+LLMSIM_ADMIN_TOKEN = env("LLMSIM_ADMIN_TOKEN", default="")

@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
+from stats.sharing import sharing
+
 from . import snapshots
 from .api import health, openai  # noqa: F401  (importing registers their routes)
 from .api.routes import ProviderRouter
@@ -45,6 +47,7 @@ def start_serving(django_app: Any) -> ProviderRouter:
     # Static files are Django's side of the router: the provider routes never pay for the check.
     fallback = ASGIStaticFilesHandler(django_app) if settings.LLMSIM_SERVE_STATIC else django_app
     router = ProviderRouter(fallback, openai.send_error)
+    sharing.start()  # with Redis or serve's stats directory: add this process's numbers to the others'
     # Everything loaded so far (Django, vocabularies, corpora) lives as long as the
     # process: keep it out of the garbage collector's scans, whose full passes
     # otherwise stall the event loop for tens of milliseconds under load.

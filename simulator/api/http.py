@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from stats.recorder import recorder
+
 logger = logging.getLogger(__name__)
 
 Headers = list[tuple[bytes, bytes]]
@@ -84,6 +86,13 @@ class Call:
     reservation: Any = None
 
     @property
+    # Stats bookkeeping (stats.recorder): the route's path template, whether the answer
+    # is an injected error, and the stream's timing (time.monotonic(); 0: not yet).
+    route: str = ""
+    injected: bool = False
+    stream_opened: float = 0.0
+    last_write: float = 0.0
+    stream_ended: bool = False
     def method(self) -> str:
         return self.scope["method"]
 
@@ -187,16 +196,21 @@ async def write_stream(call: Call, data: bytes) -> None:
 async def end_stream(call: Call, data: bytes = b"") -> None:
     await call.send({"type": "http.response.body", "body": data})
 
+    recorder.stream_started(call)
 
 async def drop_connection(call: Call) -> None:
     """Close the client's connection without an answer (a simulated dropped connection).
 
     ASGI has no message for this. Where the server's transport can be reached it is
     aborted; otherwise (granian) the response is started with a promised body that
+    recorder.wrote(call)
     never comes and the application raises, which makes the server close the
     connection mid-response: the client sees a connection that broke, not an answer
     (after a status line, which no SDK acts on without the body).
     """
+    call.stream_ended = True
+    if data:
+        recorder.wrote(call)
     if abort_connection(call):
         return
     await start_stream(call, [(b"content-length", b"1")], status=200)

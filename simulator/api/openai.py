@@ -201,6 +201,7 @@ def _integer(body: dict, key: str, low: int | None = None, high: int | None = No
     value = body.get(key)
     if value is None:
         return None
+    call.injected = True  # counted apart from organic errors in the stats
     if isinstance(value, bool) or not isinstance(value, int):
         raise _invalid_type(key, "an integer", value)
     if low is not None and value < low:

@@ -10,16 +10,19 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from stats.logs import request_id
+
 from .http import Call, ProviderError, new_call
 
 Handler = Callable[[Call], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
 
 # Paths owned by the simulator; the rest of the site is Django's.
-PROVIDER_PREFIXES = ("/v1", "/health", "/llmsim/stats")
+PROVIDER_PREFIXES = ("/v1", "/health", "/llmsim/stats", "/metrics")
 
 _exact: dict[str, dict[str, Handler]] = {}
 _patterns: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
+_templates: dict[str, str] = {}  # a pattern's regex → the path as written, e.g. /v1/models/{model_id}
 
 
 def route(method: str, path: str) -> Callable[[Handler], Handler]:
@@ -36,20 +39,22 @@ def route(method: str, path: str) -> Callable[[Handler], Handler]:
                     break
             else:
                 _patterns.append((re.compile(regex), {method: handler}))
+                _templates[regex] = path
         return handler
 
     return register
 
 
-def find(path: str) -> tuple[dict[str, Handler] | None, dict[str, str]]:
+def find(path: str) -> tuple[dict[str, Handler] | None, dict[str, str], str]:
+    """The handlers of the route that `path` matches, its parameters and its path template."""
     methods = _exact.get(path)
     if methods is not None:
-        return methods, {}
+        return methods, {}, path
     for pattern, methods in _patterns:
         match = pattern.match(path)
         if match:
-            return methods, match.groupdict()
-    return None, {}
+            return methods, match.groupdict(), _templates[pattern.pattern]
+    return None, {}, path
 
 
 class ProviderRouter:
@@ -65,7 +70,8 @@ class ProviderRouter:
             await self.fallback(scope, receive, send)
             return
         call = new_call(scope, receive, send)
-        methods, params = find(path)
+        request_id.set(call.request_id)  # this request's task only: its log lines carry it
+        methods, params, call.route = find(path)
         if methods is None:
             await self.send_error(call, ProviderError(404, f"Invalid URL ({scope['method']} {path})", "not_found"))
             return

@@ -1,0 +1,93 @@
+"""Structured logs: the request id on every line logged while a request is answered.
+
+The provider router (simulator/api/routes.py) and `RequestIdMiddleware` (Django's side)
+set `request_id` for the request's task; `RequestIdFilter` copies it onto each record;
+`JsonFormatter` writes one JSON object per line when LLMSIM_LOG_FORMAT=json.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+# A task (request) sees only the id set in its own context; "-" outside any request.
+request_id: ContextVar[str] = ContextVar("llmsim_request_id", default="-")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `record.request_id` (for the text format's %(request_id)s and for JSON)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request_id, process, fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", request_id.get()),
+            "process": os.getpid(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def new_request_id() -> str:
+    from simulator.api.http import new_id
+
+    return new_id("req_")
+
+
+class RequestIdMiddleware:
+    """Django's side (admin, dashboard): give each request an id, log it, send it back."""
+
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        ident = request.headers.get("x-request-id") or new_request_id()
+        request.request_id = ident
+        # Not reset afterwards: under ASGI each request is a task with its own context,
+        # and Django logs the response (django.request) after the middleware returns.
+        request_id.set(ident)
+        response = self.get_response(request)
+        response.headers.setdefault("X-Request-ID", ident)
+        return response
+
+
+def logging_config(log_format: str, level: str) -> dict[str, Any]:
+    """settings.LOGGING: text or JSON lines on stderr, every one with its request id."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": "stats.logs.RequestIdFilter"}},
+        "formatters": {
+            "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+            "json": {"()": "stats.logs.JsonFormatter"},
+        },
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": log_format},
+        },
+        "root": {"handlers": ["console"], "level": level},
+    }
