@@ -16,12 +16,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from simulator.startup import start_serving  # noqa: E402
+from stats.routing import websocket_urlpatterns  # noqa: E402
 
 provider_router = start_serving(django_asgi_app)
 
 application = ProtocolTypeRouter(
     {
         "http": provider_router,
-        "websocket": AllowedHostsOriginValidator(URLRouter([])),
+        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

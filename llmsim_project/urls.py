@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 admin.site.site_header = "LLMSim administration"
 admin.site.site_title = "LLMSim"
@@ -7,4 +7,5 @@ admin.site.index_title = "Scenarios, model profiles and errors"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("llmsim/", include("stats.urls")),
 ]

@@ -1,0 +1,9 @@
+"""WebSocket routes (Channels), mounted in llmsim_project/asgi.py."""
+
+from django.urls import path
+
+from .consumers import StatsConsumer
+
+websocket_urlpatterns = [
+    path("llmsim/ws/stats", StatsConsumer.as_asgi()),
+]
