@@ -47,7 +47,14 @@ def start_serving(django_app: Any) -> ProviderRouter:
     # Static files are Django's side of the router: the provider routes never pay for the check.
     fallback = ASGIStaticFilesHandler(django_app) if settings.LLMSIM_SERVE_STATIC else django_app
     router = ProviderRouter(fallback, openai.send_error)
-    sharing.start()  # with Redis or serve's stats directory: add this process's numbers to the others'
+    # With Redis or serve's stats directory, this process's numbers add up with the others'.
+    sharing.configure(
+        settings.REDIS_URL,
+        settings.LLMSIM_REDIS_PREFIX,
+        settings.LLMSIM_STATS_DIR,
+        settings.LLMSIM_STATS_PUBLISH_SECONDS,
+    )
+    sharing.start()
     # Everything loaded so far (Django, vocabularies, corpora) lives as long as the
     # process: keep it out of the garbage collector's scans, whose full passes
     # otherwise stall the event loop for tens of milliseconds under load.

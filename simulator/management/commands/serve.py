@@ -11,8 +11,11 @@ available.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import sys
+import tempfile
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -105,10 +108,27 @@ class Command(BaseCommand):
         sys.stdout.flush()
         if server == "daphne":
             _serve_daphne(host, port, options)
-        elif server == "granian":
-            _serve_granian(host, port, workers, options)
-        else:
-            _serve_uvicorn(host, port, workers, options)
+            return
+        with _stats_directory(workers):
+            if server == "granian":
+                _serve_granian(host, port, workers, options)
+            else:
+                _serve_uvicorn(host, port, workers, options)
+
+
+@contextlib.contextmanager
+def _stats_directory(workers: int):
+    """Without Redis, workers add their stats up through files in a directory of this run."""
+    if workers == 1 or settings.REDIS_URL or os.environ.get("LLMSIM_STATS_DIR"):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="llmsim-stats-")
+    os.environ["LLMSIM_STATS_DIR"] = directory  # spawned workers read it...
+    settings.LLMSIM_STATS_DIR = directory  # ...forked ones had their settings read already
+    try:
+        yield
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _serve_uvicorn(host: str, port: int, workers: int, options: dict) -> None:
