@@ -1,0 +1,204 @@
+"""Rate-limit buckets: the math and the in-process store (simulator.engine.ratelimit), on a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.engine.ratelimit import (
+    UNLIMITED_STATE,
+    LocalBuckets,
+    RateLimit,
+    RateLimited,
+    duration_text,
+    fresh_state,
+    state_of,
+)
+
+KEY = "default:abc:gpt-4o"
+
+
+def refused(buckets: LocalBuckets, limit: RateLimit, tokens: int, now: float) -> RateLimited:
+    with pytest.raises(RateLimited) as excinfo:
+        buckets.acquire(KEY, limit, tokens, now)
+    return excinfo.value
+
+
+def test_a_new_bucket_is_full_and_the_state_says_what_is_left():
+    state = LocalBuckets().acquire(KEY, RateLimit(10, 1000), 100, now=0.0)
+    assert state.limit_requests == 10
+    assert state.remaining_requests == 9
+    assert state.reset_requests_s == pytest.approx(6.0)  # one request at 10 per minute
+    assert state.limit_tokens == 1000
+    assert state.remaining_tokens == 900
+    assert state.reset_tokens_s == pytest.approx(6.0)  # 100 tokens at 1000 per minute
+
+
+def test_it_refuses_the_request_past_the_limit_with_openai_figures():
+    buckets, limit = LocalBuckets(), RateLimit(requests_per_minute=3)
+    for _ in range(3):
+        buckets.acquire(KEY, limit, 1, now=0.0)
+    error = refused(buckets, limit, 1, now=0.0)
+    assert (error.which, error.limit, error.used, error.requested) == ("requests", 3, 3, 1)
+    assert error.retry_after_s == pytest.approx(20.0)  # one request comes back every 20 s
+    assert error.state.remaining_requests == 0
+    assert error.state.reset_requests_s == pytest.approx(60.0)
+
+
+def test_a_refused_request_takes_nothing_from_either_bucket():
+    buckets, limit = LocalBuckets(), RateLimit(2, 100)
+    buckets.acquire(KEY, limit, 80, now=0.0)
+    error = refused(buckets, limit, 50, now=0.0)
+    assert (error.which, error.limit, error.used, error.requested) == ("tokens", 100, 80, 50)
+    # The refused request did not spend the last request nor any token.
+    state = buckets.acquire(KEY, limit, 20, now=0.0)
+    assert (state.remaining_requests, state.remaining_tokens) == (0, 0)
+
+
+def test_retry_after_is_when_the_request_fits():
+    buckets, limit = LocalBuckets(), RateLimit(tokens_per_minute=600)  # 10 tokens a second
+    buckets.acquire(KEY, limit, 600, now=0.0)
+    assert refused(buckets, limit, 100, now=0.0).retry_after_s == pytest.approx(10.0)
+    assert refused(buckets, limit, 100, now=9.9).retry_after_s == pytest.approx(0.1)
+    assert buckets.acquire(KEY, limit, 100, now=10.0).remaining_tokens == 0
+
+
+def test_retry_after_waits_for_the_slower_axis():
+    buckets, limit = LocalBuckets(), RateLimit(requests_per_minute=1, tokens_per_minute=600)
+    buckets.acquire(KEY, limit, 600, now=0.0)
+    error = refused(buckets, limit, 60, now=0.0)
+    # Tokens are back in 6 s, the request in 60 s: both must fit.
+    assert error.which == "requests"
+    assert error.retry_after_s == pytest.approx(60.0)
+
+
+def test_a_request_larger_than_the_limit_can_never_be_retried():
+    buckets = LocalBuckets()
+    error = refused(buckets, RateLimit(10, 1000), 1001, now=0.0)
+    assert (error.which, error.limit, error.requested, error.retry_after_s) == ("tokens", 1000, 1001, None)
+    assert buckets.acquire(KEY, RateLimit(10, 1000), 1000, now=0.0).remaining_requests == 9
+
+
+def test_buckets_refill_continuously_up_to_the_limit():
+    buckets, limit = LocalBuckets(), RateLimit(60, 6000)
+    for _ in range(60):
+        buckets.acquire(KEY, limit, 100, now=0.0)
+    half = buckets.acquire(KEY, limit, 0, now=30.0)
+    assert (half.remaining_requests, half.remaining_tokens) == (29, 3000)
+    assert half.reset_requests_s == pytest.approx(31.0)
+    full = buckets.acquire(KEY, limit, 0, now=3600.0)
+    assert (full.remaining_requests, full.remaining_tokens) == (59, 6000)
+    assert full.reset_tokens_s == 0
+
+
+def test_settle_gives_back_what_the_answer_did_not_use():
+    buckets, limit = LocalBuckets(), RateLimit(tokens_per_minute=1000)
+    buckets.acquire(KEY, limit, 600, now=0.0)  # input + max_tokens reserved
+    buckets.settle(KEY, limit, reserved=600, actual=150, now=0.0)
+    assert buckets.acquire(KEY, limit, 0, now=0.0).remaining_tokens == 850
+
+
+def test_settle_never_fills_a_bucket_past_its_limit():
+    buckets, limit = LocalBuckets(), RateLimit(tokens_per_minute=1000)
+    buckets.acquire(KEY, limit, 600, now=0.0)
+    buckets.settle(KEY, limit, reserved=600, actual=0, now=30.0)  # 500 refilled meanwhile
+    assert buckets.acquire(KEY, limit, 0, now=30.0).remaining_tokens == 1000
+
+
+def test_settle_takes_tokens_used_beyond_the_reservation_down_to_empty():
+    buckets, limit = LocalBuckets(), RateLimit(tokens_per_minute=1000)
+    buckets.acquire(KEY, limit, 100, now=0.0)
+    buckets.settle(KEY, limit, reserved=100, actual=400, now=0.0)
+    assert buckets.acquire(KEY, limit, 0, now=0.0).remaining_tokens == 600
+    buckets.settle(KEY, limit, reserved=0, actual=5000, now=0.0)
+    assert buckets.acquire(KEY, limit, 0, now=0.0).remaining_tokens == 0
+
+
+def test_settle_on_a_forgotten_bucket_changes_nothing():
+    buckets, limit = LocalBuckets(), RateLimit(tokens_per_minute=1000)
+    buckets.settle(KEY, limit, reserved=500, actual=100, now=0.0)
+    assert len(buckets) == 0
+
+
+def test_unlimited_axes_are_not_counted():
+    buckets = LocalBuckets()
+    assert buckets.acquire(KEY, RateLimit(), 10**9, now=0.0) is UNLIMITED_STATE
+    assert len(buckets) == 0
+    state = buckets.acquire(KEY, RateLimit(requests_per_minute=2), 10**9, now=0.0)
+    assert state == (2, 1, pytest.approx(30.0), None, None, 0.0)
+    state = buckets.acquire(KEY, RateLimit(tokens_per_minute=100), 40, now=0.0)
+    assert (state.limit_requests, state.remaining_requests, state.reset_requests_s) == (None, None, 0.0)
+
+
+def test_a_limit_must_be_positive():
+    with pytest.raises(ValueError, match="requests_per_minute"):
+        RateLimit(requests_per_minute=0)
+    with pytest.raises(ValueError, match="tokens_per_minute"):
+        RateLimit(tokens_per_minute=-5)
+
+
+def test_a_lowered_limit_applies_at_once():
+    buckets = LocalBuckets()
+    buckets.acquire(KEY, RateLimit(100, 10_000), 10, now=0.0)
+    state = buckets.acquire(KEY, RateLimit(5, 500), 10, now=0.0)
+    assert (state.remaining_requests, state.remaining_tokens) == (4, 490)
+
+
+def test_keys_have_separate_buckets():
+    buckets, limit = LocalBuckets(), RateLimit(requests_per_minute=1)
+    buckets.acquire("a", limit, 0, now=0.0)
+    buckets.acquire("b", limit, 0, now=0.0)
+    with pytest.raises(RateLimited):
+        buckets.acquire("a", limit, 0, now=0.0)
+
+
+def test_reset_refills_every_bucket_or_those_under_a_prefix():
+    buckets, limit = LocalBuckets(), RateLimit(requests_per_minute=1)
+    for key in ("s1:a", "s1:b", "s2:a"):
+        buckets.acquire(key, limit, 0, now=0.0)
+    assert buckets.reset("s1:") == 2
+    assert buckets.acquire("s1:a", limit, 0, now=0.0).remaining_requests == 0
+    with pytest.raises(RateLimited):
+        buckets.acquire("s2:a", limit, 0, now=0.0)
+    assert buckets.reset() == 2
+    assert len(buckets) == 0
+
+
+def test_idle_buckets_are_forgotten_once_full():
+    buckets, limit = LocalBuckets(), RateLimit(requests_per_minute=10)
+    for number in range(100):
+        buckets.acquire(f"key-{number}", limit, 0, now=0.0)
+    buckets.acquire("late", limit, 0, now=59.0)
+    assert len(buckets) == 101  # not yet full: kept
+    buckets.acquire("later", limit, 0, now=60.5)
+    assert len(buckets) == 2  # the 100 idle for a minute are full again: dropped
+
+
+def test_remaining_is_not_cut_by_float_dust():
+    state = state_of(RateLimit(10, 1000), 4.9999999999, 0.1 + 0.2 + 699.7)
+    assert (state.remaining_requests, state.remaining_tokens) == (5, 700)
+
+
+def test_the_state_of_fresh_buckets():
+    assert fresh_state(RateLimit(500, 30_000), 1000) == (500, 499, pytest.approx(0.12), 30_000, 29_000, 2.0)
+    assert fresh_state(RateLimit(tokens_per_minute=100), 500).remaining_tokens == 0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0s"),
+        (-1, "0s"),
+        (0.0004, "1ms"),  # rounded up: waiting that long is enough
+        (0.25, "250ms"),
+        (0.1 + 0.2, "300ms"),
+        (1, "1s"),
+        (1.5, "1.5s"),
+        (6.0001, "6.001s"),
+        (59.9996, "1m0s"),
+        (90.5, "1m30.5s"),
+        (360, "6m0s"),
+        (3600, "1h0m0s"),
+    ],
+)
+def test_durations_are_written_as_go_does(seconds, text):
+    assert duration_text(seconds) == text
