@@ -1,9 +1,13 @@
-"""Rate-limit buckets: the math and the in-process store (simulator.engine.ratelimit), on a fake clock."""
+"""Rate-limit buckets: the math and the in-process store (simulator.engine.ratelimit), on a fake clock,
+and the in-process path of simulator.ratelimits."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from simulator import ratelimits
 from simulator.engine.ratelimit import (
     UNLIMITED_STATE,
     LocalBuckets,
@@ -202,3 +206,43 @@ def test_the_state_of_fresh_buckets():
 )
 def test_durations_are_written_as_go_does(seconds, text):
     assert duration_text(seconds) == text
+
+
+def test_bucket_keys_never_hold_the_api_key():
+    key = ratelimits.bucket_key("default", "sk-secret-123", "gpt-4o")
+    assert "sk-secret" not in key
+    assert key.startswith("default:") and key.endswith(":gpt-4o")
+    assert key == ratelimits.bucket_key("default", "sk-secret-123", "gpt-4o")
+    assert key != ratelimits.bucket_key("default", "sk-secret-124", "gpt-4o")
+
+
+@pytest.fixture
+def in_process(settings):
+    settings.REDIS_URL = ""
+    asyncio.run(ratelimits.reset())
+    yield
+    asyncio.run(ratelimits.reset())
+
+
+def test_without_redis_the_buckets_live_in_this_process(in_process):
+    limit = RateLimit(requests_per_minute=2, tokens_per_minute=1000)
+
+    async def scenario():
+        first = await ratelimits.acquire(KEY, limit, 600)
+        await ratelimits.settle(KEY, limit, reserved=600, actual=100)
+        second = await ratelimits.acquire(KEY, limit, 100)
+        with pytest.raises(RateLimited) as excinfo:
+            await ratelimits.acquire(KEY, limit, 1)
+        return first, second, excinfo.value
+
+    first, second, error = asyncio.run(scenario())
+    assert (first.remaining_requests, first.remaining_tokens) == (1, 400)
+    assert (second.remaining_requests, second.remaining_tokens) == (0, 800)
+    assert error.which == "requests"
+    assert asyncio.run(ratelimits.reset()) == 1
+    assert asyncio.run(ratelimits.acquire(KEY, limit, 1)).remaining_requests == 1
+
+
+def test_an_unlimited_request_touches_no_bucket(in_process):
+    assert asyncio.run(ratelimits.acquire(KEY, RateLimit(), 10**6)) is UNLIMITED_STATE
+    assert asyncio.run(ratelimits.reset()) == 0
