@@ -84,8 +84,6 @@ class Call:
     rule: str = ""
     ratelimit: Any = None  # RateLimitState for the x-ratelimit-* headers
     reservation: Any = None
-
-    @property
     # Stats bookkeeping (stats.recorder): the route's path template, whether the answer
     # is an injected error, and the stream's timing (time.monotonic(); 0: not yet).
     route: str = ""
@@ -93,6 +91,8 @@ class Call:
     stream_opened: float = 0.0
     last_write: float = 0.0
     stream_ended: bool = False
+
+    @property
     def method(self) -> str:
         return self.scope["method"]
 
@@ -186,33 +186,33 @@ async def send_bytes(call: Call, status: int, body: bytes, headers: Headers) -> 
 async def start_stream(call: Call, headers: Headers, status: int = 200) -> None:
     call.response_started = True
     call.status = status
+    recorder.stream_started(call)
     await call.send({"type": "http.response.start", "status": status, "headers": headers})
 
 
+# The one place a stream's body goes out: the stats' time to first token and gaps
+# between tokens are measured here, one write per batch of due tokens.
 async def write_stream(call: Call, data: bytes) -> None:
+    recorder.wrote(call)
     await call.send({"type": "http.response.body", "body": data, "more_body": True})
 
 
 async def end_stream(call: Call, data: bytes = b"") -> None:
+    call.stream_ended = True
+    if data:
+        recorder.wrote(call)
     await call.send({"type": "http.response.body", "body": data})
 
-    recorder.stream_started(call)
 
 async def drop_connection(call: Call) -> None:
     """Close the client's connection without an answer (a simulated dropped connection).
-# The one place a stream's body goes out: the stats' time to first token and gaps
-# between tokens are measured here, one write per batch of due tokens.
 
     ASGI has no message for this. Where the server's transport can be reached it is
     aborted; otherwise (granian) the response is started with a promised body that
-    recorder.wrote(call)
     never comes and the application raises, which makes the server close the
     connection mid-response: the client sees a connection that broke, not an answer
     (after a status line, which no SDK acts on without the body).
     """
-    call.stream_ended = True
-    if data:
-        recorder.wrote(call)
     if abort_connection(call):
         return
     await start_stream(call, [(b"content-length", b"1")], status=200)

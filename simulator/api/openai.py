@@ -159,6 +159,7 @@ def injected_error(error: InjectedError, model: str) -> ProviderError:
 
 
 async def answer_injected_error(call: Call, error: InjectedError, model: str) -> None:
+    call.injected = True  # counted apart from organic errors in the stats
     if error.delay_s > 0:
         await until_disconnect(call, sleep_until(call.arrival + error.delay_s))
     if error.disconnect:
@@ -201,7 +202,6 @@ def _integer(body: dict, key: str, low: int | None = None, high: int | None = No
     value = body.get(key)
     if value is None:
         return None
-    call.injected = True  # counted apart from organic errors in the stats
     if isinstance(value, bool) or not isinstance(value, int):
         raise _invalid_type(key, "an integer", value)
     if low is not None and value < low:
