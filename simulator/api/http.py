@@ -57,6 +57,8 @@ class ProviderError(Exception):
         self.param = param
         self.code = code
         self.headers = list(headers)
+        # The provider's own error type when the neutral kind does not say it (e.g. OpenAI's "tokens").
+        self.error_type: str | None = None
 
 
 @dataclass(slots=True)
@@ -102,6 +104,14 @@ class Call:
 
     def elapsed_ms(self) -> int:
         return int((time.monotonic() - self.arrival) * 1000)
+
+
+def api_key_of(call: Call) -> str | None:
+    """The caller's key: `Authorization: Bearer <key>` or `x-api-key` (any value is accepted)."""
+    authorization = call.headers.get("authorization", "")
+    if authorization[:7].lower() == "bearer " and authorization[7:].strip():
+        return authorization[7:].strip()
+    return call.headers.get("x-api-key") or None
 
 
 # Ids only need to be unique, not unguessable: a PRNG is far cheaper than os.urandom.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .types import InjectedError
+from .types import InjectedError, StreamFault
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +22,20 @@ class ErrorProfile:
     timeout_disconnect: bool = False
     # The retry-after advertised on injected 429/503 answers.
     retry_after_ms: float = 1000.0
+    # Mid-stream faults of streamed answers: rates, and after how many tokens they strike.
+    disconnect_rate: float = 0.0
+    stream_error_rate: float = 0.0
+    stall_rate: float = 0.0
+    fault_after_tokens: int = 10
+    stall_ms: float = 5000.0
 
     @property
     def active(self) -> bool:
         return (self.rate_limit_rate + self.server_error_rate + self.service_unavailable_rate + self.timeout_rate) > 0
+
+    @property
+    def faults_active(self) -> bool:
+        return (self.disconnect_rate + self.stream_error_rate + self.stall_rate) > 0
 
 
 NO_ERRORS = ErrorProfile()
@@ -62,3 +72,19 @@ def forced_error(status: int, profile: ErrorProfile = NO_ERRORS) -> InjectedErro
         raise ValueError(f"cannot force status {status}; choose one of {sorted(FORCEABLE_STATUSES)}")
     retry_after = profile.retry_after_ms / 1000.0 if status in (429, 503, 529) else None
     return InjectedError(status, "forced", retry_after_s=retry_after)
+
+
+def pick_fault(profile: ErrorProfile, rng: random.Random) -> StreamFault | None:
+    """Draw a streamed answer's mid-stream fault from the profile, or None."""
+    if not profile.faults_active:
+        return None
+    draw = rng.random()
+    if draw < profile.disconnect_rate:
+        return StreamFault("disconnect", profile.fault_after_tokens)
+    draw -= profile.disconnect_rate
+    if draw < profile.stream_error_rate:
+        return StreamFault("error", profile.fault_after_tokens, status=500)
+    draw -= profile.stream_error_rate
+    if draw < profile.stall_rate:
+        return StreamFault("stall", profile.fault_after_tokens, stall_ms=profile.stall_ms)
+    return None

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
-from .arguments import dump_arguments, generate_value
-from .errors import forced_error, pick_error
+from .arguments import dump_arguments, generate_arguments, generate_value
+from .errors import forced_error, pick_error, pick_fault
 from .generators import generate, last_user_text, source_text, token_pieces
 from .latency import LatencyProfile, sample_ttft_s, token_offsets_s
-from .snapshot import ModelSpec, Snapshot
+from .rules import Action
+from .snapshot import ModelSpec, Scenario
 from .tokens import count_prompt, get_encoding
-from .toolcalls import PlannedToolCall, plan_tool_calls, tool_results_summary
-from .types import ChoicePlan, CompletionRequest, Overrides, Plan, ToolCallPlan, Usage
+from .toolcalls import PlannedToolCall, new_id_suffix, plan_tool_calls, tool_results_summary
+from .types import ChoicePlan, CompletionRequest, InjectedError, Overrides, Plan, ToolCallPlan, Usage
 
 # Reasoning models with no time between tokens (instant latency) still think a little.
 _MIN_REASONING_TOKENS = 16
@@ -29,16 +31,16 @@ class ContextLengthExceeded(ValueError):
 _unseeded = random.Random()
 
 
-def make_rng(request: CompletionRequest, overrides: Overrides, snapshot: Snapshot) -> random.Random:
+def make_rng(request: CompletionRequest, overrides: Overrides, scenario: Scenario) -> random.Random:
     """The request's random source: seeded (x-llmsim-seed, then `seed`, then the global seed) or shared."""
     seed = overrides.seed
     if seed is None:
-        seed = request.seed if request.seed is not None else snapshot.seed
+        seed = request.seed if request.seed is not None else scenario.seed
     return _unseeded if seed is None else random.Random(seed)
 
 
-def latency_for(spec: ModelSpec, snapshot: Snapshot, overrides: Overrides) -> LatencyProfile:
-    latency = snapshot.latency_override or spec.latency
+def latency_for(spec: ModelSpec, scenario: Scenario, overrides: Overrides) -> LatencyProfile:
+    latency = scenario.latency_override or spec.latency
     if overrides.ttft_ms is not None or overrides.tbt_ms is not None:
         latency = latency.with_fixed(overrides.ttft_ms, overrides.tbt_ms)
     return latency
@@ -58,18 +60,43 @@ def reasoning_tokens(latency: LatencyProfile, ttft_s: float, visible_target: int
 NO_OVERRIDES = Overrides()
 
 
-def plan(request: CompletionRequest, spec: ModelSpec, snapshot: Snapshot, overrides: Overrides = NO_OVERRIDES) -> Plan:
+def plan(
+    request: CompletionRequest,
+    spec: ModelSpec,
+    scenario: Scenario,
+    overrides: Overrides = NO_OVERRIDES,
+    action: Action | None = None,
+    rule: str = "",
+) -> Plan:
     """Decide the whole answer: injected error, or content, usage and timing.
 
+    `action` is what a matching response rule scripts (None: the scenario decides).
     Raises ContextLengthExceeded when the prompt does not fit the model.
     """
-    rng = make_rng(request, overrides, snapshot)
-    latency = latency_for(spec, snapshot, overrides)
+    rng = make_rng(request, overrides, scenario)
+    if action is not None and (action.ttft_ms is not None or action.tbt_ms is not None):
+        # Headers still win: a test pinning one request's timing outranks the scenario.
+        overrides = replace(
+            overrides,
+            ttft_ms=overrides.ttft_ms if overrides.ttft_ms is not None else action.ttft_ms,
+            tbt_ms=overrides.tbt_ms if overrides.tbt_ms is not None else action.tbt_ms,
+        )
+    latency = latency_for(spec, scenario, overrides)
 
+    if action is not None and action.error is not None and overrides.error_status is None:
+        scripted = action.error
+        error = InjectedError(
+            scripted.status,
+            "rule",
+            retry_after_s=scripted.retry_after_s,
+            message=scripted.message,
+            error_type=scripted.error_type,
+        )
+        return Plan(model=request.model, choices=(), usage=Usage(0, 0), ttft_s=0.0, error=error, rule=rule)
     if overrides.error_status is not None:
-        error = forced_error(overrides.error_status, snapshot.errors)
+        error = forced_error(overrides.error_status, scenario.errors)
     else:
-        error = pick_error(snapshot.errors, rng)
+        error = pick_error(scenario.errors, rng)
     if error is not None:
         return Plan(model=request.model, choices=(), usage=Usage(0, 0), ttft_s=0.0, error=error)
 
@@ -77,7 +104,7 @@ def plan(request: CompletionRequest, spec: ModelSpec, snapshot: Snapshot, overri
     if prompt_tokens > spec.context_window:
         raise ContextLengthExceeded(spec.context_window, prompt_tokens)
 
-    target = overrides.tokens if overrides.tokens is not None else snapshot.target_tokens
+    target = overrides.tokens if overrides.tokens is not None else scenario.target_tokens
     ttft_s = sample_ttft_s(latency, rng, prompt_tokens)
     thinking = reasoning_tokens(latency, ttft_s, target) if spec.reasoning else 0
     # Without max_tokens the model still stops at its own output limit, as real ones do.
@@ -86,12 +113,28 @@ def plan(request: CompletionRequest, spec: ModelSpec, snapshot: Snapshot, overri
     if budget < 0:
         thinking, budget = cap, 0
 
-    choices = tuple(answer(request, spec, snapshot, rng, target, budget) for _ in range(request.n))
+    choices = tuple(answer(request, spec, scenario, rng, target, budget, action) for _ in range(request.n))
     steps = max(choice.step_count for choice in choices)
     offsets = token_offsets_s(latency, rng, ttft_s, steps)
     completion = sum(choice.completion_tokens for choice in choices) + thinking * request.n
     usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion, reasoning_tokens=thinking * request.n)
-    return Plan(model=request.model, choices=choices, usage=usage, ttft_s=ttft_s, offsets_s=offsets)
+    fault = action.fault if action is not None else None
+    if fault is None and request.stream:
+        fault = pick_fault(scenario.errors, rng)
+    if fault is not None and fault.kind == "stall":
+        # No bytes for the stall, then the rest of the answer, later by as much.
+        stall_s = fault.stall_ms / 1000.0
+        offsets = offsets[: fault.after_tokens] + tuple(t + stall_s for t in offsets[fault.after_tokens :])
+        fault = None
+    return Plan(
+        model=request.model,
+        choices=choices,
+        usage=usage,
+        ttft_s=ttft_s,
+        offsets_s=offsets,
+        fault=fault,
+        rule=rule,
+    )
 
 
 # Tokens a tool call costs beyond its name and arguments (the call's framing in the
@@ -100,17 +143,25 @@ TOOL_CALL_OVERHEAD_TOKENS = 3
 
 
 def answer(
-    request: CompletionRequest, spec: ModelSpec, snapshot: Snapshot, rng: random.Random, target: int, budget: int
+    request: CompletionRequest,
+    spec: ModelSpec,
+    scenario: Scenario,
+    rng: random.Random,
+    target: int,
+    budget: int,
+    action: Action | None = None,
 ) -> ChoicePlan:
-    """One choice: tool calls when the model calls tools, else JSON or text."""
+    """One choice: what a rule scripts, else tool calls when the model calls tools, else JSON or text."""
+    if action is not None and action.kind != "generate":
+        return scripted_choice(request, spec, rng, budget, action)
     if request.tools:
-        calls = plan_tool_calls(request, snapshot.tools, rng, parallel=request.parallel_tool_calls)
+        calls = plan_tool_calls(request, scenario.tools, rng, parallel=request.parallel_tool_calls)
         if calls:
             # A function named by tool_choice ends with "stop" on the live API; the SDKs accept both.
             named = isinstance(request.tool_choice, dict)
             return tool_call_choice(calls, spec.encoding, budget, "stop" if named else "tool_calls")
 
-    kind, fixed_text = snapshot.generator, snapshot.fixed_text
+    kind, fixed_text = scenario.generator, scenario.fixed_text
     if request.response_format is not None:
         kind, fixed_text = "fixed", structured_text(request, rng, target)
     elif request.messages and request.messages[-1].role in ("tool", "function") and kind != "fixed":
@@ -128,6 +179,32 @@ def answer(
         encoding=spec.encoding,
         max_tokens=budget,
         stop=request.stop,
+    )
+
+
+def scripted_choice(
+    request: CompletionRequest, spec: ModelSpec, rng: random.Random, budget: int, action: Action
+) -> ChoicePlan:
+    """A rule's fixed text, JSON or tool calls, cut to max_tokens like any answer."""
+    if action.kind == "tool_calls":
+        schemas = {tool.name: tool.parameters for tool in request.tools}
+        context = last_user_text(request.messages)
+        calls = tuple(
+            PlannedToolCall(
+                new_id_suffix(rng),
+                call.name,
+                dump_arguments(
+                    call.arguments
+                    if call.arguments is not None
+                    else generate_arguments(schemas.get(call.name), rng, context=context)
+                ),
+            )
+            for call in action.tool_calls
+        )
+        return tool_call_choice(calls, spec.encoding, budget, "tool_calls")
+    text = dump_arguments(action.json) if action.kind == "json" else action.text
+    return generate(
+        "fixed", rng, target_tokens=0, fixed_text=text, encoding=spec.encoding, max_tokens=budget, stop=request.stop
     )
 
 

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .errors import NO_ERRORS, ErrorProfile
 from .latency import INSTANT, LatencyProfile
+from .rules import Rule
 from .toolcalls import ToolBehaviour
+
+if TYPE_CHECKING:
+    from .ratelimit import RateLimit
 
 DEFAULT_TOOL_BEHAVIOUR = ToolBehaviour()
 
@@ -44,13 +49,11 @@ DEFAULT_MODEL = ModelSpec(
 )
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    version: int = 0
-    models: tuple[ModelSpec, ...] = ()
-    # Answers for models no profile matches (unless strict_models).
-    default_model: ModelSpec = DEFAULT_MODEL
-    strict_models: bool = False
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """How the simulated models behave: the global settings, or a named scenario layered on them."""
+
+    name: str = "default"
     generator: str = "lorem"
     fixed_text: str = "This is a simulated response."
     target_tokens: int = 100
@@ -59,6 +62,23 @@ class Snapshot:
     errors: ErrorProfile = NO_ERRORS
     seed: int | None = None
     tools: ToolBehaviour = DEFAULT_TOOL_BEHAVIOUR
+    rate_limit: RateLimit | None = None
+    rules: tuple[Rule, ...] = ()  # by priority
+
+
+DEFAULT_SCENARIO = Scenario()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int = 0
+    models: tuple[ModelSpec, ...] = ()
+    # Answers for models no profile matches (unless strict_models).
+    default_model: ModelSpec = DEFAULT_MODEL
+    strict_models: bool = False
+    # What requests without x-llmsim-scenario get.
+    default_scenario: Scenario = DEFAULT_SCENARIO
+    scenarios: dict[str, Scenario] = field(default_factory=dict)  # by lower-case name
     _exact: dict[str, ModelSpec] = field(default_factory=dict, repr=False, compare=False)
     _memo: dict[str, ModelSpec | None] = field(default_factory=dict, repr=False, compare=False)
 
@@ -92,6 +112,12 @@ class Snapshot:
         if spec is None and not self.strict_models:
             return self.default_model
         return spec
+
+    def scenario(self, name: str | None) -> Scenario | None:
+        """The scenario a request names (None: the default), or None when no scenario has that name."""
+        if not name:
+            return self.default_scenario
+        return self.scenarios.get(name.strip().lower())
 
     def _match_pattern(self, key: str) -> ModelSpec | None:
         for spec in self.models:

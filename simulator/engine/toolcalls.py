@@ -119,8 +119,13 @@ def unknown_tool_call_ids(messages: Sequence[Message]) -> list[str]:
     return list(dict.fromkeys(unknown))
 
 
+def new_id_suffix(rng: random.Random) -> str:
+    """The random part of a tool call's id (adapters prefix it: call_…, toolu_…)."""
+    return "".join(rng.choices(_ID_ALPHABET, k=ID_SUFFIX_LENGTH))
+
+
 def _call(tool: ToolDefinition, rng: random.Random, context: str) -> PlannedToolCall:
-    id_suffix = "".join(rng.choices(_ID_ALPHABET, k=ID_SUFFIX_LENGTH))
+    id_suffix = new_id_suffix(rng)
     arguments = dump_arguments(generate_arguments(tool.parameters, rng, context=context))
     return PlannedToolCall(id_suffix=id_suffix, name=tool.name, arguments=arguments)
 

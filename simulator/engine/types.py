@@ -123,6 +123,20 @@ class InjectedError:
     # For timeouts: close the connection instead of answering 504.
     disconnect: bool = False
     retry_after_s: float | None = None
+    # Set by response rules: what the error says (None: the provider's usual words and type).
+    message: str | None = None
+    error_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFault:
+    """Something that goes wrong after `after_tokens` tokens of an answer."""
+
+    kind: str  # disconnect | error | stall
+    after_tokens: int = 0
+    stall_ms: float = 0.0
+    status: int = 500  # for kind "error": what the in-stream error event says
+    message: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +154,9 @@ class Plan:
     ttft_s: float
     offsets_s: tuple[float, ...] = field(default=())
     error: InjectedError | None = None
+    # A disconnect or error after fault.after_tokens steps (a stall is already in offsets_s).
+    fault: StreamFault | None = None
+    rule: str = ""  # the response rule that shaped this answer, if any
 
     @property
     def duration_s(self) -> float:

@@ -1,0 +1,220 @@
+"""Response rules (simulator.engine.rules): parsing, matching and sequences."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.engine.rules import (
+    Match,
+    RequestFacts,
+    Rule,
+    RuleError,
+    SequenceExhausted,
+    Sequences,
+    conversation_key,
+    describe,
+    first_match,
+    parse_action,
+    parse_step,
+)
+from simulator.engine.types import CompletionRequest, Message, ToolDefinition
+
+NO_FACTS = RequestFacts()
+
+
+def request(*messages: Message, model: str = "gpt-4o", tools: tuple[ToolDefinition, ...] = ()) -> CompletionRequest:
+    return CompletionRequest(model=model, messages=messages or (Message("user", "hello"),), tools=tools)
+
+
+def rule(action=None, name: str = "r", **match) -> Rule:
+    steps, scope, exhausted = parse_action(action if action is not None else {"text": "x"})
+    return Rule(name=name, match=Match(**match), steps=steps, scope=scope, when_exhausted=exhausted)
+
+
+# --- parsing -------------------------------------------------------------------------
+
+
+def test_it_parses_each_kind_of_action():
+    assert parse_step({"text": "Hi"}).text == "Hi"
+    assert parse_step("Hi").text == "Hi"
+    calls = parse_step({"tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}).tool_calls
+    assert calls[0].name == "get_weather" and calls[0].arguments == {"city": "Paris"}
+    assert parse_step({"tool_calls": {"name": "f"}}).tool_calls[0].arguments is None
+    assert parse_step({"json": {"a": 1}}).json == {"a": 1}
+    error = parse_step({"error": {"status": 429, "retry_after_ms": 1500, "type": "tokens"}}).error
+    assert (error.status, error.retry_after_s, error.error_type) == (429, 1.5, "tokens")
+    assert parse_step({"error": 503}).error.status == 503
+    latency = parse_step({"latency": {"ttft_ms": 5, "tbt_ms": 1}})
+    assert (latency.kind, latency.ttft_ms, latency.tbt_ms) == ("generate", 5.0, 1.0)
+    fault = parse_step({"text": "abc", "fault": {"kind": "error", "after_tokens": 3, "status": 500}}).fault
+    assert (fault.kind, fault.after_tokens, fault.status) == ("error", 3, 500)
+    assert parse_step({"generate": True}).kind == "generate"
+
+
+def test_it_parses_a_sequence_with_times_scope_and_exhaustion():
+    steps, scope, exhausted = parse_action(
+        {"sequence": [{"error": 429, "times": 2}, {"generate": True}], "scope": "api_key", "when_exhausted": "loop"}
+    )
+    assert [(s.kind, s.times) for s in steps] == [("error", 2), ("generate", 1)]
+    assert (scope, exhausted) == ("api_key", "loop")
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"txt": "Hi"}, "action: unknown field 'txt'"),
+        ({"text": "a", "json": {}}, "use one of"),
+        ({}, "needs one of"),
+        ({"error": {"status": 418}}, "action.error.status: must be one of"),
+        ({"error": {"status": 429, "retry": 1}}, "action.error: unknown field 'retry'"),
+        ({"tool_calls": [{"name": "bad name"}]}, "action.tool_calls[0].name"),
+        ({"tool_calls": []}, "needs at least one call"),
+        ({"fault": {"kind": "explode"}}, "action.fault.kind: must be one of"),
+        ({"fault": {"kind": "stall"}}, "a stall needs a duration"),
+        ({"latency": {"ttft": 5}}, "action.latency: unknown field 'ttft'"),
+        ({"latency": {"ttft_ms": -1}}, "at least 0"),
+        ({"text": "a", "times": 0}, "action.times"),
+        ({"sequence": []}, "needs at least one step"),
+        ({"sequence": [{"text": "a"}, {"oops": 1}]}, "action.sequence[1]: unknown field 'oops'"),
+        ({"sequence": [{"text": "a"}], "times": 2}, "inside a step of the sequence"),
+        ({"text": "a", "scope": "world"}, "action.scope"),
+        ({"text": "a", "when_exhausted": "explode"}, "action.when_exhausted"),
+        (42, "must be a mapping"),
+    ],
+)
+def test_it_refuses_bad_actions_naming_the_field(data, says):
+    with pytest.raises(RuleError) as raised:
+        parse_action(data)
+    assert says in str(raised.value)
+
+
+def test_an_invalid_regex_is_refused():
+    with pytest.raises(RuleError, match="invalid regular expression"):
+        rule(last_user="(unclosed", regex=True)
+
+
+# --- matching ------------------------------------------------------------------------
+
+
+def test_an_empty_match_matches_everything():
+    assert first_match([rule()], request(), NO_FACTS) is not None
+
+
+def test_model_matches_exactly_or_by_glob():
+    assert first_match([rule(model="gpt-4o")], request(model="gpt-4o"), NO_FACTS)
+    assert first_match([rule(model="gpt-4*")], request(model="gpt-4o-mini"), NO_FACTS)
+    assert not first_match([rule(model="gpt-4*")], request(model="o3"), NO_FACTS)
+
+
+def test_last_user_substring_respects_case_setting():
+    messages = (Message("user", "first"), Message("assistant", "x"), Message("user", "What is the WEATHER?"))
+    assert first_match([rule(last_user="weather")], request(*messages), NO_FACTS)
+    assert not first_match([rule(last_user="weather", ignore_case=False)], request(*messages), NO_FACTS)
+    assert not first_match([rule(last_user="first")], request(*messages), NO_FACTS)
+    assert first_match([rule(any_message="first")], request(*messages), NO_FACTS)
+
+
+def test_regex_matchers():
+    r = rule(last_user=r"order #\d{4}", regex=True)
+    assert first_match([r], request(Message("user", "where is order #1234?")), NO_FACTS)
+    assert not first_match([r], request(Message("user", "where is order #12?")), NO_FACTS)
+
+
+def test_system_prompt_matcher():
+    messages = (Message("system", "You are a Pirate."), Message("user", "hi"))
+    assert first_match([rule(system="pirate")], request(*messages), NO_FACTS)
+    assert not first_match([rule(system="ninja")], request(*messages), NO_FACTS)
+
+
+def test_tool_matchers():
+    weather = ToolDefinition("get_weather")
+    with_tools = request(tools=(weather,))
+    assert first_match([rule(tools_present=True)], with_tools, NO_FACTS)
+    assert not first_match([rule(tools_present=True)], request(), NO_FACTS)
+    assert first_match([rule(tools_present=False)], request(), NO_FACTS)
+    assert first_match([rule(tool_offered="get_weather")], with_tools, NO_FACTS)
+    assert not first_match([rule(tool_offered="search")], with_tools, NO_FACTS)
+    after_tools = request(Message("user", "hi"), Message("tool", "21C", tool_call_id="c1"))
+    assert first_match([rule(last_is_tool_result=True)], after_tools, NO_FACTS)
+    assert not first_match([rule(last_is_tool_result=True)], request(), NO_FACTS)
+
+
+def test_header_and_api_key_matchers():
+    facts = RequestFacts(headers={"x-test-case": "checkout-42"}, api_key="sk-a")
+    assert first_match([rule(header="x-test-case: checkout-*")], request(), facts)
+    assert first_match([rule(header="X-Test-Case")], request(), facts)
+    assert not first_match([rule(header="x-test-case: login")], request(), facts)
+    assert first_match([rule(api_key="sk-a")], request(), facts)
+    assert not first_match([rule(api_key="sk-b")], request(), facts)
+
+
+def test_the_first_matching_rule_wins():
+    rules = [rule(name="a", last_user="nope"), rule(name="b"), rule(name="c")]
+    assert first_match(rules, request(), NO_FACTS).name == "b"
+
+
+def test_describe_says_what_a_rule_matches():
+    text = describe(Match(model="gpt-4*", last_user="weather", tools_present=True))
+    assert "model is gpt-4*" in text and "'weather'" in text and "tools are offered" in text
+    assert describe(Match()) == "Every request"
+
+
+# --- sequences -----------------------------------------------------------------------
+
+
+def play(r: Rule, count: int, req: CompletionRequest | None = None, facts: RequestFacts = NO_FACTS) -> list[str]:
+    sequences = Sequences()
+    out = []
+    for _ in range(count):
+        step = sequences.next_action(r, req or request(), facts)
+        out.append(step.kind if step.kind != "error" else f"error{step.error.status}")
+    return out
+
+
+def test_fail_twice_then_answer():
+    r = rule({"sequence": [{"error": 429, "times": 2}, {"generate": True}]})
+    assert play(r, 5) == ["error429", "error429", "generate", "generate", "generate"]
+
+
+def test_loop_starts_over_and_error_ends():
+    looping = rule({"sequence": [{"text": "a"}, {"error": 500}], "when_exhausted": "loop"})
+    assert play(looping, 5) == ["text", "error500", "text", "error500", "text"]
+    ending = rule({"sequence": [{"text": "a"}], "when_exhausted": "error"})
+    sequences = Sequences()
+    sequences.next_action(ending, request(), NO_FACTS)
+    with pytest.raises(SequenceExhausted):
+        sequences.next_action(ending, request(), NO_FACTS)
+
+
+def test_positions_are_per_conversation_by_default():
+    r = rule({"sequence": [{"tool_calls": {"name": "f"}}, {"text": "done"}]})
+    sequences = Sequences()
+    one = request(Message("user", "conversation one"))
+    two = request(Message("user", "conversation two"))
+    assert sequences.next_action(r, one, NO_FACTS).kind == "tool_calls"
+    assert sequences.next_action(r, two, NO_FACTS).kind == "tool_calls"
+    # The agent loop's next turn: same opening, tool results appended.
+    one_later = request(Message("user", "conversation one"), Message("assistant", ""), Message("tool", "x"))
+    assert sequences.next_action(r, one_later, NO_FACTS).kind == "text"
+
+
+def test_positions_per_api_key_and_global():
+    per_key = rule({"sequence": [{"text": "a"}, {"text": "b"}], "scope": "api_key"})
+    sequences = Sequences()
+    a, b = RequestFacts(api_key="sk-a"), RequestFacts(api_key="sk-b")
+    assert sequences.next_action(per_key, request(Message("user", "1")), a).text == "a"
+    assert sequences.next_action(per_key, request(Message("user", "2")), a).text == "b"
+    assert sequences.next_action(per_key, request(Message("user", "3")), b).text == "a"
+    shared = rule({"sequence": [{"text": "a"}, {"text": "b"}], "scope": "global"})
+    assert sequences.next_action(shared, request(Message("user", "1")), a).text == "a"
+    assert sequences.next_action(shared, request(Message("user", "2")), b).text == "b"
+
+
+def test_a_conversation_header_names_the_conversation():
+    facts = RequestFacts(headers={"x-llmsim-conversation": "case-7"})
+    assert conversation_key(request(Message("user", "a")), facts) == conversation_key(
+        request(Message("user", "b")), facts
+    )
+    assert conversation_key(request(Message("user", "a")), NO_FACTS) != conversation_key(
+        request(Message("user", "b")), NO_FACTS
+    )
