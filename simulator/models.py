@@ -120,6 +120,25 @@ class ErrorProfile(models.Model):
     retry_after_ms = models.PositiveIntegerField(
         default=1000, help_text="retry-after advertised on injected 429 and 503 answers."
     )
+    disconnect_rate = models.FloatField(
+        default=0,
+        validators=RATE_VALIDATORS,
+        help_text="Share of streamed answers whose connection is closed mid-stream (0 to 1).",
+    )
+    stream_error_rate = models.FloatField(
+        default=0,
+        validators=RATE_VALIDATORS,
+        help_text="Share of streamed answers that end with an in-stream error event (0 to 1).",
+    )
+    stall_rate = models.FloatField(
+        default=0,
+        validators=RATE_VALIDATORS,
+        help_text="Share of streamed answers that stop sending for a while mid-stream (0 to 1).",
+    )
+    fault_after_tokens = models.PositiveIntegerField(
+        default=10, help_text="After how many tokens a mid-stream disconnect, error or stall strikes."
+    )
+    stall_ms = models.PositiveIntegerField(default=5000, help_text="How long a mid-stream stall sends nothing (ms).")
 
     class Meta:
         ordering = ["name"]
@@ -131,6 +150,163 @@ class ErrorProfile(models.Model):
         total = self.rate_limit_rate + self.server_error_rate + self.service_unavailable_rate + self.timeout_rate
         if total > 1.0 + 1e-9:
             raise ValidationError(f"The rates add up to {total:g}; together they cannot exceed 1.")
+        faults = self.disconnect_rate + self.stream_error_rate + self.stall_rate
+        if faults > 1.0 + 1e-9:
+            raise ValidationError(f"The mid-stream fault rates add up to {faults:g}; together they cannot exceed 1.")
+
+
+class Scenario(models.Model):
+    """A named bundle of behaviour a request picks with x-llmsim-scenario; empty fields inherit the settings."""
+
+    name = models.SlugField(
+        max_length=100,
+        unique=True,
+        help_text="What requests send in the x-llmsim-scenario header (letters, digits, - and _).",
+    )
+    description = models.TextField(blank=True, help_text="What this scenario is for (shown in the admin).")
+    generator = models.CharField(
+        max_length=20,
+        blank=True,
+        choices=[
+            ("lorem", "Lorem ipsum"),
+            ("echo", "Echo the last user message"),
+            ("random", "Random words"),
+            ("fixed", "Fixed text"),
+        ],
+        help_text="Empty: as in the simulator settings.",
+    )
+    fixed_text = models.TextField(blank=True, help_text="What the fixed generator says (empty: as in the settings).")
+    target_tokens = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(1_000_000)],
+        help_text="Length of lorem and random answers in tokens (empty: as in the settings).",
+    )
+    latency_profile = models.ForeignKey(
+        ModelProfile,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Every model answers with this profile's latency (empty: as in the settings).",
+    )
+    error_profile = models.ForeignKey(
+        ErrorProfile,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Errors and mid-stream faults injected (empty: as in the settings).",
+    )
+    seed = models.BigIntegerField(
+        null=True, blank=True, help_text="Makes answers repeat exactly (empty: as in the settings)."
+    )
+    tool_call_rate = models.FloatField(
+        null=True,
+        blank=True,
+        validators=RATE_VALIDATORS,
+        help_text='tool_choice "auto": how often the model calls a tool when it would (empty: as in the settings).',
+    )
+    tool_call_rounds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+        help_text="Rounds of tool calls before the text answer (empty: as in the settings).",
+    )
+    parallel_tool_calls = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(128)],
+        help_text="Tool calls per turn when parallel calls are allowed (empty: as in the settings).",
+    )
+    requests_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Rate limit per API key and model: requests per minute (empty: unlimited).",
+    )
+    tokens_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Rate limit per API key and model: prompt tokens plus the max_tokens reservation per minute "
+        "(empty: unlimited).",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ResponseRule(models.Model):
+    """A scripted answer for requests that match, within a scenario."""
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.CASCADE, related_name="rules")
+    name = models.CharField(max_length=100, help_text="A name for this rule (shown in stats and the admin).")
+    priority = models.IntegerField(default=100, help_text="Lower runs first; the first rule that matches answers.")
+    enabled = models.BooleanField(default=True)
+    match_model = models.CharField(
+        max_length=200, blank=True, help_text="Model name, exact or a glob such as gpt-4* (empty: any model)."
+    )
+    match_last_user = models.TextField(
+        blank=True, help_text="The last user message contains this (a regular expression when 'regex' is on)."
+    )
+    match_any_message = models.TextField(
+        blank=True, help_text="Some message contains this (a regular expression when 'regex' is on)."
+    )
+    match_system = models.TextField(blank=True, help_text="The system or developer prompt contains this.")
+    regex = models.BooleanField(default=False, help_text="Treat the two message matchers as regular expressions.")
+    ignore_case = models.BooleanField(default=True, help_text="Compare message text case-insensitively.")
+    match_tools_present = models.BooleanField(
+        null=True, blank=True, help_text="Yes: only requests that offer tools; No: only requests without (empty: any)."
+    )
+    match_tool_offered = models.CharField(
+        max_length=64, blank=True, help_text="Only requests that offer a tool of this name."
+    )
+    match_last_is_tool_result = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Yes: only requests whose last message is a tool result (the turn after tool calls); "
+        "No: only others (empty: any).",
+    )
+    match_header = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="A request header, 'name: value' (value may be a glob) or just 'name' for present.",
+    )
+    match_api_key = models.CharField(max_length=300, blank=True, help_text="Only requests made with this API key.")
+    action = models.JSONField(
+        help_text='What to answer, as JSON: {"text": "..."}, {"tool_calls": [{"name": "f", "arguments": {...}}]}, '
+        '{"json": {...}}, {"error": {"status": 429, "retry_after_ms": 1000}}, {"latency": {"ttft_ms": 50}}, '
+        '{"fault": {"kind": "disconnect", "after_tokens": 5}}, {"generate": true}, or a sequence: '
+        '{"sequence": [{"error": {"status": 429}, "times": 2}, {"generate": true}], "scope": "conversation", '
+        '"when_exhausted": "repeat_last"}. See the README.'
+    )
+
+    class Meta:
+        ordering = ["scenario", "priority", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.scenario.name}: {self.name}" if self.scenario_id else self.name
+
+    def clean(self) -> None:
+        from .engine.rules import RuleError, check_regex, parse_action
+
+        errors: dict[str, str] = {}
+        if self.regex:
+            for field_name in ("match_last_user", "match_any_message"):
+                try:
+                    check_regex(getattr(self, field_name))
+                except RuleError as exc:
+                    errors[field_name] = str(exc)
+        try:
+            parse_action(self.action)
+        except RuleError as exc:
+            errors["action"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
 
 
 class SimulatorSettings(models.Model):
@@ -192,6 +368,14 @@ class SimulatorSettings(models.Model):
         default=1,
         validators=[MinValueValidator(1), MaxValueValidator(128)],
         help_text="Tool calls per turn when the request allows parallel_tool_calls (at most one per tool offered).",
+    )
+    default_scenario = models.ForeignKey(
+        Scenario,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="What requests without an x-llmsim-scenario header get (empty: these settings alone, no rules).",
     )
 
     class Meta:

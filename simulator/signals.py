@@ -4,9 +4,9 @@ from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .models import ErrorProfile, ModelProfile, SimulatorSettings, SnapshotVersion
+from .models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings, SnapshotVersion
 
-WATCHED = (ModelProfile, ErrorProfile, SimulatorSettings)
+WATCHED = (ModelProfile, ErrorProfile, SimulatorSettings, Scenario, ResponseRule)
 
 
 def bump_version(using: str = "default") -> None:

@@ -10,15 +10,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from .engine.errors import ErrorProfile as EngineErrorProfile
 from .engine.latency import LatencyProfile
-from .engine.snapshot import DEFAULT_MODEL, ModelSpec, Snapshot
+from .engine.ratelimit import RateLimit
+from .engine.rules import Match, Rule, RuleError, parse_action
+from .engine.snapshot import DEFAULT_MODEL, ModelSpec, Scenario, Snapshot
 from .engine.toolcalls import ToolBehaviour
-from .models import ErrorProfile, ModelProfile, SimulatorSettings, SnapshotVersion
+from .models import ErrorProfile, ModelProfile, ResponseRule, SimulatorSettings, SnapshotVersion
+from .models import Scenario as ScenarioRow
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +73,67 @@ def errors_of(profile: ErrorProfile | None) -> EngineErrorProfile:
         timeout_after_ms=profile.timeout_after_ms,
         timeout_disconnect=profile.timeout_action == ErrorProfile.TimeoutAction.DISCONNECT,
         retry_after_ms=profile.retry_after_ms,
+        disconnect_rate=profile.disconnect_rate,
+        stream_error_rate=profile.stream_error_rate,
+        stall_rate=profile.stall_rate,
+        fault_after_tokens=profile.fault_after_tokens,
+        stall_ms=profile.stall_ms,
+    )
+
+
+def rule_of(row: ResponseRule) -> Rule | None:
+    """The engine's rule, or None (logged) for a row that slipped past validation."""
+    try:
+        steps, scope, when_exhausted = parse_action(row.action)
+        match = Match(
+            model=row.match_model,
+            last_user=row.match_last_user,
+            any_message=row.match_any_message,
+            system=row.match_system,
+            regex=row.regex,
+            ignore_case=row.ignore_case,
+            tools_present=row.match_tools_present,
+            tool_offered=row.match_tool_offered,
+            last_is_tool_result=row.match_last_is_tool_result,
+            header=row.match_header,
+            api_key=row.match_api_key,
+        )
+        return Rule(
+            name=row.name,
+            match=match,
+            steps=steps,
+            priority=row.priority,
+            scope=scope,
+            when_exhausted=when_exhausted,
+            id=row.pk,
+        )
+    except RuleError as exc:
+        logger.warning("response rule %r of scenario %s is ignored: %s", row.name, row.scenario_id, exc)
+        return None
+
+
+def scenario_of(row: ScenarioRow, base: Scenario, rules: tuple[Rule, ...]) -> Scenario:
+    """A named scenario: its own values where set, the global settings' elsewhere."""
+    tools = base.tools
+    if row.tool_call_rate is not None or row.tool_call_rounds is not None or row.parallel_tool_calls is not None:
+        tools = ToolBehaviour(
+            call_rate=tools.call_rate if row.tool_call_rate is None else row.tool_call_rate,
+            rounds=tools.rounds if row.tool_call_rounds is None else row.tool_call_rounds,
+            parallel_calls=tools.parallel_calls if row.parallel_tool_calls is None else row.parallel_tool_calls,
+        )
+    # 0 cannot come from the admin's validators, but a raw row or an import could carry it: no limit.
+    rpm, tpm = row.requests_per_minute or None, row.tokens_per_minute or None
+    return Scenario(
+        name=row.name,
+        generator=row.generator or base.generator,
+        fixed_text=row.fixed_text or base.fixed_text,
+        target_tokens=row.target_tokens or base.target_tokens,
+        latency_override=latency_of(row.latency_profile) if row.latency_profile else base.latency_override,
+        errors=errors_of(row.error_profile) if row.error_profile else base.errors,
+        seed=row.seed if row.seed is not None else base.seed,
+        tools=tools,
+        rate_limit=RateLimit(rpm, tpm) if rpm or tpm else None,
+        rules=rules,
     )
 
 
@@ -82,16 +147,13 @@ def build_snapshot(using: str = "default") -> Snapshot:
     version = read_version(using)
     config = (
         SimulatorSettings.objects.using(using)
-        .select_related("latency_profile", "default_profile", "error_profile")
+        .select_related("latency_profile", "default_profile", "error_profile", "default_scenario")
         .filter(pk=1)
         .first()
     ) or SimulatorSettings()
     models = tuple(spec_of(p) for p in ModelProfile.objects.using(using).all())
-    return Snapshot(
-        version=version,
-        models=models,
-        default_model=spec_of(config.default_profile) if config.default_profile else DEFAULT_MODEL,
-        strict_models=config.strict_models,
+    base = Scenario(
+        name="",
         generator=config.generator,
         fixed_text=config.fixed_text,
         target_tokens=config.target_tokens,
@@ -103,6 +165,24 @@ def build_snapshot(using: str = "default") -> Snapshot:
             rounds=config.tool_call_rounds,
             parallel_calls=config.parallel_tool_calls,
         ),
+    )
+    rules: dict[int, list[Rule]] = {}
+    for row in ResponseRule.objects.using(using).filter(enabled=True).order_by("priority", "id"):
+        rule = rule_of(row)
+        if rule is not None:
+            rules.setdefault(row.scenario_id, []).append(rule)
+    scenarios = {
+        row.name.lower(): scenario_of(row, base, tuple(rules.get(row.pk, ())))
+        for row in ScenarioRow.objects.using(using).select_related("latency_profile", "error_profile")
+    }
+    default = scenarios.get(config.default_scenario.name.lower()) if config.default_scenario_id else None
+    return Snapshot(
+        version=version,
+        models=models,
+        default_model=spec_of(config.default_profile) if config.default_profile else DEFAULT_MODEL,
+        strict_models=config.strict_models,
+        default_scenario=default or replace(base, name="default"),
+        scenarios=scenarios,
     )
 
 
