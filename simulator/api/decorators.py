@@ -18,7 +18,8 @@ from django.conf import settings
 
 from stats.recorder import recorder
 
-from .http import Call, ProviderError, end_stream, read_body
+from .http import Call, ProviderError, api_key_of, end_stream, read_body
+from .simulation import settle
 
 logger = logging.getLogger(__name__)
 
@@ -35,14 +36,6 @@ def parse_json_body(raw: bytes) -> Any:
             "We could not parse the JSON body of your request. The API expects a JSON payload, "
             f"but what was sent was not valid JSON ({exc}).",
         ) from exc
-
-
-def api_key_of(call: Call) -> str | None:
-    """The caller's key: `Authorization: Bearer <key>` or `x-api-key` (any value is accepted)."""
-    authorization = call.headers.get("authorization", "")
-    if authorization[:7].lower() == "bearer " and authorization[7:].strip():
-        return authorization[7:].strip()
-    return call.headers.get("x-api-key") or None
 
 
 def endpoint(
@@ -83,6 +76,8 @@ def endpoint(
                 error = ProviderError(500, "The server had an error while processing your request.", "server_error")
                 await _answer_error(call, error, send_error, stream_error_event)
             finally:
+                if call.reservation is not None:
+                    settle(call)
                 recorder.finished(call)
 
         return wrapper

@@ -7,6 +7,7 @@ events. See ../shared/wire-format.md §1, §3 and §4 for the shapes.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import time
@@ -17,6 +18,7 @@ from typing import Any
 from .. import snapshots
 from ..engine import planner
 from ..engine.arguments import SchemaError, check_schema
+from ..engine.ratelimit import RateLimited, RateLimitState, duration_text
 from ..engine.schedule import pacer, sleep_until
 from ..engine.snapshot import ModelSpec
 from ..engine.types import (
@@ -25,6 +27,7 @@ from ..engine.types import (
     InjectedError,
     Message,
     Plan,
+    StreamFault,
     ToolCall,
     ToolCallPlan,
     ToolDefinition,
@@ -47,6 +50,7 @@ from .http import (
 )
 from .overrides import parse_overrides
 from .routes import route
+from .simulation import reserve, scenario_for, scripted_action
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 SYSTEM_FINGERPRINT = "fp_llmsim"
@@ -87,11 +91,51 @@ _INJECTED = {
 
 
 def common_headers(call: Call) -> Headers:
-    return [
+    headers = [
         (b"x-request-id", call.request_id.encode()),
         (b"openai-version", b"2020-10-01"),
         (b"openai-processing-ms", str(call.elapsed_ms()).encode()),
     ]
+    if call.ratelimit is not None:
+        headers += ratelimit_headers(call.ratelimit)
+    return headers
+
+
+def ratelimit_headers(state: RateLimitState) -> Headers:
+    """OpenAI's x-ratelimit-* set, for the axes that have a limit."""
+    headers: Headers = []
+    if state.limit_requests is not None:
+        headers += [
+            (b"x-ratelimit-limit-requests", str(state.limit_requests).encode()),
+            (b"x-ratelimit-remaining-requests", str(state.remaining_requests).encode()),
+            (b"x-ratelimit-reset-requests", duration_text(state.reset_requests_s).encode()),
+        ]
+    if state.limit_tokens is not None:
+        headers += [
+            (b"x-ratelimit-limit-tokens", str(state.limit_tokens).encode()),
+            (b"x-ratelimit-remaining-tokens", str(state.remaining_tokens).encode()),
+            (b"x-ratelimit-reset-tokens", duration_text(state.reset_tokens_s).encode()),
+        ]
+    return headers
+
+
+def rate_limited_error(exc: RateLimited, model: str) -> ProviderError:
+    """A scenario's spent budget as OpenAI says it: 429 with the figures, retry-after and the headers."""
+    per_min = "requests per min (RPM)" if exc.which == "requests" else "tokens per min (TPM)"
+    if exc.retry_after_s is None:
+        message = (
+            f"Request too large for {model} in organization org-llmsim on {per_min}: Limit {exc.limit}, "
+            f"Requested {exc.requested}. The input or output tokens must be reduced in order to run successfully."
+        )
+    else:
+        message = (
+            f"Rate limit reached for {model} in organization org-llmsim on {per_min}: Limit {exc.limit}, "
+            f"Used {exc.used}, Requested {exc.requested}. Please try again in {duration_text(exc.retry_after_s)}."
+        )
+    headers = _retry_headers(exc.retry_after_s) + ratelimit_headers(exc.state)
+    error = ProviderError(429, message, "rate_limit", code="rate_limit_exceeded", headers=headers)
+    error.error_type = exc.which  # OpenAI's type: "requests" or "tokens"
+    return error
 
 
 def error_body(error: ProviderError) -> bytes:
@@ -99,7 +143,7 @@ def error_body(error: ProviderError) -> bytes:
         {
             "error": {
                 "message": error.message,
-                "type": _ERROR_TYPES.get(error.kind, "invalid_request_error"),
+                "type": error.error_type or _ERROR_TYPES.get(error.kind, "invalid_request_error"),
                 "param": error.param,
                 "code": error.code,
             }
@@ -126,31 +170,29 @@ def _retry_headers(retry_after_s: float | None) -> Headers:
         return []
     return [
         (b"retry-after", str(max(1, math.ceil(retry_after_s))).encode()),
-        (b"retry-after-ms", str(int(retry_after_s * 1000)).encode()),
+        (b"retry-after-ms", str(math.ceil(retry_after_s * 1000)).encode()),
     ]
-
-
-def _duration_text(seconds: float) -> str:
-    """Go-style duration, as OpenAI writes x-ratelimit-reset-*: 1s, 6m0s, 250ms."""
-    if seconds < 1:
-        return f"{int(seconds * 1000)}ms"
-    minutes, secs = divmod(math.ceil(seconds), 60)
-    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
 
 
 def injected_error(error: InjectedError, model: str) -> ProviderError:
     kind, code, message = _INJECTED.get(error.status, ("server_error", None, "Simulated error."))
     headers = _retry_headers(error.retry_after_s)
+    if error.kind == "rule":  # a response rule's scripted error: its own words where it gave them
+        scripted = ProviderError(
+            error.status, error.message or message or "Simulated error.", kind, code=code, headers=headers
+        )
+        scripted.error_type = error.error_type
+        return scripted
     if error.status == 429:
         wait = error.retry_after_s or 1.0
         message = (
             f"Rate limit reached for {model} on requests per min (RPM): Limit 500, Used 500, Requested 1. "
-            f"Please try again in {_duration_text(wait)}. (simulated by LLMSim)"
+            f"Please try again in {duration_text(wait)}. (simulated by LLMSim)"
         )
         headers += [
             (b"x-ratelimit-limit-requests", b"500"),
             (b"x-ratelimit-remaining-requests", b"0"),
-            (b"x-ratelimit-reset-requests", _duration_text(wait).encode()),
+            (b"x-ratelimit-reset-requests", duration_text(wait).encode()),
             (b"x-ratelimit-limit-tokens", b"200000"),
             (b"x-ratelimit-remaining-tokens", b"200000"),
             (b"x-ratelimit-reset-tokens", b"0s"),
@@ -1046,22 +1088,64 @@ async def stream_chat(
     writer = ChunkWriter(completion_id, created, plan, request.include_usage, legacy_functions)
     # Headers go out at once, as from the real API; the first token follows after TTFT.
     await start_stream(call, [*SSE_HEADERS, *common_headers(call)])
-    steps = len(plan.offsets_s)
+    offsets = plan.offsets_s
+    fault = plan.fault
+    if fault is not None:
+        # The stream breaks after fault.after_tokens steps: no finish chunk, no [DONE].
+        offsets = offsets[: fault.after_tokens]
+        call.completion_tokens = min(call.completion_tokens, len(offsets))
+    steps = len(offsets)
 
     def emit(first: int, end: int) -> Coroutine[Any, Any, None]:
         if end < steps:
             return write_stream(call, writer.steps(first, end))
+        if fault is not None:
+            return break_stream(call, writer.steps(first, end), fault, plan.model)
         return end_stream(call, writer.steps(first, end) + writer.closing())
 
     if steps == 0:
         await until_disconnect(call, sleep_until(call.arrival + plan.ttft_s))
-        await end_stream(call, writer.steps(0, 1) + writer.closing())
+        if fault is not None:
+            await break_stream(call, b"", fault, plan.model)
+        else:
+            await end_stream(call, writer.steps(0, 1) + writer.closing())
     else:
-        await until_disconnect(call, pacer().pace(call.arrival, plan.offsets_s, emit))
+        await until_disconnect(call, pacer().pace(call.arrival, offsets, emit))
+
+
+def fault_error(fault: StreamFault, model: str) -> ProviderError:
+    return injected_error(InjectedError(fault.status, "rule", message=fault.message), model)
+
+
+_FLUSH_S = 0.02
+
+
+async def break_stream(call: Call, data: bytes, fault: StreamFault, model: str) -> None:
+    """A mid-stream fault: the last tokens, then an error event or a dropped connection."""
+    if fault.kind == "error":
+        call.status = fault.status
+        await end_stream(call, data + stream_error_event(fault_error(fault, model)))
+        return
+    if data:
+        await write_stream(call, data)
+        # Let the server flush what was written: dropping aborts the connection, and an
+        # abort discards unsent bytes (Daphne's Twisted transport would lose the tokens).
+        await asyncio.sleep(_FLUSH_S)
+    await drop_connection(call)
 
 
 async def reply_chat(call: Call, plan: Plan, completion_id: str, created: int, legacy_functions: bool) -> None:
     # Like the real API, a non-streaming answer comes when the whole generation is done.
+    fault = plan.fault
+    if fault is not None:
+        # A scripted fault strikes where the stream would have broken: no answer, or an error.
+        offsets = plan.offsets_s[: fault.after_tokens]
+        await until_disconnect(call, sleep_until(call.arrival + (offsets[-1] if offsets else plan.ttft_s)))
+        call.completion_tokens = len(offsets)
+        if fault.kind == "error":
+            raise fault_error(fault, plan.model)
+        await drop_connection(call)
+        return
     if plan.duration_s > 0:
         await until_disconnect(call, sleep_until(call.arrival + plan.duration_s))
     body = dump_json(completion_json(completion_id, created, plan, legacy_functions))
@@ -1077,12 +1161,14 @@ async def chat_completions(call: Call, body: Any) -> None:
     request = parse_chat_request(body)
     overrides = parse_overrides(call.headers)
     snapshot = snapshots.current()
+    scenario = scenario_for(call, snapshot)
     spec = snapshot.model_for(request.model)
     if spec is None:
         raise model_not_found(request.model)
     check_model_limits(body, request, spec)
+    action = scripted_action(call, scenario, request)
     try:
-        plan = planner.plan(request, spec, snapshot, overrides)
+        plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
     except planner.ContextLengthExceeded as exc:
         raise ProviderError(
             400,
@@ -1096,6 +1182,10 @@ async def chat_completions(call: Call, body: Any) -> None:
     if plan.error is not None:
         await answer_injected_error(call, plan.error, request.model)
         return
+    try:
+        await reserve(call, scenario, request, plan)
+    except RateLimited as exc:
+        raise rate_limited_error(exc, request.model) from None
     call.prompt_tokens = plan.usage.prompt_tokens
     call.completion_tokens = plan.usage.completion_tokens
     completion_id = new_id("chatcmpl-", 96)

@@ -1,0 +1,105 @@
+"""The provider-neutral steps of answering a generation request, shared by every adapter.
+
+An adapter parses its wire format into a CompletionRequest, then:
+
+    scenario = scenario_for(call, snapshot)           # x-llmsim-scenario, or the default
+    action = scripted_action(call, scenario, request) # a matching response rule's step, if any
+    plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
+    await reserve(call, scenario, request, plan)      # rate limits (raises RateLimited)
+
+and renders the plan in its own format. The endpoint decorator settles the rate-limit
+reservation when the answer is done (`settle`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from .. import ratelimits
+from ..engine.rules import Action, RequestFacts, SequenceExhausted, first_match, sequences
+from ..engine.snapshot import Scenario, Snapshot
+from ..engine.types import CompletionRequest, Plan
+from .http import Call, ProviderError, api_key_of
+
+logger = logging.getLogger(__name__)
+
+SCENARIO_HEADER = "x-llmsim-scenario"
+
+
+def scenario_for(call: Call, snapshot: Snapshot) -> Scenario:
+    """The scenario the request names in x-llmsim-scenario (400 when there is none by that name)."""
+    name = call.headers.get(SCENARIO_HEADER)
+    scenario = snapshot.scenario(name)
+    if scenario is None:
+        known = ", ".join(sorted(s.name for s in snapshot.scenarios.values())) or "none defined"
+        raise ProviderError(
+            400,
+            f"Unknown scenario {name!r} in the {SCENARIO_HEADER} header. Known scenarios: {known}.",
+            param=SCENARIO_HEADER,
+            code="unknown_scenario",
+        )
+    call.scenario = scenario.name
+    return scenario
+
+
+def scripted_action(call: Call, scenario: Scenario, request: CompletionRequest) -> Action | None:
+    """The step of the first response rule that matches, advancing its sequence; None when none matches."""
+    if not scenario.rules:
+        return None
+    facts = RequestFacts(headers=call.headers, api_key=api_key_of(call) or "")
+    rule = first_match(scenario.rules, request, facts)
+    if rule is None:
+        return None
+    call.rule = rule.name
+    try:
+        return sequences.next_action(rule, request, facts)
+    except SequenceExhausted as exc:
+        raise ProviderError(
+            500,
+            f"The response rule {rule.name!r} of scenario {scenario.name!r} has played its whole sequence "
+            "(when_exhausted: error).",
+            "server_error",
+            code="sequence_exhausted",
+        ) from exc
+
+
+def reserved_tokens(request: CompletionRequest, plan: Plan, scenario: Scenario) -> int:
+    """What a request holds of the tokens-per-minute budget while it runs: prompt + max_tokens.
+
+    Without max_tokens the reservation is the scenario's usual answer length, so a
+    budget is not drained by requests that leave the cap to the model.
+    """
+    cap = request.max_tokens if request.max_tokens is not None else scenario.target_tokens
+    return plan.usage.prompt_tokens + cap * request.n
+
+
+async def reserve(call: Call, scenario: Scenario, request: CompletionRequest, plan: Plan) -> None:
+    """Take the request from the scenario's rate-limit buckets (per API key and model).
+
+    Sets call.ratelimit (for the headers) and call.reservation; raises
+    ratelimits.RateLimited (rendered by the adapter as its 429) when a budget is spent.
+    """
+    limit = scenario.rate_limit
+    if limit is None:
+        return
+    key = ratelimits.bucket_key(scenario.name, api_key_of(call) or "", request.model)
+    tokens = reserved_tokens(request, plan, scenario)
+    call.ratelimit = await ratelimits.acquire(key, limit, tokens)
+    call.reservation = (key, limit, tokens)
+
+
+_pending: set[asyncio.Task] = set()
+
+
+def settle(call: Call) -> None:
+    """Give back what a finished request reserved beyond what it used (prompt + tokens sent)."""
+    if call.reservation is None:
+        return
+    key, limit, reserved = call.reservation
+    call.reservation = None
+    actual = call.prompt_tokens + call.completion_tokens
+    task = asyncio.get_running_loop().create_task(ratelimits.settle(key, limit, reserved, actual))
+    # Keep a reference until done (the loop holds tasks weakly); errors are logged by ratelimits.
+    _pending.add(task)
+    task.add_done_callback(_pending.discard)
