@@ -34,6 +34,9 @@ def _bounds() -> tuple[float, ...]:
 
 
 BOUNDS = _bounds()
+_bucket = bisect_left
+_monotonic = time.monotonic
+_time = time.time
 BUCKETS = len(BOUNDS) + 1  # the last one holds what is past the last bound (+Inf)
 
 
@@ -49,7 +52,7 @@ class Histogram:
         self.max = 0.0
 
     def observe(self, seconds: float) -> None:
-        self.counts[bisect_left(BOUNDS, seconds)] += 1
+        self.counts[_bucket(BOUNDS, seconds)] += 1
         self.sum += seconds
         if seconds > self.max:
             self.max = seconds
@@ -157,23 +160,32 @@ class Recorder:
         state = self.state
         state.received += 1
         self.active += 1
-        state.window_requests[state.slot(int(time.time()))] += 1
+        state.window_requests[state.slot(int(_time()))] += 1
 
     def stream_started(self, call: CallLike) -> None:
         """The stream's headers go out (start_stream)."""
-        call.stream_opened = time.monotonic()
+        call.stream_opened = _monotonic()
         self.streams += 1
 
     def wrote(self, call: CallLike) -> None:
         """A body write of a stream: the first carries the first token, then each gap between writes."""
-        now = time.monotonic()
+        now = _monotonic()
         last = call.last_write
         call.last_write = now
-        stats = self.state.models.get(call.model) or self._model_stats(call.model)[1]
+        stats = self.state.models.get(call.model)
+        if stats is None:
+            stats = self._model_stats(call.model)[1]
         if last:
-            stats.gaps.observe(now - last)
+            histogram, seconds = stats.gaps, now - last
         else:
-            stats.ttft.observe(now - call.arrival)
+            histogram, seconds = stats.ttft, now - call.arrival
+        # Histogram.observe, inlined: this runs once per write of every stream.
+        histogram.counts[_bucket(BOUNDS, seconds)] += 1
+        histogram.sum += seconds
+        if seconds > histogram.max:
+            histogram.max = seconds
+        if seconds < histogram.min:
+            histogram.min = seconds
 
     def finished(self, call: CallLike) -> None:
         self.active -= 1
@@ -192,9 +204,9 @@ class Recorder:
             if complete:
                 completion = call.completion_tokens
                 stats.completion_tokens += completion
-                stats.duration.observe(time.monotonic() - call.arrival)
+                stats.duration.observe(_monotonic() - call.arrival)
                 if completion:
-                    state.window_tokens[state.slot(int(time.time()))] += completion
+                    state.window_tokens[state.slot(int(_time()))] += completion
         # The route's template (/v1/models/{model_id}), not the path: bounded by the routes.
         key = (call.route, model, status, call.stream, call.injected)
         calls = state.calls

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import urllib.request
 import uuid
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import INSTANT, post
+from .conftest import INSTANT, ROOT, post
 
 pytestmark = pytest.mark.live
 
@@ -58,3 +59,19 @@ def test_it_exposes_requests_tokens_and_latency_per_model(llmsim_server):
     assert "llmsim_requests_active" in families
     assert "llmsim_streams_active" in families
     assert value(families["llmsim_processes"], "llmsim_processes") == 1
+
+
+def test_the_grafana_dashboard_and_the_readme_name_only_real_metrics():
+    from stats.metrics import render
+
+    exposed = {family.name for family in text_string_to_metric_families(render().decode())}
+    samples = {
+        name
+        for family in exposed
+        for name in (family, f"{family}_total", f"{family}_bucket", f"{family}_sum", f"{family}_count")
+    }
+    for document in ("docs/grafana-dashboard.json", "README.md"):
+        named = set(re.findall(r"\bllmsim_[a-z_]+\b", (ROOT / document).read_text()))
+        named -= {"llmsim_top", "llmsim_project", "llmsim_ws"}
+        assert named, document
+        assert named <= samples, (document, named - samples)
