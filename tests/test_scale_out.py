@@ -1,0 +1,123 @@
+"""The scale-out mode: two server processes on one PostgreSQL database and one Redis.
+
+What a user of several replicas sees must stay one system: an admin edit reaches every
+process within about a second, and a scenario's rate limit is one budget for all.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlparse, urlunparse
+
+import environ
+import pytest
+
+from .conftest import INSTANT, LiveServer, post, start_server, stop_server
+from .services import postgres_url, redis_url, unique_prefix
+
+USER = [{"role": "user", "content": "hello"}]
+ALIAS = "scale_out"
+
+
+@pytest.fixture(scope="module")
+def shared_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this module's servers, dropped afterwards."""
+    import psycopg
+
+    base = postgres_url()
+    name = f"llmsim_test_{uuid.uuid4().hex[:10]}"
+    admin_url = urlunparse(urlparse(base)._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield urlunparse(urlparse(base)._replace(path=f"/{name}"))
+    from django.db import connections
+
+    if ALIAS in connections.settings:
+        connections[ALIAS].close()
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def two_servers(shared_database, tmp_path_factory) -> Iterator[list[LiveServer]]:
+    """Two `serve` processes (one worker each) sharing the database and a Redis key prefix."""
+    env = {"DATABASE_URL": shared_database, "REDIS_URL": redis_url(), "LLMSIM_REDIS_PREFIX": unique_prefix()}
+    servers = []
+    try:
+        for kind in ("serve", "serve-uvicorn"):
+            servers.append(start_server(tmp_path_factory.mktemp(f"scale-{kind}"), kind, env))
+        yield servers
+    finally:
+        for server in servers:
+            stop_server(server)
+
+
+@pytest.fixture
+def shared_db(shared_database, django_db_blocker) -> Iterator[str]:
+    """An ORM alias of the servers' database, unblocked for this test."""
+    from django.db import connections
+
+    connections.settings[ALIAS] = {
+        **connections.settings["default"],
+        "OPTIONS": {},
+        **environ.Env.db_url_config(shared_database),
+    }
+    with django_db_blocker.unblock():
+        yield ALIAS
+
+
+def wait_for_all(servers: list[LiveServer], using: str) -> None:
+    from simulator.snapshots import read_version
+
+    version = read_version(using)
+    for server in servers:
+        server.wait_for_version(version)
+
+
+def ask(server: LiveServer, scenario: str, key: str = "sk-shared"):
+    headers = {**INSTANT, "x-llmsim-scenario": scenario, "authorization": f"Bearer {key}"}
+    return post(server, "/v1/chat/completions", {"model": "gpt-4o", "messages": USER}, headers)
+
+
+def test_an_edit_reaches_every_process_within_a_second(two_servers, shared_db):
+    from simulator.models import ResponseRule, Scenario
+
+    scenario = Scenario.objects.using(shared_db).create(name="hot-reload")
+    rule = ResponseRule(scenario=scenario, name="say", action={"text": "version one"})
+    rule.save(using=shared_db)
+    wait_for_all(two_servers, shared_db)
+    for server in two_servers:
+        assert ask(server, "hot-reload")[2]["choices"][0]["message"]["content"] == "version one"
+
+    rule.action = {"text": "version two"}
+    rule.save(using=shared_db)
+    started = time.monotonic()
+    pending = set(range(len(two_servers)))
+    while pending:
+        for index in list(pending):
+            if ask(two_servers[index], "hot-reload")[2]["choices"][0]["message"]["content"] == "version two":
+                pending.discard(index)
+        assert time.monotonic() - started < 1.5, "an edit took longer than a second to reach every process"
+        time.sleep(0.02)
+
+
+def test_two_processes_share_one_rate_limit_budget(two_servers, shared_db):
+    from simulator.models import Scenario
+
+    budget = 30
+    Scenario.objects.using(shared_db).create(name="shared-budget", requests_per_minute=budget)
+    wait_for_all(two_servers, shared_db)
+    started = time.monotonic()
+    answers = [ask(two_servers[i % 2], "shared-budget") for i in range(2 * budget)]
+    elapsed = time.monotonic() - started
+    granted = [a for a in answers if a[0] == 200]
+    refused = [a for a in answers if a[0] == 429]
+    refill = int(elapsed * budget / 60) + 1
+    assert budget <= len(granted) <= budget + refill
+    assert len(granted) + len(refused) == 2 * budget
+    # Both processes count down the same bucket.
+    remaining = [int(a[1]["x-ratelimit-remaining-requests"]) for a in granted[:4]]
+    assert remaining == sorted(remaining, reverse=True) and remaining[0] == budget - 1
+    assert refused[0][2]["error"]["type"] == "requests"
