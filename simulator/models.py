@@ -400,6 +400,12 @@ class SnapshotVersion(models.Model):
 
     version = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+    # Resets that must reach every process (simulator/resets.py): each process's poller
+    # resets its own state when one of these moves.
+    sequence_resets = models.BigIntegerField(default=0, help_text="Bumped to restart every rule sequence.")
+    rate_limit_resets = models.BigIntegerField(
+        default=0, help_text="Bumped to refill every process's in-memory rate-limit buckets."
+    )
 
     class Meta:
         verbose_name = "snapshot version"

@@ -15,6 +15,7 @@ from dataclasses import replace
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
+from . import resets
 from .engine.errors import ErrorProfile as EngineErrorProfile
 from .engine.latency import LatencyProfile
 from .engine.ratelimit import RateLimit
@@ -142,6 +143,12 @@ def read_version(using: str = "default") -> int:
     return row or 0
 
 
+def _read_counters() -> tuple[int, int, int]:
+    """The version and the two reset counters, in the one query each poll makes."""
+    fields = ("version", "sequence_resets", "rate_limit_resets")
+    return SnapshotVersion.objects.filter(pk=1).values_list(*fields).first() or (0, 0, 0)
+
+
 def build_snapshot(using: str = "default") -> Snapshot:
     """Read every scenario table once and freeze the result."""
     version = read_version(using)
@@ -190,7 +197,8 @@ def refresh(force: bool = False) -> bool:
     """Rebuild the snapshot if the stored version moved; True when it was replaced."""
     global _current
     with _lock:
-        version = read_version()
+        version, sequence_resets, rate_limit_resets = _read_counters()
+        resets.catch_up(sequence_resets, rate_limit_resets)  # the management API's resets, from any process
         if not force and version == _current.version:
             return False
         _current = build_snapshot()
