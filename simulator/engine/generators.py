@@ -177,12 +177,16 @@ def token_pieces(tokens: Sequence[int], encoding: str) -> tuple[list[str], list[
     return pieces, counts
 
 
-def _cut_at_stop(pieces: list[str], counts: list[int], stop: Sequence[str]) -> tuple[list[str], list[int], bool]:
-    """Cut the pieces before the earliest stop sequence; the stop text itself is not returned."""
+def _cut_at_stop(pieces: list[str], counts: list[int], stop: Sequence[str]) -> tuple[list[str], list[int], str | None]:
+    """Cut the pieces before the earliest stop sequence; the stop text itself is not returned.
+
+    Also returns the stop sequence that cut (None when none occurs).
+    """
     text = "".join(pieces)
-    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
-    if cut < 0:
-        return pieces, counts, False
+    found = [(at, sequence) for sequence in stop if sequence and (at := text.find(sequence)) >= 0]
+    if not found:
+        return pieces, counts, None
+    cut, matched = min(found, key=lambda hit: hit[0])
     kept: list[str] = []
     kept_counts: list[int] = []
     at = 0
@@ -193,7 +197,7 @@ def _cut_at_stop(pieces: list[str], counts: list[int], stop: Sequence[str]) -> t
         kept.append(part)
         kept_counts.append(count)
         at += len(piece)
-    return kept, kept_counts, True
+    return kept, kept_counts, matched
 
 
 def generate(
@@ -228,8 +232,11 @@ def generate(
             tokens = tokens[: max(max_tokens, 0)]
             finish_reason = "length"
         pieces, counts = token_pieces(tokens, encoding)
+    matched = None
     if stop:
-        pieces, counts, stopped = _cut_at_stop(pieces, counts, stop)
-        if stopped:
+        pieces, counts, matched = _cut_at_stop(pieces, counts, stop)
+        if matched is not None:
             finish_reason = "stop"
-    return ChoicePlan(pieces=tuple(pieces), finish_reason=finish_reason, completion_tokens=sum(counts))
+    return ChoicePlan(
+        pieces=tuple(pieces), finish_reason=finish_reason, completion_tokens=sum(counts), stop_sequence=matched
+    )

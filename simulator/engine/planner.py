@@ -57,6 +57,26 @@ def reasoning_tokens(latency: LatencyProfile, ttft_s: float, visible_target: int
     return max(_MIN_REASONING_TOKENS, visible_target)
 
 
+def thinking_tokens(
+    request: CompletionRequest, spec: ModelSpec, latency: LatencyProfile, ttft_s: float, visible_target: int
+) -> int:
+    """How many tokens the model thinks: reasoning models by default, any model the request asks to think.
+
+    The request's thinking budget (Anthropic budget_tokens, Gemini thinkingBudget) caps
+    it; a budget of 0 turns thinking off.
+    """
+    budget = request.thinking_budget
+    if not (spec.reasoning if budget is None else budget > 0):
+        return 0
+    tokens = reasoning_tokens(latency, ttft_s, visible_target)
+    return tokens if budget is None else min(tokens, budget)
+
+
+def thinking_text(rng: random.Random, tokens: int, encoding: str) -> tuple[str, ...]:
+    """Visible thinking of exactly `tokens` tokens, as the pieces it streams in."""
+    return generate("random", rng, target_tokens=tokens, encoding=encoding).pieces
+
+
 NO_OVERRIDES = Overrides()
 
 
@@ -106,7 +126,7 @@ def plan(
 
     target = overrides.tokens if overrides.tokens is not None else scenario.target_tokens
     ttft_s = sample_ttft_s(latency, rng, prompt_tokens)
-    thinking = reasoning_tokens(latency, ttft_s, target) if spec.reasoning else 0
+    thinking = thinking_tokens(request, spec, latency, ttft_s, target)
     # Without max_tokens the model still stops at its own output limit, as real ones do.
     cap = spec.max_output_tokens if request.max_tokens is None else request.max_tokens
     budget = cap - thinking
@@ -114,6 +134,10 @@ def plan(
         thinking, budget = cap, 0
 
     choices = tuple(answer(request, spec, scenario, rng, target, budget, action) for _ in range(request.n))
+    if request.show_thinking and thinking:
+        choices = tuple(
+            replace(choice, thinking_pieces=thinking_text(rng, thinking, spec.encoding)) for choice in choices
+        )
     steps = max(choice.step_count for choice in choices)
     offsets = token_offsets_s(latency, rng, ttft_s, steps)
     completion = sum(choice.completion_tokens for choice in choices) + thinking * request.n

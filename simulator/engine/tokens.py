@@ -136,6 +136,7 @@ def count_messages(messages: Iterable[Message], encoding: str = O200K) -> int:
             total += len(enc.encode_ordinary(message.content))
         if message.name:
             total += TOKENS_PER_NAME + len(enc.encode_ordinary(message.name))
+        total += message.media_tokens
         for call in message.tool_calls:
             total += TOKENS_PER_MESSAGE + len(enc.encode_ordinary(call.name))
             total += len(enc.encode_ordinary(call.arguments))

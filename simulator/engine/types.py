@@ -24,6 +24,8 @@ class Message:
     name: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    # Prompt tokens of images, audio or files in the message, which `content` does not show.
+    media_tokens: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,12 @@ class CompletionRequest:
     seed: int | None = None
     stream: bool = False
     include_usage: bool = False
+    # Thinking the client asked for: at most this many reasoning tokens (0: none);
+    # None: the model's default (reasoning models think, others do not).
+    thinking_budget: int | None = None
+    # Answer with the thinking as text (Anthropic thinking blocks, Gemini thought parts)
+    # rather than as hidden reasoning tokens.
+    show_thinking: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +100,8 @@ class ToolCallPlan:
 class ChoicePlan:
     """What one choice says: its text (or tool calls) as the tokens it is streamed in, and why it ends.
 
-    Streaming steps: one per text piece, then per tool call one step for its name and
+    Streaming steps: one per thinking piece (only when the request asked to see the
+    thinking), then one per text piece, then per tool call one step for its name and
     one per argument piece.
     """
 
@@ -100,16 +109,24 @@ class ChoicePlan:
     finish_reason: str  # "stop" | "length" | "tool_calls"
     completion_tokens: int = 0
     tool_calls: tuple[ToolCallPlan, ...] = ()
+    # The stop sequence that cut the text (finish_reason "stop"), if one did.
+    stop_sequence: str | None = None
+    # Visible thinking before the answer (CompletionRequest.show_thinking); its tokens
+    # are the plan's reasoning tokens, not part of completion_tokens.
+    thinking_pieces: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
         return "".join(self.pieces)
 
     @property
+    def thinking(self) -> str:
+        return "".join(self.thinking_pieces)
+
+    @property
     def step_count(self) -> int:
-        if not self.tool_calls:
-            return len(self.pieces)
-        return len(self.pieces) + sum(1 + len(call.argument_pieces) for call in self.tool_calls)
+        steps = len(self.thinking_pieces) + len(self.pieces)
+        return steps + sum(1 + len(call.argument_pieces) for call in self.tool_calls)
 
 
 @dataclass(frozen=True, slots=True)
