@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 
@@ -107,11 +108,21 @@ class Call:
 
 
 def api_key_of(call: Call) -> str | None:
-    """The caller's key: `Authorization: Bearer <key>` or `x-api-key` (any value is accepted)."""
+    """The caller's key (any value is accepted): `Authorization: Bearer <key>`, `x-api-key`
+    (Anthropic), `x-goog-api-key` or `?key=` (Gemini)."""
     authorization = call.headers.get("authorization", "")
     if authorization[:7].lower() == "bearer " and authorization[7:].strip():
         return authorization[7:].strip()
-    return call.headers.get("x-api-key") or None
+    return call.headers.get("x-api-key") or call.headers.get("x-goog-api-key") or query_param(call, "key") or None
+
+
+def query_param(call: Call, name: str) -> str | None:
+    """The first value of a query-string parameter (None when absent)."""
+    query = call.scope.get("query_string", b"")
+    if not query:
+        return None
+    values = parse_qs(query.decode("latin-1"), keep_blank_values=True).get(name)
+    return values[0] if values else None
 
 
 # Ids only need to be unique, not unguessable: a PRNG is far cheaper than os.urandom.

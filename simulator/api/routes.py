@@ -26,7 +26,11 @@ _templates: dict[str, str] = {}  # a pattern's regex → the path as written, e.
 
 
 def route(method: str, path: str) -> Callable[[Handler], Handler]:
-    """Register a handler; `{name}` in the path captures one or more characters."""
+    """Register a handler; `{name}` in the path captures one or more characters.
+
+    Templates are tried most literal first, so `/v1/models/{model}:generateContent`
+    wins over `/v1/models/{model_id}` whatever the order they were registered in.
+    """
 
     def register(handler: Handler) -> Handler:
         if "{" not in path:
@@ -40,9 +44,14 @@ def route(method: str, path: str) -> Callable[[Handler], Handler]:
             else:
                 _patterns.append((re.compile(regex), {method: handler}))
                 _templates[regex] = path
+                _patterns.sort(key=lambda item: -_literal_length(_templates[item[0].pattern]))
         return handler
 
     return register
+
+
+def _literal_length(template: str) -> int:
+    return len(re.sub(r"\{\w+\}", "", template))
 
 
 def find(path: str) -> tuple[dict[str, Handler] | None, dict[str, str], str]:
