@@ -22,7 +22,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_application(db_path: Path):
+def load_application(db_path: Path, loaded_scenario: bool = False):
     sys.path.insert(0, str(PROJECT_ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "llmsim_project.settings")
     os.environ["DATABASE_URL"] = f"sqlite:///{db_path}"
@@ -31,6 +31,11 @@ def load_application(db_path: Path):
 
     django.setup()
     call_command("migrate", verbosity=0)
+    if loaded_scenario:
+        sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+        import loaded_scenario as scenario_module
+
+        scenario_module.install()
     from llmsim_project.asgi import application
 
     return application
@@ -78,9 +83,12 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=20)
     parser.add_argument("--stream", action="store_true", help="streaming requests (instant timing)")
     parser.add_argument("--profile", action="store_true", help="print the top functions of one more round")
+    parser.add_argument(
+        "--loaded-scenario", action="store_true", help="ten response rules and rate limits (bench/loaded_scenario.py)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        application = load_application(Path(tmp) / "bench.sqlite3")
+        application = load_application(Path(tmp) / "bench.sqlite3", args.loaded_scenario)
         scope, body = make_request(args.tokens, args.stream)
         asyncio.run(run(application, scope, body, 200))  # warm up
         best = min(_timed(application, scope, body, args.requests) for _ in range(args.rounds))

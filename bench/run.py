@@ -146,6 +146,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     which.add_argument("--url", help="benchmark this already-running server (127.0.0.1 only) instead")
     parser.add_argument("--port", type=int, help="port of the servers we start (default: a free one each time)")
     parser.add_argument("--serve-workers", type=int, help="pass --workers N to serve (default: its own default)")
+    parser.add_argument(
+        "--loaded-scenario",
+        action="store_true",
+        help="make every request walk ten response rules and take from rate limits (bench/loaded_scenario.py)",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds of the throughput run")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before it")
     parser.add_argument("--connections", type=int, default=64)
@@ -341,7 +346,7 @@ def run_all(
     with tempfile.TemporaryDirectory(prefix="llmsim-bench-") as tmp:
         workdir = Path(tmp)
         if not args.url and any(kind in DJANGO_KINDS for kind in servers):
-            migrate(workdir)
+            migrate(workdir, args.loaded_scenario)
         for kind in servers:
             results[kind] = {}
             for scenario in scenarios:

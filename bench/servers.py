@@ -92,16 +92,15 @@ def bench_environment(workdir: Path) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}", "PYTHONUNBUFFERED": "1"}
 
 
-def migrate(workdir: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=PROJECT_ROOT,
-        env=bench_environment(workdir),
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        sys.exit(f"migrate failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+def migrate(workdir: Path, loaded_scenario: bool = False) -> None:
+    """Migrate the throw-away database; with `loaded_scenario`, install bench/loaded_scenario.py's scenario."""
+    commands = [[sys.executable, "manage.py", "migrate", "--noinput"]]
+    if loaded_scenario:
+        commands.append([sys.executable, "bench/loaded_scenario.py"])
+    for command in commands:
+        done = subprocess.run(command, cwd=PROJECT_ROOT, env=bench_environment(workdir), capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"{' '.join(command[1:])} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
 
 
 @contextmanager

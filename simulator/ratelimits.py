@@ -391,6 +391,21 @@ async def settle(key: str, limit: RateLimit, reserved: int, actual: int) -> None
     await store.settle(key, limit, reserved, actual)
 
 
+_settling: set[asyncio.Task] = set()
+
+
+def settle_soon(key: str, limit: RateLimit, reserved: int, actual: int) -> None:
+    """settle() for a caller that cannot wait (the end of a request): in-process at once, Redis in the background."""
+    if limit.tokens_per_minute is None or reserved == actual:
+        return
+    if not settings.REDIS_URL:
+        _local.settle(key, limit, reserved, actual, time.monotonic())
+        return
+    task = asyncio.get_running_loop().create_task(settle(key, limit, reserved, actual))
+    _settling.add(task)  # the loop holds tasks weakly
+    task.add_done_callback(_settling.discard)
+
+
 async def reset() -> int:
     """Refill every bucket (forget them all): in this process and, with REDIS_URL, in Redis.
 

@@ -87,6 +87,6 @@ def test_the_sdk_retries_after_the_advertised_wait(llmsim_server, make_scenario)
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_request_larger_than_the_budget_says_so(llmsim_server, make_scenario, stream):  # noqa: F811
     make_scenario(f"tiny-tpm-{stream}", tokens_per_minute=20)
-    status, headers, body = raw(llmsim_server, f"tiny-tpm-{stream}", max_tokens=500, stream=stream)
+    status, _, body = raw(llmsim_server, f"tiny-tpm-{stream}", max_tokens=500, stream=stream)
     assert status == 429
     assert "Request too large" in body["error"]["message"]

@@ -105,17 +105,17 @@ def ratelimit_headers(state: RateLimitState) -> Headers:
     """OpenAI's x-ratelimit-* set, for the axes that have a limit."""
     headers: Headers = []
     if state.limit_requests is not None:
-        headers += [
-            (b"x-ratelimit-limit-requests", str(state.limit_requests).encode()),
-            (b"x-ratelimit-remaining-requests", str(state.remaining_requests).encode()),
+        headers += (
+            (b"x-ratelimit-limit-requests", b"%d" % state.limit_requests),
+            (b"x-ratelimit-remaining-requests", b"%d" % state.remaining_requests),
             (b"x-ratelimit-reset-requests", duration_text(state.reset_requests_s).encode()),
-        ]
+        )
     if state.limit_tokens is not None:
-        headers += [
-            (b"x-ratelimit-limit-tokens", str(state.limit_tokens).encode()),
-            (b"x-ratelimit-remaining-tokens", str(state.remaining_tokens).encode()),
+        headers += (
+            (b"x-ratelimit-limit-tokens", b"%d" % state.limit_tokens),
+            (b"x-ratelimit-remaining-tokens", b"%d" % state.remaining_tokens),
             (b"x-ratelimit-reset-tokens", duration_text(state.reset_tokens_s).encode()),
-        ]
+        )
     return headers
 
 

@@ -13,7 +13,6 @@ reservation when the answer is done (`settle`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from .. import ratelimits
@@ -47,7 +46,7 @@ def scripted_action(call: Call, scenario: Scenario, request: CompletionRequest) 
     """The step of the first response rule that matches, advancing its sequence; None when none matches."""
     if not scenario.rules:
         return None
-    facts = RequestFacts(headers=call.headers, api_key=api_key_of(call) or "")
+    facts = RequestFacts(call.headers, api_key_of(call) or "")
     rule = first_match(scenario.rules, request, facts)
     if rule is None:
         return None
@@ -89,17 +88,10 @@ async def reserve(call: Call, scenario: Scenario, request: CompletionRequest, pl
     call.reservation = (key, limit, tokens)
 
 
-_pending: set[asyncio.Task] = set()
-
-
 def settle(call: Call) -> None:
     """Give back what a finished request reserved beyond what it used (prompt + tokens sent)."""
     if call.reservation is None:
         return
     key, limit, reserved = call.reservation
     call.reservation = None
-    actual = call.prompt_tokens + call.completion_tokens
-    task = asyncio.get_running_loop().create_task(ratelimits.settle(key, limit, reserved, actual))
-    # Keep a reference until done (the loop holds tasks weakly); errors are logged by ratelimits.
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
+    ratelimits.settle_soon(key, limit, reserved, call.prompt_tokens + call.completion_tokens)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,13 +102,12 @@ class Rule:
     scope: str = "conversation"
     when_exhausted: str = "repeat_last"
     id: int = 0  # the database id (sequence positions are kept per rule)
-    _last_user: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
-    _any_message: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    # The matchers that are set, as checks of (request, facts, last user text): a rule
+    # costs only what it tests, which keeps ten rules cheap on the request path.
+    _checks: tuple[Check, ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        last_user, any_message = self.match.patterns()
-        object.__setattr__(self, "_last_user", last_user)
-        object.__setattr__(self, "_any_message", any_message)
+        object.__setattr__(self, "_checks", _checks_of(self.match))
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,39 +143,63 @@ def _last_user(messages: Sequence[Message]) -> str:
     return ""
 
 
-def matches(rule: Rule, request: CompletionRequest, facts: RequestFacts) -> bool:
-    m = rule.match
-    if m.model and not (m.model == request.model or fnmatch.fnmatchcase(request.model.lower(), m.model.lower())):
-        return False
-    if rule._last_user is not None and not rule._last_user.search(_last_user(request.messages)):
-        return False
-    if rule._any_message is not None and not any(rule._any_message.search(x.content) for x in request.messages):
-        return False
+Check = Callable[[CompletionRequest, "RequestFacts", str], bool]
+
+
+def _checks_of(m: Match) -> tuple[Check, ...]:
+    checks: list[Check] = []
+    if m.model:
+        model, pattern = m.model, m.model.lower()
+        checks.append(lambda r, f, u: r.model == model or fnmatch.fnmatchcase(r.model.lower(), pattern))
+    if m.tools_present is not None:
+        present = m.tools_present
+        checks.append(lambda r, f, u: bool(r.tools) == present)
+    if m.tool_offered:
+        tool = m.tool_offered
+        checks.append(lambda r, f, u: any(t.name == tool for t in r.tools))
+    if m.last_is_tool_result is not None:
+        wanted = m.last_is_tool_result
+        checks.append(lambda r, f, u: (bool(r.messages) and r.messages[-1].role in ("tool", "function")) == wanted)
+    if m.api_key:
+        key = m.api_key
+        checks.append(lambda r, f, u: f.api_key == key)
+    if m.header:
+        name, _, value = m.header.partition(":")
+        name, value = name.strip().lower(), value.strip()
+        if value:
+            checks.append(lambda r, f, u: fnmatch.fnmatchcase(f.headers.get(name) or "\0", value))
+        else:
+            checks.append(lambda r, f, u: name in f.headers)
+    last_user, any_message = m.patterns()
+    if last_user is not None:
+        checks.append(lambda r, f, u: last_user.search(u) is not None)
+    if any_message is not None:
+        checks.append(lambda r, f, u: any(any_message.search(x.content) for x in r.messages))
     if m.system:
         needle = m.system.lower() if m.ignore_case else m.system
-        systems = (x.content for x in request.messages if x.role in ("system", "developer"))
-        if not any(needle in (text.lower() if m.ignore_case else text) for text in systems):
-            return False
-    if m.tools_present is not None and bool(request.tools) != m.tools_present:
-        return False
-    if m.tool_offered and not any(tool.name == m.tool_offered for tool in request.tools):
-        return False
-    if m.last_is_tool_result is not None:
-        is_tool = bool(request.messages) and request.messages[-1].role in ("tool", "function")
-        if is_tool != m.last_is_tool_result:
-            return False
-    if m.header:
-        name, _, expected = m.header.partition(":")
-        value = facts.headers.get(name.strip().lower())
-        if value is None or (expected.strip() and not fnmatch.fnmatchcase(value, expected.strip())):
-            return False
-    return not (m.api_key and facts.api_key != m.api_key)
+        fold = m.ignore_case
+
+        def system(r: CompletionRequest, f: RequestFacts, u: str) -> bool:
+            texts = (x.content for x in r.messages if x.role in ("system", "developer"))
+            return any(needle in (t.lower() if fold else t) for t in texts)
+
+        checks.append(system)
+    return tuple(checks)
+
+
+def matches(rule: Rule, request: CompletionRequest, facts: RequestFacts) -> bool:
+    last_user = _last_user(request.messages)
+    return all(check(request, facts, last_user) for check in rule._checks)
 
 
 def first_match(rules: Sequence[Rule], request: CompletionRequest, facts: RequestFacts) -> Rule | None:
     """The first rule (rules come sorted by priority) whose matchers all hold."""
+    last_user = _last_user(request.messages)
     for rule in rules:
-        if matches(rule, request, facts):
+        for check in rule._checks:
+            if not check(request, facts, last_user):
+                break
+        else:
             return rule
     return None
 
