@@ -79,3 +79,55 @@ def test_ensure_admin_creates_one_login_without_a_prompt(monkeypatch, capsys):
     assert user.is_superuser
     assert user.check_password("s3cret-pass")
     assert "exists already" in capsys.readouterr().out
+
+
+def scenario_form(name: str, rule: dict) -> dict:
+    """The scenario add form with one inline response rule."""
+    data = {
+        "name": name,
+        "description": "",
+        "generator": "",
+        "fixed_text": "",
+        "rules-TOTAL_FORMS": "1",
+        "rules-INITIAL_FORMS": "0",
+        "rules-MIN_NUM_FORMS": "0",
+        "rules-MAX_NUM_FORMS": "1000",
+        "rules-0-name": "r",
+        "rules-0-priority": "10",
+        "rules-0-enabled": "on",
+        "rules-0-ignore_case": "on",
+        "rules-0-match_tools_present": "unknown",
+        "rules-0-match_last_is_tool_result": "unknown",
+    }
+    data.update({f"rules-0-{key}": value for key, value in rule.items()})
+    return data
+
+
+def test_the_admin_adds_a_scenario_with_an_inline_rule_and_previews_it(admin_client):
+    from simulator.models import ResponseRule
+
+    before = SnapshotVersion.objects.get(pk=1).version
+    data = scenario_form("checkout", {"match_last_user": "refund", "action": '{"text": "No refunds."}'})
+    response = admin_client.post(reverse("admin:simulator_scenario_add"), data)
+    assert response.status_code == 302, response.context["errors"] if response.context else ""
+    rule = ResponseRule.objects.get(scenario__name="checkout")
+    assert rule.action == {"text": "No refunds."}
+    assert SnapshotVersion.objects.get(pk=1).version > before
+    page = admin_client.get(reverse("admin:simulator_responserule_changelist"))
+    assert b"last user message contains &#x27;refund&#x27;" in page.content
+    assert b"text &#x27;No refunds.&#x27;" in page.content
+
+
+@pytest.mark.parametrize(
+    ("rule", "says"),
+    [
+        ({"match_last_user": "(unclosed", "regex": "on", "action": '{"text": "x"}'}, b"invalid regular expression"),
+        ({"action": '{"txt": "x"}'}, b"unknown field &#x27;txt&#x27;"),
+        ({"action": '{"error": {"status": 418}}'}, b"action.error.status: must be one of"),
+        ({"action": "not json"}, b"Enter a valid JSON"),
+    ],
+)
+def test_the_admin_refuses_bad_rules_with_the_reason(admin_client, rule, says):
+    response = admin_client.post(reverse("admin:simulator_scenario_add"), scenario_form("bad", rule))
+    assert response.status_code == 200
+    assert says in response.content
