@@ -24,7 +24,9 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = request_id.get()
+            # django.request logs a response after the middleware is done: its record holds the request.
+            request = getattr(record, "request", None)
+            record.request_id = getattr(request, "request_id", None) or request_id.get()
         return True
 
 
@@ -68,10 +70,11 @@ class RequestIdMiddleware:
     def __call__(self, request):
         ident = request.headers.get("x-request-id") or new_request_id()
         request.request_id = ident
-        # Not reset afterwards: under ASGI each request is a task with its own context,
-        # and Django logs the response (django.request) after the middleware returns.
-        request_id.set(ident)
-        response = self.get_response(request)
+        token = request_id.set(ident)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id.reset(token)
         response.headers.setdefault("X-Request-ID", ident)
         return response
 

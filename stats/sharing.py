@@ -3,8 +3,8 @@
 Each process counts in memory (stats/recorder.py). Where several processes serve,
 a publisher thread in each one writes that process's export to a shared store once
 a second and reads back the others'; a stats reader merges its own live numbers with
-the others' last published ones (at most ~1 s old). The request path never waits on
-the store.
+the others' last published ones (one or two publish intervals old). The request path
+never waits on the store.
 
 Stores, chosen by the environment:
 - Redis (REDIS_URL): every replica's export under LLMSIM_REDIS_PREFIX;
