@@ -14,7 +14,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from stats.sharing import sharing
 
 from . import snapshots
-from .api import health, openai  # noqa: F401  (importing registers their routes)
+from .api import anthropic, gemini, health, model_routes, openai  # noqa: F401  (importing registers their routes)
 from .api.routes import ProviderRouter
 from .engine import generators, tokens
 

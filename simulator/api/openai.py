@@ -1202,17 +1202,17 @@ def model_json(spec: ModelSpec, model_id: str | None = None) -> dict[str, Any]:
     return {"id": model_id or spec.id, "object": "model", "created": spec.created, "owned_by": spec.owned_by}
 
 
-@route("GET", "/v1/models")
 @openai_endpoint
 async def list_models(call: Call) -> None:
+    """GET /v1/models from an OpenAI client (routed by model_routes)."""
     models = [model_json(spec) for spec in snapshots.current().models if spec.listed]
     body = dump_json({"object": "list", "data": models})
     await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])
 
 
-@route("GET", "/v1/models/{model_id}")
 @openai_endpoint
 async def retrieve_model(call: Call) -> None:
+    """GET /v1/models/{model_id} from an OpenAI client (routed by model_routes)."""
     model_id = call.path_params["model_id"]
     spec = snapshots.current().resolve(model_id)
     if spec is None:
