@@ -189,6 +189,26 @@ def async_client(llmsim_server):
 INSTANT = {"x-llmsim-ttft-ms": "0", "x-llmsim-tbt-ms": "0"}
 
 
+@pytest.fixture
+def anthropic_client(llmsim_server):
+    """The anthropic SDK on the live server, answering at once (INSTANT), without retries."""
+    import anthropic
+
+    with anthropic.Anthropic(
+        base_url=llmsim_server.base_url, api_key="test", max_retries=0, default_headers=INSTANT
+    ) as sdk:
+        yield sdk
+
+
+@pytest.fixture
+def genai_client(llmsim_server):
+    """The google-genai SDK on the live server (its default /v1 paths), answering at once (INSTANT)."""
+    from google import genai
+
+    with genai.Client(api_key="test", http_options={"base_url": llmsim_server.base_url, "headers": INSTANT}) as sdk:
+        yield sdk
+
+
 def post(server: LiveServer, path: str, body: bytes | dict | str, headers: dict[str, str] | None = None):
     """Raw HTTP POST; returns (status, headers, parsed JSON or text)."""
     data = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
