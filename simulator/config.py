@@ -13,6 +13,10 @@ mention survives a restart.
                timeout_rate: 0, timeout_after_ms: 30000, timeout_action: 504, retry_after_ms: 1000}
     models:   {strict: false}
     tools:    {call_rate: 1.0, rounds: 1, parallel_calls: 1}
+
+The file may also carry scenario data in `llmsim_export`'s format (simulator/portability.py):
+`model_profiles`, `error_profiles`, `scenarios`, `settings` and the seed's `mocks`. They are
+imported (update or create, never delete) before the sections above are applied.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -73,6 +77,9 @@ OPTIONS: tuple[Option, ...] = (
 )
 BY_KEY = {option.key: option for option in OPTIONS}
 SECTIONS = tuple(dict.fromkeys(option.key.split(".")[0] for option in OPTIONS))
+# Scenario data sections, imported by simulator.portability (its SECTIONS; not imported
+# here, so that this module stays free of Django).
+DATA_SECTIONS = ("model_profiles", "error_profiles", "scenarios", "settings", "mocks")
 
 # `serve` flags (argparse dest) → key.
 FLAGS = {
@@ -118,6 +125,8 @@ class Config:
 
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # key → where it was set, for messages
+    data: dict[str, Any] = field(default_factory=dict)  # the file's scenario data sections, as read
+    data_source: str = ""  # the file they came from
 
     def __contains__(self, key: str) -> bool:
         return key in self.values
@@ -133,8 +142,9 @@ class Config:
         return [key for key in self.values if not key.startswith("server.")]
 
     def describe(self) -> str:
-        """One line for the console, e.g. "response.generator=echo, latency.profile=instant"."""
-        return ", ".join(f"{key}={self.values[key]!r}" for key in self.stored_keys()) or "nothing"
+        """One line for the console, e.g. "response.generator=echo, latency.profile=instant, scenarios (2)"."""
+        data = [f"{section} ({len(body) if isinstance(body, list) else 1})" for section, body in self.data.items()]
+        return ", ".join([*(f"{key}={self.values[key]!r}" for key in self.stored_keys()), *data]) or "nothing"
 
 
 # --- reading the sources ---------------------------------------------------------
@@ -157,13 +167,19 @@ def parse_document(document: Any, name: str) -> Config:
     """Validate the parsed YAML document of the file called `name`."""
     if document is None:
         return Config()
+    known_sections = ", ".join((*SECTIONS, *DATA_SECTIONS))
     if not isinstance(document, dict):
-        raise ConfigError(f"{name}: the top level must be a mapping of sections ({', '.join(SECTIONS)})")
+        raise ConfigError(f"{name}: the top level must be a mapping of sections ({known_sections})")
     raw: dict[str, Any] = {}
     wheres: dict[str, str] = {}
+    data: dict[str, Any] = {}
     for section, body in document.items():
+        if section in DATA_SECTIONS:
+            if body is not None:
+                data[section] = body  # checked when imported (apply_config), with the place named
+            continue
         if section not in SECTIONS:
-            raise ConfigError(f"{name}: unknown section {section!r}; known sections: {', '.join(SECTIONS)}")
+            raise ConfigError(f"{name}: unknown section {section!r}; known sections: {known_sections}")
         if body is None:
             continue
         if not isinstance(body, dict):
@@ -175,7 +191,8 @@ def parse_document(document: Any, name: str) -> Config:
                 raise ConfigError(f"{name}: unknown key {dotted!r}; known keys in {section}: {known}")
             raw[dotted] = value
             wheres[dotted] = f"{name}: {dotted}"
-    return _layer(raw, wheres, text=False, latency_where=f"{name}: latency")
+    config = _layer(raw, wheres, text=False, latency_where=f"{name}: latency")
+    return replace(config, data=data, data_source=name) if data else config
 
 
 def from_environ(environ: Mapping[str, str] | None = None) -> Config:
@@ -210,7 +227,11 @@ def merge(*layers: Config) -> Config:
     """Later layers win. Latency is one choice: a profile replaces custom values and vice versa."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
+    data: dict[str, Any] = {}
+    data_source = ""
     for layer in layers:
+        if layer.data:  # only the file has scenario data
+            data, data_source = layer.data, layer.data_source
         if "latency.profile" in layer:
             for key in CUSTOM_LATENCY:
                 values.pop(key, None)
@@ -218,7 +239,7 @@ def merge(*layers: Config) -> Config:
             values.pop("latency.profile", None)
         values.update(layer.values)
         sources.update(layer.sources)
-    return Config(values, {key: sources[key] for key in values})
+    return Config(values, {key: sources[key] for key in values}, data, data_source)
 
 
 def check(config: Config) -> Config:
@@ -375,7 +396,8 @@ ERROR_PROFILE_NAME = "config"
 
 
 def apply_config(config: Config, using: str = "default") -> None:
-    """Write what `config` sets into SimulatorSettings (and the "custom" / "config" profiles).
+    """Write what `config` sets into SimulatorSettings (and the "custom" / "config" profiles),
+    after importing the file's scenario data, so that its sections can name what it defines.
 
     Rows are saved only when a value changes, so every worker process of one server
     can apply the same configuration without bumping the snapshot version each time.
@@ -384,8 +406,14 @@ def apply_config(config: Config, using: str = "default") -> None:
     from django.db import transaction
 
     from .models import SimulatorSettings
+    from .portability import PortabilityError, import_data
 
     with transaction.atomic(using=using):
+        if config.data:
+            try:
+                import_data(config.data, config.data_source, using=using)
+            except PortabilityError as exc:
+                raise ConfigError(str(exc)) from exc
         row = SimulatorSettings.load(using)
         changes = {field_name: config.get(key) for key, field_name in SETTINGS_FIELDS.items() if key in config}
         if "latency.profile" in config:
@@ -446,6 +474,8 @@ def find_profile(config: Config, using: str = "default") -> Any:
     name = config.get("latency.profile")
     profiles = ModelProfile.objects.using(using)
     found = profiles.filter(model_id=name).first() or profiles.filter(model_id__iexact=name).first()
+    if found is None and _defines_profile(config, name):
+        return None  # the file's model_profiles create it when the configuration is applied
     if found is None:
         known = ", ".join(profiles.values_list("model_id", flat=True))
         raise ConfigError(
@@ -453,6 +483,11 @@ def find_profile(config: Config, using: str = "default") -> Any:
             f"(shorthands: {', '.join(PROFILE_SHORTHANDS)})"
         )
     return found
+
+
+def _defines_profile(config: Config, name: str) -> bool:
+    profiles = config.data.get("model_profiles")
+    return isinstance(profiles, list) and any(isinstance(p, dict) and p.get("model_id") == name for p in profiles)
 
 
 def apply_startup_config() -> None:
@@ -465,7 +500,7 @@ def apply_startup_config() -> None:
 
     try:
         config = resolve(settings.LLMSIM_CONFIG or None, os.environ)
-        if not config.stored_keys():
+        if not config.stored_keys() and not config.data:
             return
         if SimulatorSettings._meta.db_table not in connections["default"].introspection.table_names():
             logger.warning("configuration not applied: the database is not migrated (run manage.py migrate)")

@@ -408,3 +408,105 @@ def test_startup_applies_the_file_and_the_environment(settings, write, monkeypat
     apply_startup_config()
     row = SimulatorSettings.load()
     assert (row.generator, row.target_tokens) == ("echo", 11)
+
+
+# --- scenario data in the configuration file ----------------------------------------------
+
+CONFIG_WITH_SCENARIOS = """
+latency: {profile: fast-model}
+response: {generator: echo}
+model_profiles:
+  - {model_id: fast-model, provider: other, ttft_mean_ms: 5, ttft_stddev_ms: 0, tbt_mean_ms: 1, tbt_stddev_ms: 0}
+scenarios:
+  - name: checkout
+    generator: fixed
+    fixed_text: Paid.
+    rules:
+      - {name: refuse, match: {last_user: refund}, action: {error: {status: 403}}}
+mocks:
+  - {match: weather, response: It is sunny.}
+"""
+
+
+def test_the_data_sections_are_the_importers():
+    from simulator import config, portability
+
+    assert config.DATA_SECTIONS == portability.SECTIONS
+
+
+def test_the_file_keeps_its_scenario_data_for_the_import(write):
+    config = resolve(write(CONFIG_WITH_SCENARIOS), environ={"LLMSIM_GENERATOR": "lorem"})
+    assert set(config.data) == {"model_profiles", "scenarios", "mocks"}
+    assert config.data_source.endswith("llmsim.yaml")
+    assert config.get("response.generator") == "lorem"
+    assert "model_profiles (1), scenarios (1), mocks (1)" in config.describe()
+
+
+@pytest.mark.django_db
+def test_a_data_section_of_the_wrong_kind_is_refused_when_applied(write):
+    config = load_file(write("scenarios: {name: a}\n"))
+    with pytest.raises(ConfigError, match=r"llmsim\.yaml: scenarios: must be a list, got a mapping"):
+        apply_config(config)
+
+
+@pytest.mark.django_db
+def test_startup_imports_the_files_scenarios_and_mocks(settings, write):
+    from simulator.config import apply_startup_config
+    from simulator.models import Scenario, SimulatorSettings
+
+    settings.LLMSIM_CONFIG = str(write(CONFIG_WITH_SCENARIOS))
+    apply_startup_config()
+    row = SimulatorSettings.load()
+    # The file's own model profile is there before latency.profile names it.
+    assert (row.latency_profile.model_id, row.latency_profile.ttft_mean_ms) == ("fast-model", 5.0)
+    assert row.generator == "echo"
+    assert row.default_scenario.name == "mocks"
+    assert row.default_scenario.rules.get().action == {"text": "It is sunny."}
+    checkout = Scenario.objects.get(name="checkout")
+    assert (checkout.fixed_text, checkout.rules.get().match_last_user) == ("Paid.", "refund")
+
+
+@pytest.mark.django_db
+def test_applying_the_same_file_again_saves_nothing(settings, write):
+    from simulator.config import apply_startup_config
+    from simulator.snapshots import read_version
+
+    settings.LLMSIM_CONFIG = str(write(CONFIG_WITH_SCENARIOS))
+    apply_startup_config()
+    version = read_version()
+    apply_startup_config()  # what every worker process of `serve` does
+    assert read_version() == version
+
+
+@pytest.mark.django_db
+def test_startup_refuses_a_bad_rule_naming_the_file_and_the_place(settings, write):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from simulator.config import apply_startup_config
+    from simulator.models import Scenario
+
+    settings.LLMSIM_CONFIG = str(write("scenarios: [{name: a, rules: [{name: r, action: {txt: hi}}]}]\n"))
+    with pytest.raises(
+        ImproperlyConfigured, match=r"llmsim\.yaml: scenarios\[0\]\.rules\[0\]\.action: unknown field 'txt'"
+    ):
+        apply_startup_config()
+    assert not Scenario.objects.filter(name="a").exists()
+
+
+@pytest.mark.live
+def test_a_server_answers_the_mocks_of_its_configuration_file(tmp_path):
+    import openai
+
+    from .conftest import INSTANT, start_server, stop_server
+
+    path = tmp_path / "llmsim.yaml"
+    path.write_text("mocks:\n  - {match: weather, response: It is sunny.}\n")
+    server = start_server(tmp_path, extra_env={"LLMSIM_CONFIG": str(path)})
+    try:
+        with openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="test", max_retries=0) as sdk:
+            answer = sdk.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "How is the weather?"}], extra_headers=INSTANT
+            )
+    finally:
+        stop_server(server)
+    assert answer.choices[0].message.content == "It is sunny."
