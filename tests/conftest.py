@@ -171,6 +171,42 @@ def edit(llmsim_server, live_db):
     llmsim_server.wait_for_version(read_version(live_db))
 
 
+@pytest.fixture(scope="module")
+def module_scenarios(llmsim_server, django_db_blocker):
+    """Create scenarios with rules on the live server once for a whole test module.
+
+    Usage: `module_scenarios(name, rules=[{"match_header": ..., "action": ...}], **fields)`;
+    they are deleted after the module. Cheaper than a scenario per test: each creation
+    waits for the server to load the new snapshot.
+    """
+    from simulator.models import ResponseRule, Scenario
+    from simulator.snapshots import read_version
+
+    alias = llmsim_server.db_alias
+    created = []
+
+    def make(name: str, rules: list[dict] = (), **fields):
+        with django_db_blocker.unblock():
+            scenario = Scenario(name=name, **fields)
+            scenario.save(using=alias)
+            created.append(scenario)
+            for priority, rule in enumerate(rules):
+                row = ResponseRule(scenario=scenario, **{"name": f"rule-{priority}", "priority": priority, **rule})
+                row.full_clean()
+                row.save(using=alias)
+            llmsim_server.wait_for_version(read_version(alias))
+        return scenario
+
+    yield make
+    with django_db_blocker.unblock():
+        for scenario in created:
+            scenario.delete(using=alias)
+        llmsim_server.wait_for_version(read_version(alias))
+        from django.db import connections
+
+        connections[alias].close()
+
+
 @pytest.fixture
 def client(llmsim_server):
     import openai

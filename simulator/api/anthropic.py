@@ -134,9 +134,13 @@ def ratelimit_headers(state: RateLimitState) -> Headers:
 
 
 def _retry_after(seconds: float | None) -> Headers:
+    """retry-after in whole seconds, as Anthropic sends it, and retry-after-ms, which the SDK reads first."""
     if seconds is None:
         return []
-    return [(b"retry-after", str(max(1, math.ceil(seconds))).encode())]
+    return [
+        (b"retry-after", str(max(1, math.ceil(seconds))).encode()),
+        (b"retry-after-ms", str(math.ceil(seconds * 1000)).encode()),
+    ]
 
 
 def common_headers(call: Call) -> Headers:
