@@ -7,5 +7,6 @@ admin.site.index_title = "Scenarios, model profiles and errors"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("llmsim/api/", include("simulator.rest.urls")),
     path("llmsim/", include("stats.urls")),
 ]

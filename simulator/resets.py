@@ -70,5 +70,7 @@ async def reset_rate_limits(using: str = "default") -> int:
     Returns how many buckets Redis and this process forgot. Redis errors are raised
     (after the processes' own buckets were reset).
     """
-    await sync_to_async(_bump)("rate_limit_resets", using)
-    return await ratelimits.reset()
+    try:
+        return await ratelimits.reset()  # this process's, and Redis's
+    finally:
+        await sync_to_async(_bump)("rate_limit_resets", using)  # the other processes'
