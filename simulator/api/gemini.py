@@ -279,9 +279,9 @@ def parse_content(raw: Any, path: str, index: int) -> tuple[str, list[Message], 
 
 def parse_contents(raw: Any, path: str = "contents") -> list[Message]:
     """contents → neutral messages; function responses must answer the function call turn just before."""
-    _expect(raw, list, path)
     if not raw:
         raise _bad(f"* GenerateContentRequest.{path}: contents is not specified", path)
+    _expect(raw, list, path)
     messages: list[Message] = []
     open_calls: list[ToolCall] = []
     for index, content in enumerate(raw):
