@@ -1,24 +1,82 @@
-"""When and how an answer goes out, whatever the provider: injected errors, the wait
-for a non-streaming reply, and mid-stream faults.
+"""Answering a generation request, whatever the provider: the neutral steps up to the
+plan, injected errors, the wait for a non-streaming reply, and mid-stream faults.
 
-Each adapter brings its own renderings (an error body, an in-stream error event); the
-timing and the connection handling are the same for all of them.
+Each adapter brings its Dialect (how it words each failure) and its renderings of the
+plan; the steps, the timing and the connection handling are the same for all of them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
 
-from ..engine.schedule import sleep_until
-from ..engine.types import InjectedError, Plan, StreamFault
+from .. import snapshots
+from ..engine import planner
+from ..engine.ratelimit import RateLimited
+from ..engine.schedule import pacer, sleep_until
+from ..engine.snapshot import ModelSpec
+from ..engine.types import CompletionRequest, InjectedError, Plan, StreamFault
 from .http import Call, ProviderError, drop_connection, end_stream, until_disconnect, write_stream
+from .overrides import parse_overrides
+from .simulation import reserve, scenario_for, scripted_action
 
 # How long a stream that is about to be dropped waits for its last bytes to leave:
 # an abort discards unsent data (Daphne's Twisted transport would lose the tokens).
 _FLUSH_S = 0.02
 
 SendError = Callable[[Call, ProviderError], Awaitable[None]]
+
+
+def _no_limits(request: CompletionRequest, spec: ModelSpec) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How one provider words the failures of the neutral steps."""
+
+    send_error: SendError
+    injected_error: Callable[[InjectedError], ProviderError]
+    rate_limited: Callable[[RateLimited], ProviderError]
+    model_not_found: Callable[[str], ProviderError]
+    context_exceeded: Callable[[planner.ContextLengthExceeded], ProviderError]
+    # Refuses what the model refuses (e.g. max_tokens above its limit) by raising.
+    check_limits: Callable[[CompletionRequest, ModelSpec], None] = _no_limits
+
+
+async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, rules: bool = True) -> Plan | None:
+    """The neutral steps (see simulation.py): scenario, model profile, response rule, plan,
+    injected error, rate limit; the call's stats fields are filled in.
+
+    Returns the plan to render, or None when an injected error has answered already.
+    `rules`: whether response rules apply (not to embeddings).
+    """
+    overrides = parse_overrides(call.headers)
+    snapshot = snapshots.current()
+    scenario = scenario_for(call, snapshot)
+    spec = snapshot.model_for(request.model)
+    if spec is None:
+        raise dialect.model_not_found(request.model)
+    dialect.check_limits(request, spec)
+    action = scripted_action(call, scenario, request) if rules else None
+    try:
+        plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
+    except planner.ContextLengthExceeded as exc:
+        raise dialect.context_exceeded(exc) from exc
+    call.model = request.model
+    call.stream = request.stream
+    if plan.error is not None:
+        await answer_injected_error(call, plan.error, dialect.injected_error, dialect.send_error)
+        return None
+    try:
+        await reserve(call, scenario, request, plan)
+    except RateLimited as exc:
+        raise dialect.rate_limited(exc) from None
+    call.prompt_tokens = plan.usage.prompt_tokens
+    call.completion_tokens = plan.usage.completion_tokens
+    return plan
 
 
 async def answer_injected_error(
@@ -64,3 +122,36 @@ async def break_stream(call: Call, data: bytes, fault: StreamFault, error_event:
         await write_stream(call, data)
         await asyncio.sleep(_FLUSH_S)
     await drop_connection(call)
+
+
+async def stream_plan(
+    call: Call, plan: Plan, render: Callable[[int, int, bool], bytes], error_event: Callable[[bool], bytes]
+) -> None:
+    """Send the plan's steps at their deadlines, on a stream whose headers are out.
+
+    render(first, end, last) gives the events of steps first..end-1, with the closing
+    events when `last`. A fault ends the stream after fault.after_tokens steps with
+    error_event(opening) (opening: nothing went out before it), or drops the connection.
+    """
+    offsets = plan.offsets_s
+    fault = plan.fault
+    if fault is not None:
+        offsets = offsets[: fault.after_tokens]
+        call.completion_tokens = min(call.completion_tokens, len(offsets))
+    steps = len(offsets)
+
+    def emit(first: int, end: int) -> Coroutine[Any, Any, None]:
+        if end < steps:
+            return write_stream(call, render(first, end, False))
+        if fault is not None:
+            return break_stream(call, render(first, end, False), fault, error_event(False))
+        return end_stream(call, render(first, end, True))
+
+    if steps:
+        await until_disconnect(call, pacer().pace(call.arrival, offsets, emit))
+        return
+    await until_disconnect(call, sleep_until(call.arrival + plan.ttft_s))
+    if fault is not None:
+        await break_stream(call, b"", fault, error_event(True))
+    else:
+        await end_stream(call, render(0, 0, True))

@@ -13,17 +13,15 @@ import math
 import re
 import time
 from bisect import bisect_right
-from collections.abc import Coroutine
 from typing import Any
 
 import orjson
 
 from .. import snapshots
 from ..engine import planner
-from ..engine.arguments import SchemaError, check_schema
+from ..engine.arguments import SchemaError, check_schema, load_arguments
 from ..engine.media import base64_image_size
 from ..engine.ratelimit import RateLimited, RateLimitState
-from ..engine.schedule import pacer, sleep_until
 from ..engine.snapshot import ModelSpec
 from ..engine.tokens import count_prompt
 from ..engine.types import (
@@ -37,7 +35,7 @@ from ..engine.types import (
     ToolCallPlan,
     ToolDefinition,
 )
-from .answering import answer_injected_error, break_stream, wait_for_reply
+from .answering import Dialect, plan_answer, stream_plan, wait_for_reply
 from .decorators import endpoint
 from .http import (
     JSON_CONTENT_TYPE,
@@ -47,17 +45,12 @@ from .http import (
     ProviderError,
     api_key_of,
     dump_json,
-    end_stream,
     new_id,
     query_param,
     send_bytes,
     start_stream,
-    until_disconnect,
-    write_stream,
 )
-from .overrides import parse_overrides
 from .routes import route
-from .simulation import reserve, scenario_for, scripted_action
 
 VERSION_HEADER = "anthropic-version"
 
@@ -595,7 +588,7 @@ def check_model_limits(request: CompletionRequest, spec: ModelSpec) -> None:
         )
 
 
-def _context_exceeded(exc: planner.ContextLengthExceeded) -> ProviderError:
+def context_exceeded(exc: planner.ContextLengthExceeded) -> ProviderError:
     return _bad("", f"prompt is too long: {exc.prompt_tokens} tokens > {exc.limit} maximum")
 
 
@@ -609,15 +602,6 @@ def tool_use_id(call: ToolCallPlan) -> str:
 def signature(thinking: str) -> str:
     """A thinking block's signature: opaque to clients, the same for the same thinking."""
     return base64.b64encode(hashlib.blake2b(thinking.encode(), digest_size=64).digest()).decode()
-
-
-def tool_input(call: ToolCallPlan) -> dict[str, Any]:
-    """A call's arguments as the object Anthropic sends ({} when max_tokens cut them short)."""
-    try:
-        value = orjson.loads(call.arguments)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def stop_reason(choice: ChoicePlan) -> str:
@@ -636,7 +620,7 @@ def content_blocks(choice: ChoicePlan) -> list[dict[str, Any]]:
     if choice.pieces or not (blocks or choice.tool_calls):
         blocks.append({"type": "text", "text": choice.text})
     blocks += [
-        {"type": "tool_use", "id": tool_use_id(call), "name": call.name, "input": tool_input(call)}
+        {"type": "tool_use", "id": tool_use_id(call), "name": call.name, "input": load_arguments(call.arguments)}
         for call in choice.tool_calls
     ]
     return blocks
@@ -761,46 +745,29 @@ class EventWriter:
             out.append(self._stop(index))
         return b"".join(out)
 
-    def steps_between(self, first: int, end: int) -> bytes:
-        """Every event due for steps first..end-1, as one write."""
+    def render(self, first: int, end: int, last: bool) -> bytes:
+        """Every event due for steps first..end-1, as one write; with the closing events when `last`."""
+        if self.steps == 0:  # an empty answer: an empty text block
+            return self._opening + self._start(0) + self._stop(0) + self._closing
         out = [self._opening] if first == 0 else []
         out += [self._step(step) for step in range(first, end)]
+        if last:
+            out.append(self._closing)
         return b"".join(out)
 
-    def closing(self) -> bytes:
-        return self._closing
-
-    def whole_empty(self) -> bytes:
-        """The stream of an answer with no steps: an empty text block."""
-        return self._opening + self._start(0) + self._stop(0) + self._closing
+    def opening(self) -> bytes:
+        return self._opening
 
 
 async def stream_message(call: Call, plan: Plan, message_id: str) -> None:
     writer = EventWriter(message_id, plan)
     await start_stream(call, [*SSE_HEADERS, *common_headers(call)])
-    offsets = plan.offsets_s
-    fault = plan.fault
-    if fault is not None:
-        offsets = offsets[: fault.after_tokens]
-        call.completion_tokens = min(call.completion_tokens, len(offsets))
-    steps = len(offsets)
 
-    def emit(first: int, end: int) -> Coroutine[Any, Any, None]:
-        data = writer.steps_between(first, end)
-        if end < steps:
-            return write_stream(call, data)
-        if fault is not None:
-            return break_stream(call, data, fault, error_event(fault_error(fault)))
-        return end_stream(call, data + writer.closing())
+    def broken(opening: bool) -> bytes:
+        assert plan.fault is not None
+        return (writer.opening() if opening else b"") + error_event(fault_error(plan.fault))
 
-    if steps == 0:
-        await until_disconnect(call, sleep_until(call.arrival + plan.ttft_s))
-        if fault is not None:
-            await break_stream(call, writer.steps_between(0, 0), fault, error_event(fault_error(fault)))
-        else:
-            await end_stream(call, writer.whole_empty())
-    else:
-        await until_disconnect(call, pacer().pace(call.arrival, offsets, emit))
+    await stream_plan(call, plan, writer.render, broken)
 
 
 async def reply_message(call: Call, plan: Plan, message_id: str) -> None:
@@ -812,36 +779,25 @@ async def reply_message(call: Call, plan: Plan, message_id: str) -> None:
 # --- routes ----------------------------------------------------------------------
 
 
+DIALECT = Dialect(
+    send_error=send_error,
+    injected_error=injected_error,
+    rate_limited=rate_limited_error,
+    model_not_found=model_not_found,
+    context_exceeded=context_exceeded,
+    check_limits=check_model_limits,
+)
+
+
 @route("POST", "/v1/messages")
 @anthropic_endpoint
 async def create_message(call: Call, body: Any) -> None:
     require_version(call)
-    request = parse_messages_request(body)
-    overrides = parse_overrides(call.headers)
-    snapshot = snapshots.current()
-    scenario = scenario_for(call, snapshot)
-    spec = snapshot.model_for(request.model)
-    if spec is None:
-        raise model_not_found(request.model)
-    check_model_limits(request, spec)
-    action = scripted_action(call, scenario, request)
-    try:
-        plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
-    except planner.ContextLengthExceeded as exc:
-        raise _context_exceeded(exc) from exc
-    call.model = request.model
-    call.stream = request.stream
-    if plan.error is not None:
-        await answer_injected_error(call, plan.error, injected_error, send_error)
+    plan = await plan_answer(call, parse_messages_request(body), DIALECT)
+    if plan is None:
         return
-    try:
-        await reserve(call, scenario, request, plan)
-    except RateLimited as exc:
-        raise rate_limited_error(exc) from None
-    call.prompt_tokens = plan.usage.prompt_tokens
-    call.completion_tokens = plan.usage.completion_tokens
     message_id = new_id("msg_01", 96)
-    if request.stream:
+    if call.stream:
         await stream_message(call, plan, message_id)
     else:
         await reply_message(call, plan, message_id)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Coroutine
 from functools import cache
 from typing import Any
 
@@ -19,11 +18,11 @@ import orjson
 
 from .. import snapshots
 from ..engine import planner
-from ..engine.arguments import SchemaError, check_schema
+from ..engine.arguments import SchemaError, check_schema, load_arguments
 from ..engine.embeddings import embedding
 from ..engine.media import base64_image_size
 from ..engine.ratelimit import RateLimited, duration_text
-from ..engine.schedule import pacer, sleep_until
+from ..engine.schedule import sleep_until
 from ..engine.snapshot import ModelSpec
 from ..engine.tokens import count_prompt
 from ..engine.types import (
@@ -34,10 +33,9 @@ from ..engine.types import (
     Plan,
     StreamFault,
     ToolCall,
-    ToolCallPlan,
     ToolDefinition,
 )
-from .answering import answer_injected_error, break_stream, wait_for_reply
+from .answering import Dialect, plan_answer, stream_plan, wait_for_reply
 from .decorators import endpoint
 from .http import (
     JSON_CONTENT_TYPE,
@@ -46,17 +44,13 @@ from .http import (
     ProviderError,
     api_key_of,
     dump_json,
-    end_stream,
     new_id,
     query_param,
     send_bytes,
     start_stream,
     until_disconnect,
-    write_stream,
 )
-from .overrides import parse_overrides
 from .routes import route
-from .simulation import reserve, scenario_for, scripted_action
 
 API_VERSIONS = ("/v1beta", "/v1")
 
@@ -589,7 +583,7 @@ def check_model_limits(request: CompletionRequest, spec: ModelSpec) -> None:
         )
 
 
-def _context_exceeded(exc: planner.ContextLengthExceeded) -> ProviderError:
+def context_exceeded(exc: planner.ContextLengthExceeded) -> ProviderError:
     return _bad(
         f"The input token count ({exc.prompt_tokens}) exceeds the maximum number of tokens allowed ({exc.limit}).",
         "contents",
@@ -605,15 +599,6 @@ def _model_of(call: Call) -> str:
 # --- rendering -------------------------------------------------------------------
 
 
-def function_args(call: ToolCallPlan) -> dict[str, Any]:
-    """A call's arguments as the object Gemini sends ({} when max tokens cut them short)."""
-    try:
-        value = orjson.loads(call.arguments)
-    except orjson.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def finish_reason(choice: ChoicePlan) -> str:
     return "MAX_TOKENS" if choice.finish_reason == "length" else "STOP"
 
@@ -625,7 +610,9 @@ def parts_json(choice: ChoicePlan) -> list[dict[str, Any]]:
         parts.append({"text": choice.thinking, "thought": True})
     if choice.pieces or not (parts or choice.tool_calls):
         parts.append({"text": choice.text})
-    parts += [{"functionCall": {"name": call.name, "args": function_args(call)}} for call in choice.tool_calls]
+    parts += [
+        {"functionCall": {"name": call.name, "args": load_arguments(call.arguments)}} for call in choice.tool_calls
+    ]
     return parts
 
 
@@ -688,7 +675,7 @@ class ChunkWriter:
         parts += [{"text": piece} for piece in choice.pieces]
         for call in choice.tool_calls:
             parts += [None] * len(call.argument_pieces)
-            parts.append({"functionCall": {"name": call.name, "args": function_args(call)}})
+            parts.append({"functionCall": {"name": call.name, "args": load_arguments(call.arguments)}})
         return parts
 
     def chunk(self, first: int, end: int, final: bool) -> dict[str, Any]:
@@ -728,9 +715,9 @@ class ChunkWriter:
             return b"data: " + dump_json(obj) + b"\n\n"
         return (b"[" if first else b",\r\n") + dump_json(obj) + (b"\n]" if last else b"")
 
-    def steps_between(self, first: int, end: int) -> bytes:
-        final = end >= self.steps
-        return self.frame(self.chunk(first, end, final), first=first == 0, last=final)
+    def render(self, first: int, end: int, last: bool) -> bytes:
+        """The chunk of steps first..end-1, as one write; the answer's last when `last`."""
+        return self.frame(self.chunk(first, end, last), first=first == 0, last=last)
 
     def error(self, error: ProviderError, first: bool) -> bytes:
         return self.frame(error_json(error), first=first, last=True)
@@ -738,57 +725,29 @@ class ChunkWriter:
 
 async def stream_content(call: Call, plan: Plan, response_id: str, sse: bool) -> None:
     writer = ChunkWriter(plan, response_id, sse)
-    headers = SSE_HEADERS if sse else [JSON_CONTENT_TYPE]
-    await start_stream(call, [*headers])
-    offsets = plan.offsets_s
-    fault = plan.fault
-    if fault is not None:
-        offsets = offsets[: fault.after_tokens]
-        call.completion_tokens = min(call.completion_tokens, len(offsets))
-    steps = len(offsets)
+    await start_stream(call, list(SSE_HEADERS) if sse else [JSON_CONTENT_TYPE])
 
-    def emit(first: int, end: int) -> Coroutine[Any, Any, None]:
-        if fault is not None and end >= steps:
-            data = writer.frame(writer.chunk(first, end, False), first=first == 0)
-            return break_stream(call, data, fault, writer.error(fault_error(fault), first=False))
-        data = writer.steps_between(first, end)
-        return write_stream(call, data) if end < steps else end_stream(call, data)
+    def broken(opening: bool) -> bytes:
+        assert plan.fault is not None
+        return writer.error(fault_error(plan.fault), first=opening)
 
-    if steps == 0:
-        await until_disconnect(call, sleep_until(call.arrival + plan.ttft_s))
-        if fault is not None:
-            await break_stream(call, b"", fault, writer.error(fault_error(fault), first=True))
-        else:
-            await end_stream(call, writer.steps_between(0, 0))
-    else:
-        await until_disconnect(call, pacer().pace(call.arrival, offsets, emit))
+    await stream_plan(call, plan, writer.render, broken)
+
+
+DIALECT = Dialect(
+    send_error=send_error,
+    injected_error=injected_error,
+    rate_limited=rate_limited_error,
+    model_not_found=model_not_found,
+    context_exceeded=context_exceeded,
+    check_limits=check_model_limits,
+)
 
 
 async def _generate(call: Call, body: Any, stream: bool, sse: bool = True) -> None:
-    request = parse_generate_request(_model_of(call), body, stream)
-    overrides = parse_overrides(call.headers)
-    snapshot = snapshots.current()
-    scenario = scenario_for(call, snapshot)
-    spec = snapshot.model_for(request.model)
-    if spec is None:
-        raise model_not_found(request.model)
-    check_model_limits(request, spec)
-    action = scripted_action(call, scenario, request)
-    try:
-        plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
-    except planner.ContextLengthExceeded as exc:
-        raise _context_exceeded(exc) from exc
-    call.model = request.model
-    call.stream = stream
-    if plan.error is not None:
-        await answer_injected_error(call, plan.error, injected_error, send_error)
+    plan = await plan_answer(call, parse_generate_request(_model_of(call), body, stream), DIALECT)
+    if plan is None:
         return
-    try:
-        await reserve(call, scenario, request, plan)
-    except RateLimited as exc:
-        raise rate_limited_error(exc) from None
-    call.prompt_tokens = plan.usage.prompt_tokens
-    call.completion_tokens = plan.usage.completion_tokens
     response_id = new_id("", 96)
     if stream:
         await stream_content(call, plan, response_id, sse)
@@ -854,28 +813,10 @@ def _embedding_request(raw: Any, path: str, model: str) -> tuple[str, int]:
 async def _embed(call: Call, requests: list[tuple[str, int]], batch: bool) -> None:
     """Vectors for the texts, after the model's time to first token, with errors and rate limits."""
     model = _model_of(call)
-    overrides = parse_overrides(call.headers)
-    snapshot = snapshots.current()
-    scenario = scenario_for(call, snapshot)
-    spec = snapshot.model_for(model)
-    if spec is None:
-        raise model_not_found(model)
-    request = CompletionRequest(
-        model=model, messages=tuple(Message("user", text) for text, _ in requests), max_tokens=0
-    )
-    try:
-        plan = planner.plan(request, spec, scenario, overrides)
-    except planner.ContextLengthExceeded as exc:
-        raise _context_exceeded(exc) from exc
-    call.model = model
-    if plan.error is not None:
-        await answer_injected_error(call, plan.error, injected_error, send_error)
+    texts = tuple(Message("user", text) for text, _ in requests)
+    plan = await plan_answer(call, CompletionRequest(model=model, messages=texts, max_tokens=0), DIALECT, rules=False)
+    if plan is None:
         return
-    try:
-        await reserve(call, scenario, request, plan)
-    except RateLimited as exc:
-        raise rate_limited_error(exc) from None
-    call.prompt_tokens = plan.usage.prompt_tokens
     if plan.ttft_s > 0:
         await until_disconnect(call, sleep_until(call.arrival + plan.ttft_s))
     vectors = [{"values": embedding(text, dimensions)} for text, dimensions in requests]

@@ -810,6 +810,16 @@ def dump_arguments(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def load_arguments(text: str) -> dict:
+    """Arguments as the object Anthropic and Gemini send: {} when the text is not a whole
+    JSON object (max_tokens cut the call short)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def _generate(schema: Any, rng: Random, context: str, path: str, root: Any = None) -> Any:
     builder = _Builder(root=schema if root is None else root, rng=rng, context=_phrase(context))
     checker = _Conformance(builder.root)
