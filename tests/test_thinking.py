@@ -94,3 +94,29 @@ def test_media_tokens_count_in_the_prompt():
     plain = Message("user", "What is in this picture?")
     with_image = Message("user", "What is in this picture?", media_tokens=1600)
     assert tokens.count_messages((with_image,)) == tokens.count_messages((plain,)) + 1600
+
+
+@pytest.mark.parametrize(("effort", "tokens"), [("low", 25), ("medium", 50), ("high", 100), ("xhigh", 150)])
+def test_reasoning_effort_scales_the_thinking_and_the_time_it_takes(effort, tokens):
+    result = plan(request(reasoning_effort=effort), THINKER, SCENARIO)
+    assert result.usage.reasoning_tokens == tokens
+    assert result.ttft_s == pytest.approx(tokens * 0.020)
+
+
+def test_reasoning_effort_none_turns_thinking_off_and_leaves_a_quarter_of_the_wait():
+    result = plan(request(reasoning_effort="none"), THINKER, SCENARIO)
+    assert result.usage.reasoning_tokens == 0
+    assert result.ttft_s == pytest.approx(0.25)
+
+
+def test_reasoning_effort_scales_the_thinking_of_an_instant_model():
+    instant = ModelSpec(id="instant-thinker", reasoning=True)
+    low = plan(request(reasoning_effort="low"), instant, SCENARIO).usage.reasoning_tokens
+    high = plan(request(reasoning_effort="high"), instant, SCENARIO).usage.reasoning_tokens
+    assert (low, high) == (20, 80)
+
+
+def test_reasoning_effort_leaves_models_that_do_not_think_alone():
+    result = plan(request(reasoning_effort="high"), CHAT, SCENARIO)
+    assert result.usage.reasoning_tokens == 0
+    assert result.ttft_s == pytest.approx(1.0)

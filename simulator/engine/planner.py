@@ -18,6 +18,13 @@ from .types import ChoicePlan, CompletionRequest, InjectedError, Overrides, Plan
 # Reasoning models with no time between tokens (instant latency) still think a little.
 _MIN_REASONING_TOKENS = 16
 
+# Reasoning effort → how much the model thinks, relative to its usual (medium) thinking.
+# A model thinks during its time to first token, so the effort scales both.
+EFFORT_SCALE = {"none": 0.0, "minimal": 0.25, "low": 0.5, "medium": 1.0, "high": 2.0, "xhigh": 3.0}
+# Thinking little or not at all still leaves the prompt to read: the time to first token
+# shrinks to no less than this share of the usual.
+_MIN_EFFORT_TTFT_SCALE = 0.25
+
 
 class ContextLengthExceeded(ValueError):
     def __init__(self, limit: int, prompt_tokens: int) -> None:
@@ -63,13 +70,32 @@ def thinking_tokens(
     """How many tokens the model thinks: reasoning models by default, any model the request asks to think.
 
     The request's thinking budget (Anthropic budget_tokens, Gemini thinkingBudget) caps
-    it; a budget of 0 turns thinking off.
+    it; a budget of 0 turns thinking off. Its reasoning effort (OpenAI) scales it through
+    `ttft_s`, which the caller has scaled already (effort_ttft_scale); "none" turns it off.
     """
-    budget = request.thinking_budget
-    if not (spec.reasoning if budget is None else budget > 0):
+    if not thinks(request, spec):
+        return 0
+    scale = EFFORT_SCALE.get(request.reasoning_effort or "medium", 1.0)
+    if scale == 0:
         return 0
     tokens = reasoning_tokens(latency, ttft_s, visible_target)
+    if latency.tbt_mean_ms <= 0:  # no thinking time to scale (ttft_s is): scale the count itself
+        tokens = max(1, round(tokens * scale))
+    budget = request.thinking_budget
     return tokens if budget is None else min(tokens, budget)
+
+
+def thinks(request: CompletionRequest, spec: ModelSpec) -> bool:
+    """Whether the model thinks: reasoning models unless the budget is 0, others when given a budget."""
+    budget = request.thinking_budget
+    return spec.reasoning if budget is None else budget > 0
+
+
+def effort_ttft_scale(request: CompletionRequest, spec: ModelSpec) -> float:
+    """How the request's reasoning effort stretches or shrinks a thinking model's time to first token."""
+    if request.reasoning_effort is None or not thinks(request, spec):
+        return 1.0
+    return max(EFFORT_SCALE.get(request.reasoning_effort, 1.0), _MIN_EFFORT_TTFT_SCALE)
 
 
 def thinking_text(rng: random.Random, tokens: int, encoding: str) -> tuple[str, ...]:
@@ -125,7 +151,7 @@ def plan(
         raise ContextLengthExceeded(spec.context_window, prompt_tokens)
 
     target = overrides.tokens if overrides.tokens is not None else scenario.target_tokens
-    ttft_s = sample_ttft_s(latency, rng, prompt_tokens)
+    ttft_s = sample_ttft_s(latency, rng, prompt_tokens) * effort_ttft_scale(request, spec)
     thinking = thinking_tokens(request, spec, latency, ttft_s, target)
     # Without max_tokens the model still stops at its own output limit, as real ones do.
     cap = spec.max_output_tokens if request.max_tokens is None else request.max_tokens

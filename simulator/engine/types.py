@@ -61,6 +61,9 @@ class CompletionRequest:
     # Answer with the thinking as text (Anthropic thinking blocks, Gemini thought parts)
     # rather than as hidden reasoning tokens.
     show_thinking: bool = False
+    # OpenAI's reasoning effort ("none", "minimal", "low", "medium", "high", "xhigh"):
+    # how much a thinking model thinks relative to its usual (medium); None: medium.
+    reasoning_effort: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
