@@ -409,3 +409,25 @@ class SnapshotVersion(models.Model):
 
     class Meta:
         verbose_name = "snapshot version"
+
+
+class StoredResponse(models.Model):
+    """A Responses API answer created with `store: true`, for GET /v1/responses/{id}, its
+    input items and `previous_response_id`. Written off the event loop (simulator/api/
+    response_store.py) and pruned to LLMSIM_RESPONSES_RETAIN rows; not scenario data, so
+    saving one never bumps the snapshot version."""
+
+    response_id = models.CharField("response id", max_length=64, unique=True, help_text="resp_…, as clients see it.")
+    created = models.DateTimeField(default=timezone.now)
+    model = models.CharField(max_length=200)
+    previous_response_id = models.CharField(
+        max_length=64, blank=True, help_text="The response this one continues; its context was this one's too."
+    )
+    input_items = models.TextField(help_text="The request's input items as JSON, each with its id.")
+    response = models.TextField(help_text="The response object as JSON, exactly as it was answered.")
+
+    class Meta:
+        verbose_name = "stored response"
+
+    def __str__(self) -> str:
+        return self.response_id
