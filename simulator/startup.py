@@ -14,7 +14,14 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from stats.sharing import sharing
 
 from . import snapshots
-from .api import anthropic, gemini, health, model_routes, openai  # noqa: F401  (importing registers their routes)
+from .api import (  # noqa: F401  (importing registers their routes)
+    anthropic,
+    gemini,
+    health,
+    model_routes,
+    openai,
+    openai_embeddings,
+)
 from .api.routes import ProviderRouter
 from .engine import generators, tokens
 

@@ -32,6 +32,7 @@ from ..engine.types import (
     ToolCallPlan,
     ToolDefinition,
 )
+from .answering import Dialect
 from .decorators import endpoint
 from .http import (
     JSON_CONTENT_TYPE,
@@ -1150,6 +1151,34 @@ async def reply_chat(call: Call, plan: Plan, completion_id: str, created: int, l
         await until_disconnect(call, sleep_until(call.arrival + plan.duration_s))
     body = dump_json(completion_json(completion_id, created, plan, legacy_functions))
     await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])
+
+
+def context_length_exceeded(exc: planner.ContextLengthExceeded) -> ProviderError:
+    return ProviderError(
+        400,
+        f"This model's maximum context length is {exc.limit} tokens. However, your messages resulted in "
+        f"{exc.prompt_tokens} tokens. Please reduce the length of the messages.",
+        param="messages",
+        code="context_length_exceeded",
+    )
+
+
+def dialect(model: str, **wording: Any) -> Dialect:
+    """How the OpenAI routes word the failures of the neutral answering steps (see answering.py).
+
+    The messages name the requested `model`; `wording` replaces other fields of the
+    Dialect (each endpoint says "context length" in its own words, for its own param).
+    """
+    return replace(
+        Dialect(
+            send_error=send_error,
+            injected_error=lambda error: injected_error(error, model),
+            rate_limited=lambda exc: rate_limited_error(exc, model),
+            model_not_found=model_not_found,
+            context_exceeded=context_length_exceeded,
+        ),
+        **wording,
+    )
 
 
 # --- routes ----------------------------------------------------------------------
