@@ -3,6 +3,7 @@ export and import — in process, and against a live server (hot reload, sequenc
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import time
@@ -326,6 +327,25 @@ def test_reset_rate_limits_refills_the_buckets(api, settings):
     response = api.post(f"{API}/reset-rate-limits/")
     assert (response.status_code, response.json()) == (200, {"buckets_reset": 1})
     assert SnapshotVersion.objects.get(pk=1).rate_limit_resets >= 1
+
+
+def test_reset_rate_limits_empties_the_buckets_shared_in_redis(api, settings):
+    from simulator.engine.ratelimit import RateLimit
+
+    from .services import redis_url, unique_prefix
+
+    settings.REDIS_URL = redis_url()
+    settings.LLMSIM_REDIS_PREFIX = unique_prefix()
+
+    async def take_one():
+        try:
+            await ratelimits.acquire("k", RateLimit(1, None), 0)
+        finally:
+            await ratelimits.close()
+
+    asyncio.run(take_one())
+    response = api.post(f"{API}/reset-rate-limits/")
+    assert (response.status_code, response.json()) == (200, {"buckets_reset": 1})
 
 
 def test_reset_rate_limits_is_503_when_redis_does_not_answer(api, settings):
