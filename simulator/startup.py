@@ -21,6 +21,7 @@ from .api import (  # noqa: F401  (importing registers their routes)
     model_routes,
     openai,
     openai_embeddings,
+    openai_legacy_completions,
 )
 from .api.routes import ProviderRouter
 from .engine import generators, tokens
