@@ -95,9 +95,7 @@ class State:
         "models",
         "received",
         "since",
-        "window_requests",
-        "window_seconds",
-        "window_tokens",
+        "window",
     )
 
     def __init__(self) -> None:
@@ -108,19 +106,9 @@ class State:
         self.calls: dict[tuple[str, str, int, bool, bool], int] = {}
         self.models: dict[str, ModelStats] = {}
         self.disconnects = 0  # clients that left before their answer was complete
-        # A ring of one-second slots, each stamped with its second (wall clock, so
-        # that processes can add theirs up).
-        self.window_seconds = [0] * WINDOW_SECONDS
-        self.window_requests = [0] * WINDOW_SECONDS
-        self.window_tokens = [0] * WINDOW_SECONDS
-
-    def slot(self, second: int) -> int:
-        index = second % WINDOW_SECONDS
-        if self.window_seconds[index] != second:
-            self.window_seconds[index] = second
-            self.window_requests[index] = 0
-            self.window_tokens[index] = 0
-        return index
+        # A ring of one-second slots [second, answered requests, completion tokens], each
+        # stamped with its second (wall clock, so that processes can add theirs up).
+        self.window = [[0, 0, 0] for _ in range(WINDOW_SECONDS)]
 
 
 class CallLike(Protocol):
@@ -157,10 +145,8 @@ class Recorder:
     # --- the request path ----------------------------------------------------------
 
     def started(self, call: CallLike) -> None:
-        state = self.state
-        state.received += 1
+        self.state.received += 1
         self.active += 1
-        state.window_requests[state.slot(int(_time()))] += 1
 
     def stream_started(self, call: CallLike) -> None:
         """The stream's headers go out (start_stream)."""
@@ -191,10 +177,16 @@ class Recorder:
         self.active -= 1
         state = self.state
         status = call.status
-        opened = call.stream_opened
-        complete = 200 <= status < 300 and (not opened or call.stream_ended)
-        if opened:
+        if call.stream_opened:
             self.streams -= 1
+            complete = call.stream_ended and 200 <= status < 300
+        else:
+            complete = 200 <= status < 300
+        second = int(_time())
+        slot = state.window[second % WINDOW_SECONDS]
+        if slot[0] != second:
+            slot[0], slot[1], slot[2] = second, 0, 0
+        slot[1] += 1
         model = call.model
         if model:  # a completion: its tokens and latency, per model
             stats = state.models.get(model)
@@ -204,14 +196,20 @@ class Recorder:
             if complete:
                 completion = call.completion_tokens
                 stats.completion_tokens += completion
-                stats.duration.observe(_monotonic() - call.arrival)
-                if completion:
-                    state.window_tokens[state.slot(int(_time()))] += completion
+                slot[2] += completion
+                seconds = _monotonic() - call.arrival
+                histogram = stats.duration  # Histogram.observe, inlined
+                histogram.counts[_bucket(BOUNDS, seconds)] += 1
+                histogram.sum += seconds
+                if seconds > histogram.max:
+                    histogram.max = seconds
+                if seconds < histogram.min:
+                    histogram.min = seconds
         # The route's template (/v1/models/{model_id}), not the path: bounded by the routes.
         key = (call.route, model, status, call.stream, call.injected)
         calls = state.calls
         calls[key] = calls.get(key, 0) + 1
-        if not complete and not call.injected and (status == 0 or (opened and not call.stream_ended)):
+        if not complete and status < 400 and not call.injected:  # no answer, or a stream cut short
             state.disconnects += 1
         if self.log_requests:
             _log(call, complete)
@@ -238,7 +236,6 @@ class Recorder:
         models = dict(state.models)
         calls = dict(state.calls)
         now = int(time.time())
-        seconds, requests, tokens = list(state.window_seconds), list(state.window_requests), list(state.window_tokens)
         return {
             "epoch": self.epoch,
             "updated_at": time.time(),
@@ -260,9 +257,9 @@ class Recorder:
                 for name, stats in models.items()
             },
             "window": [
-                [second, requests[index], tokens[index]]
-                for index, second in enumerate(seconds)
-                if now - WINDOW_SECONDS < second <= now and (requests[index] or tokens[index])
+                [second, requests, tokens]
+                for second, requests, tokens in (list(slot) for slot in state.window)
+                if now - WINDOW_SECONDS < second <= now and (requests or tokens)
             ],
         }
 
