@@ -230,6 +230,19 @@ def test_thinking_streams_thinking_and_signature_deltas(anthropic_client):
     assert message.content[0].signature
 
 
+def test_effort_scales_the_thinking(anthropic_client):
+    def thinking_tokens(effort: str) -> int:
+        message = ask(
+            anthropic_client,
+            max_tokens=2000,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            output_config={"effort": effort},
+        )
+        return message.usage.output_tokens - 100
+
+    assert thinking_tokens("low") < thinking_tokens("high")
+
+
 def test_structured_output_parses_into_the_model(anthropic_client):
     class Weather(pydantic.BaseModel):
         city: str

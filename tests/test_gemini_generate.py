@@ -237,6 +237,15 @@ def test_included_thoughts_come_as_thought_parts(genai_client):
     assert response.usage_metadata.thoughts_token_count == 50
 
 
+def test_the_thinking_level_scales_the_thoughts(genai_client):
+    def thoughts(level: str) -> int:
+        config = types.GenerateContentConfig(thinking_config=types.ThinkingConfig(thinking_level=level))
+        response = genai_client.models.generate_content(model=MODEL, contents="Think", config=config)
+        return response.usage_metadata.thoughts_token_count
+
+    assert thoughts("LOW") < thoughts("HIGH")
+
+
 def test_count_tokens_matches_the_prompt_count(genai_client):
     counted = genai_client.models.count_tokens(model=MODEL, contents="What's the weather in Paris?")
     usage = genai_client.models.generate_content(model=MODEL, contents="What's the weather in Paris?").usage_metadata

@@ -526,6 +526,20 @@ def _response_format_of(body: dict[str, Any]) -> dict[str, Any] | None:
     return {"type": "json_schema", "name": "output", "schema": schema, "strict": True}
 
 
+# output_config.effort → the engine's reasoning effort ("max" is the most it has).
+_EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", "max": "xhigh"}
+
+
+def _effort_of(body: dict[str, Any]) -> str | None:
+    output_config = body.get("output_config")
+    effort = output_config.get("effort") if isinstance(output_config, dict) else None
+    if effort is None:
+        return None
+    if effort not in _EFFORTS:
+        raise _bad("output_config.effort", "Input should be 'low', 'medium', 'high', 'xhigh' or 'max'")
+    return _EFFORTS[effort]
+
+
 def parse_messages_request(body: Any, counting: bool = False) -> CompletionRequest:
     """Validate a Messages body the way Anthropic does; ProviderError(400) when it is not.
 
@@ -572,6 +586,7 @@ def parse_messages_request(body: Any, counting: bool = False) -> CompletionReque
         stream=stream,
         thinking_budget=budget,
         show_thinking=bool(budget),
+        reasoning_effort=_effort_of(body),
     )
 
 

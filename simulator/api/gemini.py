@@ -456,18 +456,29 @@ _MIME_TYPES = ("text/plain", "application/json", "text/x.enum", "application/xml
 _DYNAMIC_THINKING_BUDGET = 24_576
 
 
-def _thinking_of(raw: Any) -> tuple[int | None, bool]:
+_THINKING_LEVELS = ("minimal", "low", "medium", "high")
+
+
+def _thinking_of(raw: Any) -> tuple[int | None, bool, str | None]:
+    """thinkingConfig → (thinking budget, whether to show the thoughts, reasoning effort)."""
     if raw is None:
-        return None, False
+        return None, False, None
     _expect(raw, dict, "generation_config.thinking_config")
     show = bool(_get(raw, "includeThoughts"))
     budget = _get(raw, "thinkingBudget")
+    level = _get(raw, "thinkingLevel")
+    effort = None
+    if level is not None:
+        effort = str(level).lower()
+        if effort not in _THINKING_LEVELS:
+            raise _bad(
+                f"Invalid value at 'generation_config.thinking_config.thinking_level', \"{level}\"",
+                "generation_config.thinking_config.thinking_level",
+            )
     if budget is not None:
         _expect(budget, int, "generation_config.thinking_config.thinking_budget")
-        return (_DYNAMIC_THINKING_BUDGET if budget < 0 else budget), show
-    if _get(raw, "thinkingLevel") is not None:
-        return _DYNAMIC_THINKING_BUDGET, show
-    return None, show
+        return (_DYNAMIC_THINKING_BUDGET if budget < 0 else budget), show, effort
+    return (None if effort is None else _DYNAMIC_THINKING_BUDGET), show, effort
 
 
 def _number_in(config: dict[str, Any], name: str, low: float, high: float) -> None:
@@ -546,7 +557,7 @@ def parse_generate_request(model: str, body: Any, stream: bool) -> CompletionReq
     seed = _get(config, "seed")
     if seed is not None:
         _expect(seed, int, "generation_config.seed")
-    budget, show = _thinking_of(_get(config, "thinkingConfig"))
+    budget, show, effort = _thinking_of(_get(config, "thinkingConfig"))
     tools = _tools_of(body.get("tools"))
     tool_choice, tools = _tool_choice_of(_get(body, "toolConfig"), tools)
     return CompletionRequest(
@@ -562,6 +573,7 @@ def parse_generate_request(model: str, body: Any, stream: bool) -> CompletionReq
         stream=stream,
         thinking_budget=budget,
         show_thinking=show,
+        reasoning_effort=effort,
     )
 
 
