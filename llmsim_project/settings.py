@@ -21,6 +21,7 @@ env = environ.Env(
     LLMSIM_LISTEN_BACKLOG=(int, 4096),
     LLMSIM_LOG_REQUESTS=(bool, False),
     LLMSIM_STATS_PUBLISH_SECONDS=(float, 1.0),
+    LLMSIM_RESPONSES_RETAIN=(int, 10_000),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -170,3 +171,9 @@ LLMSIM_STATS_PUBLISH_SECONDS = env("LLMSIM_STATS_PUBLISH_SECONDS")
 # A token for the stats reset API (Authorization: Bearer <token>); empty: only a staff
 # user's admin session may reset.
 LLMSIM_ADMIN_TOKEN = env("LLMSIM_ADMIN_TOKEN", default="")
+# Responses API answers created with store: true are kept in the database for
+# retrieval and previous_response_id: the newest this many (the oldest are pruned as
+# new ones come in, so a load test cannot fill the disk). 0 stores none.
+LLMSIM_RESPONSES_RETAIN = env("LLMSIM_RESPONSES_RETAIN")
+if LLMSIM_RESPONSES_RETAIN < 0:
+    raise ImproperlyConfigured(f"LLMSIM_RESPONSES_RETAIN must be 0 or more, not {LLMSIM_RESPONSES_RETAIN}")

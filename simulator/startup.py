@@ -22,6 +22,7 @@ from .api import (  # noqa: F401  (importing registers their routes)
     openai,
     openai_embeddings,
     openai_legacy_completions,
+    openai_responses,
 )
 from .api.routes import ProviderRouter
 from .engine import generators, tokens
