@@ -431,3 +431,107 @@ class StoredResponse(models.Model):
 
     def __str__(self) -> str:
         return self.response_id
+
+
+# --- Assistants API (simulator/api/openai_assistants.py) -----------------------------
+# What clients of the deprecated Assistants API create through it: assistants, threads,
+# their messages and runs. Not scenario data (signals.WATCHED leaves them out, so
+# writing them never rebuilds the snapshot); read and written off the event loop.
+# Each row has the id clients see (asst_…, thread_…, msg_…, run_…) next to an
+# auto-increment key that orders lists the way they were created.
+
+
+class Assistant(models.Model):
+    public_id = models.CharField("id", max_length=64, unique=True, help_text="asst_…, as clients see it.")
+    created_at = models.BigIntegerField(help_text="Unix seconds.")
+    model = models.CharField(max_length=200)
+    name = models.CharField(max_length=256, null=True, blank=True)
+    description = models.TextField(null=True, blank=True)
+    instructions = models.TextField(null=True, blank=True)
+    tools = models.JSONField(default=list, blank=True, help_text="As the client sent them.")
+    tool_resources = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    top_p = models.FloatField(null=True, blank=True)
+    response_format = models.JSONField(null=True, blank=True, help_text='Empty: "auto".')
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class Thread(models.Model):
+    public_id = models.CharField("id", max_length=64, unique=True, help_text="thread_…, as clients see it.")
+    created_at = models.BigIntegerField(help_text="Unix seconds.")
+    metadata = models.JSONField(default=dict, blank=True)
+    tool_resources = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class ThreadMessage(models.Model):
+    public_id = models.CharField("id", max_length=64, unique=True, help_text="msg_…, as clients see it.")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    created_at = models.BigIntegerField(help_text="Unix seconds.")
+    role = models.CharField(max_length=20, help_text="user or assistant.")
+    content = models.JSONField(help_text="The content blocks as clients see them (text, image_url, image_file).")
+    assistant_id = models.CharField(max_length=64, null=True, blank=True)
+    run_id = models.CharField(max_length=64, null=True, blank=True, help_text="The run that wrote it, if one did.")
+    attachments = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "thread message"
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class Run(models.Model):
+    """A run of an assistant on a thread. Its status follows from the clock: a step
+    planned at `started_at` ends at `due_at` with `outcome`, which the first read after
+    that writes down (the answer's message too)."""
+
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress"  # queued or in progress: see started_at / due_at
+        REQUIRES_ACTION = "requires_action"
+        COMPLETED = "completed"
+        INCOMPLETE = "incomplete"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    public_id = models.CharField("id", max_length=64, unique=True, help_text="run_…, as clients see it.")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="runs")
+    assistant_id = models.CharField(max_length=64)
+    created_at = models.BigIntegerField(help_text="Unix seconds.")
+    model = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True)
+    tools = models.JSONField(default=list, blank=True)
+    tool_choice = models.JSONField(null=True, blank=True)
+    parallel_tool_calls = models.BooleanField(default=True)
+    response_format = models.JSONField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    temperature = models.FloatField(null=True, blank=True)
+    top_p = models.FloatField(null=True, blank=True)
+    max_prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    max_completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    truncation_strategy = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.IN_PROGRESS)
+    # The step under way (status in_progress): when it started and ends (Unix seconds,
+    # fractional), what it ends with, and what it writes.
+    started_at = models.FloatField()
+    due_at = models.FloatField()
+    outcome = models.CharField(max_length=20, choices=Status.choices)
+    answer_text = models.TextField(blank=True, help_text="The assistant message the step writes.")
+    answer_message_id = models.CharField(max_length=64, blank=True)
+    tool_calls = models.JSONField(default=list, blank=True, help_text="Calls the step asks for: id, name, arguments.")
+    # Earlier steps' tool calls and the outputs submitted for them, in order.
+    tool_rounds = models.JSONField(default=list, blank=True)
+    last_error = models.JSONField(null=True, blank=True)
+    incomplete_reason = models.CharField(max_length=40, blank=True)
+    prompt_tokens = models.PositiveIntegerField(default=0, help_text="Over every step, the current one included.")
+    completion_tokens = models.PositiveIntegerField(default=0)
+    ended_at = models.BigIntegerField(null=True, blank=True, help_text="Completed, failed or cancelled at.")
+
+    def __str__(self) -> str:
+        return self.public_id

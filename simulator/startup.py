@@ -20,6 +20,7 @@ from .api import (  # noqa: F401  (importing registers their routes)
     health,
     model_routes,
     openai,
+    openai_assistants,
     openai_embeddings,
     openai_legacy_completions,
     openai_responses,
