@@ -127,6 +127,7 @@ class CallLike(Protocol):
     stream_opened: float
     last_write: float
     stream_ended: bool
+    model_stats: ModelStats | None
     request_id: str
 
 
@@ -152,15 +153,17 @@ class Recorder:
         """The stream's headers go out (start_stream)."""
         call.stream_opened = _monotonic()
         self.streams += 1
+        stats = self.state.models.get(call.model)
+        call.model_stats = stats if stats is not None else self._model_stats(call.model)[1]
 
     def wrote(self, call: CallLike) -> None:
         """A body write of a stream: the first carries the first token, then each gap between writes."""
         now = _monotonic()
         last = call.last_write
         call.last_write = now
-        stats = self.state.models.get(call.model)
-        if stats is None:
-            stats = self._model_stats(call.model)[1]
+        stats = call.model_stats
+        if stats is None:  # a write without start_stream
+            stats = call.model_stats = self._model_stats(call.model)[1]
         if last:
             histogram, seconds = stats.gaps, now - last
         else:

@@ -29,6 +29,7 @@ class FakeCall:
     stream_opened: float = 0.0
     last_write: float = 0.0
     stream_ended: bool = False
+    model_stats: object = None
     request_id: str = "req_test"
 
     def __post_init__(self) -> None:

@@ -94,6 +94,7 @@ class Call:
     stream_opened: float = 0.0
     last_write: float = 0.0
     stream_ended: bool = False
+    model_stats: Any = None  # the recorder's per-model numbers, looked up once per stream
 
     @property
     def method(self) -> str:
