@@ -142,6 +142,19 @@ def test_a_tool_call_waits_for_its_output_then_the_run_completes(beta, weather_a
     assert done.usage.prompt_tokens > 0 and done.usage.completion_tokens > 0
 
 
+def test_tool_choice_names_one_of_the_assistants_tools(beta, weather_assistant):
+    thread = new_thread(beta, "Anything")
+    named = {"type": "function", "function": {"name": "get_weather"}}
+    run = beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=weather_assistant.id, tool_choice=named)
+    assert run.status == "requires_action" and run.tool_choice.function.name == "get_weather"
+    beta.threads.runs.cancel(run.id, thread_id=thread.id)
+    unknown = {"type": "function", "function": {"name": "get_time"}}
+    with pytest.raises(openai.BadRequestError) as raised:
+        beta.threads.runs.create(thread_id=thread.id, assistant_id=weather_assistant.id, tool_choice=unknown)
+    assert raised.value.param == "tool_choice"
+    assert beta.threads.runs.list(thread.id).data[0].id == run.id  # the refused run was not created
+
+
 def test_create_thread_and_run_in_one_call(beta, assistant):
     run = beta.threads.create_and_run_poll(
         assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "Hi"}]}

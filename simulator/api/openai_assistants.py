@@ -453,9 +453,8 @@ def parse_run_options(body: dict[str, Any], thread_messages_key: str | None = No
         raise _missing("assistant_id")
     if not isinstance(assistant_id, str):
         raise _invalid_type("assistant_id", "a string", assistant_id)
+    # tool_choice is checked when the run is planned, against the tools it runs with.
     tools = _tools(body)
-    if body.get("tool_choice") is not None:
-        neutral_tool_choice(body["tool_choice"], function_tools(tools or []) if tools is not None else ())
     truncation = body.get("truncation_strategy")
     if truncation is not None and not isinstance(truncation, dict):
         raise _invalid_type("truncation_strategy", "an object", truncation)
