@@ -98,10 +98,8 @@ def test_instructions_and_input_items_are_counted_as_input(client):
 
 def test_an_image_costs_input_tokens(client):
     image = {"type": "input_image", "image_url": "https://example.com/cat.png", "detail": "low"}
-    text_only = client.responses.create(model=MODEL, input=[{"role": "user", "content": "What is this?"}])
-    with_image = client.responses.create(
-        model=MODEL, input=[{"role": "user", "content": [{"type": "input_text", "text": "What is this?"}, image]}]
-    )
+    text_only = create(client, [{"role": "user", "content": "What is this?"}])
+    with_image = create(client, [{"role": "user", "content": [{"type": "input_text", "text": "What is this?"}, image]}])
     assert with_image.usage.input_tokens - text_only.usage.input_tokens == 85
 
 
