@@ -3,12 +3,17 @@ object, the typed event stream, function calls, structured output, reasoning and
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import time
 
 import jsonschema
 import pydantic
+import pytest
 import tiktoken
+
+from simulator.api.openai_responses import image_tokens
 
 from .conftest import INSTANT, post
 
@@ -297,3 +302,18 @@ def test_metadata_and_settings_are_echoed(client):
     response = create(client, metadata={"run": "42"}, temperature=0.2, parallel_tool_calls=False, store=False)
     assert response.metadata == {"run": "42"} and response.temperature == 0.2
     assert response.parallel_tool_calls is False and response.store is False
+
+
+def png_data_url(width: int, height: int) -> str:
+    header = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + struct.pack(">II", width, height)
+    return "data:image/png;base64," + base64.b64encode(header + b"\x08\x06\x00\x00\x00").decode()
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "detail", "tokens"),
+    # OpenAI's worked examples: 1024x1024 is 765 tokens, 2048x4096 is 1105, low detail 85.
+    [(1024, 1024, "high", 765), (2048, 4096, "auto", 1105), (4096, 8192, "low", 85), (100, 100, "high", 255)],
+)
+def test_images_cost_what_openais_formula_says(width, height, detail, tokens):
+    part = {"type": "input_image", "image_url": png_data_url(width, height), "detail": detail}
+    assert image_tokens(part) == tokens
