@@ -1,10 +1,12 @@
 """Stored Responses API answers (StoredResponse rows), written and read off the event loop.
 
-The request path never runs the ORM itself: Django forbids it in an event loop, and a
+The request path never runs a query itself: Django forbids it in an event loop, and a
 query there would stall every stream of the process. Saves go to one writer thread,
 which inserts whatever has queued up in one transaction (a burst of answers costs one
-commit, not one each) and prunes the oldest rows every so often; reads and deletes go
-to a small thread pool. Each call returns an awaitable for the event loop.
+commit, not one each), wakes the waiting requests with one call per batch, and prunes
+the oldest rows every so often; reads and deletes go to a small thread pool. The SQL is
+written out (portable between SQLite and PostgreSQL): the ORM's per-row Python cost
+would be paid under the interpreter lock the event loop needs.
 
 Only requests that store (`store: true`, the API's default), continue an earlier
 response (`previous_response_id`) or retrieve one pay for any of this.
@@ -14,22 +16,44 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
+from django.utils import timezone
 
 from .models import StoredResponse
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 # Saves one transaction takes at most (the rest wait for the next).
 _BATCH_LIMIT = 500
 # How far back previous_response_id is followed: a longer conversation is cut there.
 MAX_CHAIN = 1000
+
+_TABLE = StoredResponse._meta.db_table
+_COLUMNS = "response_id, model, previous_response_id, input_items, response"
+_INSERT = f"INSERT INTO {_TABLE} (created, {_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
+_SELECT = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE response_id = %s"
+# The response and its predecessors in one query, newest first.
+_CHAIN = f"""
+WITH RECURSIVE chain (depth, {_COLUMNS}) AS (
+    SELECT 0, {_COLUMNS} FROM {_TABLE} WHERE response_id = %s
+    UNION ALL
+    SELECT chain.depth + 1, {", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))}
+    FROM {_TABLE} r JOIN chain ON r.response_id = chain.previous_response_id
+    WHERE chain.depth < %s
+)
+SELECT {_COLUMNS} FROM chain ORDER BY depth DESC
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +67,9 @@ class Record:
     response: str  # JSON object
 
 
+Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
+
+
 class ResponseStore:
     """StoredResponse rows behind awaitables: save, get, chain, delete; keeps the newest `retain`."""
 
@@ -53,7 +80,7 @@ class ResponseStore:
         # retain + prune_every rows between two prunes.
         self.prune_every = prune_every or max(1, min(1000, retain // 10))
         self._saved_since_prune = 0
-        self._queue: queue.SimpleQueue[tuple[Record, concurrent.futures.Future[None]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Record, Waiter]] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="llmsim-responses")
@@ -62,10 +89,11 @@ class ResponseStore:
 
     def save(self, record: Record) -> asyncio.Future[None]:
         """Store `record`; the future is done once it is committed (readable by every process)."""
-        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
         self._start_writer()
-        self._queue.put((record, done))
-        return asyncio.wrap_future(done)
+        self._queue.put((record, (loop, done)))
+        return done
 
     async def get(self, response_id: str) -> Record | None:
         return await self._off_loop(self._get, response_id)
@@ -81,12 +109,12 @@ class ResponseStore:
         """Delete the response; False when there was none by that id."""
         return await self._off_loop(self._delete, response_id)
 
-    async def _off_loop(self, work, *args):
+    async def _off_loop(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, self._guarded, work, *args)
 
     # --- the threads' side -------------------------------------------------------
 
-    def _guarded(self, work, *args):
+    def _guarded(self, work: Callable[..., T], *args: Any) -> T:
         try:
             return work(*args)
         except DatabaseError:
@@ -110,78 +138,67 @@ class ResponseStore:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            error: Exception | None = None
             try:
                 self._guarded(self.write, [record for record, _ in batch])
             except Exception as exc:
                 logger.exception("could not store %d responses", len(batch))
-                for _, done in batch:
-                    done.set_exception(exc)
-                continue
-            for _, done in batch:
-                done.set_result(None)
+                error = exc
+            # One wake-up per event loop for the whole batch, not one per request.
+            waiters: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            for _, (loop, done) in batch:
+                waiters.setdefault(loop, []).append(done)
+            for loop, futures in waiters.items():
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                    loop.call_soon_threadsafe(_settle, futures, error)
 
     def write(self, records: list[Record]) -> None:
         """Insert `records` in one transaction, and prune when enough saves have come in."""
-        rows = [
-            StoredResponse(
-                response_id=record.response_id,
-                model=record.model,
-                previous_response_id=record.previous_response_id,
-                input_items=record.input_items,
-                response=record.response,
-            )
-            for record in records
-        ]
-        with transaction.atomic(using=self.using):
-            StoredResponse.objects.using(self.using).bulk_create(rows)
+        connection = connections[self.using]
+        created = connection.ops.adapt_datetimefield_value(timezone.now())
+        rows = [(created, r.response_id, r.model, r.previous_response_id, r.input_items, r.response) for r in records]
+        with transaction.atomic(using=self.using), connection.cursor() as cursor:
+            cursor.executemany(_INSERT, rows)
         self._saved_since_prune += len(rows)
         if self._saved_since_prune >= self.prune_every:
             self._saved_since_prune = 0
             self.prune()
 
     def prune(self) -> int:
-        """Delete all but the newest `retain` rows (by insertion order); the number deleted.
-
-        Raw SQL: QuerySet.delete() would load every row first, because the snapshot
-        signal listens to every model's post_delete.
-        """
-        table = StoredResponse._meta.db_table
+        """Delete all but the newest `retain` rows (by insertion order); the number deleted."""
         with connections[self.using].cursor() as cursor:
-            cursor.execute(f"SELECT MAX(id) FROM {table}")
+            cursor.execute(f"SELECT MAX(id) FROM {_TABLE}")
             newest = cursor.fetchone()[0]
             if newest is None or newest <= self.retain:
                 return 0
-            cursor.execute(f"DELETE FROM {table} WHERE id <= %s", [newest - self.retain])
+            cursor.execute(f"DELETE FROM {_TABLE} WHERE id <= %s", [newest - self.retain])
             return cursor.rowcount
 
     def _get(self, response_id: str) -> Record | None:
-        row = (
-            StoredResponse.objects.using(self.using)
-            .filter(response_id=response_id)
-            .values_list("response_id", "model", "previous_response_id", "input_items", "response")
-            .first()
-        )
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(_SELECT, [response_id])
+            row = cursor.fetchone()
         return Record(*row) if row else None
 
     def _chain(self, response_id: str) -> list[Record]:
-        records: list[Record] = []
-        seen: set[str] = set()
-        next_id = response_id
-        while next_id and next_id not in seen and len(records) < MAX_CHAIN:
-            record = self._get(next_id)
-            if record is None:
-                break
-            records.append(record)
-            seen.add(next_id)
-            next_id = record.previous_response_id
-        records.reverse()
-        return records
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(_CHAIN, [response_id, MAX_CHAIN - 1])
+            return [Record(*row) for row in cursor.fetchall()]
 
     def _delete(self, response_id: str) -> bool:
-        table = StoredResponse._meta.db_table
         with connections[self.using].cursor() as cursor:
-            cursor.execute(f"DELETE FROM {table} WHERE response_id = %s", [response_id])
+            cursor.execute(f"DELETE FROM {_TABLE} WHERE response_id = %s", [response_id])
             return cursor.rowcount > 0
+
+
+def _settle(futures: list[asyncio.Future[None]], error: Exception | None) -> None:
+    for done in futures:
+        if done.done():  # the request was cancelled meanwhile
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
 
 _store: ResponseStore | None = None

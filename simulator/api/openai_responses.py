@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
-import logging
 import math
 import time
 from bisect import bisect_right
@@ -74,8 +74,6 @@ from .openai import (
     tool_call_id,
 )
 from .routes import route
-
-logger = logging.getLogger(__name__)
 
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 SUMMARIES = ("auto", "concise", "detailed")
@@ -931,9 +929,16 @@ def _text_part(text: str) -> dict[str, Any]:
 # --- routes ----------------------------------------------------------------------
 
 
-def _log_failure(saving: asyncio.Future[None]) -> None:
-    if not saving.cancelled() and saving.exception() is not None:
-        logger.error("the response was answered but not stored: %s", saving.exception())
+def _retrieved(saving: asyncio.Future[None]) -> None:
+    """Mark a failed save's exception as seen (the writer has logged it) when nobody awaits it."""
+    if not saving.cancelled():
+        saving.exception()
+
+
+async def _until_stored(saving: asyncio.Future[None] | None) -> None:
+    if saving is not None:
+        with contextlib.suppress(Exception):  # not stored: logged, and the answer goes out anyway
+            await saving
 
 
 @route("POST", "/v1/responses")
@@ -947,35 +952,31 @@ async def create_response(call: Call, body: Any) -> None:
     )
     if plan is None:
         return
-    spec = snapshots.current().model_for(request.model)
-    encoding = spec.encoding if spec is not None else O200K
-    opening = request.messages[: len(request.messages) - len(parsed.input.messages)]
-    writer = ResponseWriter(
-        new_id("resp_", 192), parsed, plan, cached_tokens(list(opening), encoding), _summary_text(request.messages)
-    )
+    cached = 0
+    if earlier:  # the earlier turns are in the prompt cache: they were just read
+        spec = snapshots.current().model_for(request.model)
+        opening = request.messages[: len(request.messages) - len(parsed.input.messages)]
+        cached = cached_tokens(list(opening), spec.encoding if spec is not None else O200K)
+    summary = _summary_text(request.messages) if parsed.reasoning_summary else ""
+    writer = ResponseWriter(new_id("resp_", 192), parsed, plan, cached, summary)
+    final = dump_json(writer.final_json())
     saving = None
     if parsed.store and settings.LLMSIM_RESPONSES_RETAIN > 0:
         # Stored while the model "thinks"; committed before the answer is complete, so that
         # the client's next request (previous_response_id) finds it in any process.
-        record = Record(
-            writer.response_id,
-            request.model,
-            parsed.previous_response_id or "",
-            dump_json(parsed.input.items).decode(),
-            dump_json(writer.final_json()).decode(),
+        items = dump_json(parsed.input.items).decode()
+        saving = store().save(
+            Record(writer.response_id, request.model, parsed.previous_response_id or "", items, final.decode())
         )
-        saving = store().save(record)
-        saving.add_done_callback(_log_failure)
+        saving.add_done_callback(_retrieved)
     if parsed.stream:
         await start_stream(call, [*SSE_HEADERS, *common_headers(call)])
-        if saving is not None:
-            await asyncio.wait((saving,))
+        await _until_stored(saving)
         await stream_plan(call, plan, writer.render, writer.failure)
         return
     if await wait_for_reply(call, plan, partial(fault_error, model=request.model)):
-        if saving is not None:
-            await asyncio.wait((saving,))
-        await send_bytes(call, 200, dump_json(writer.response_json()), [JSON_CONTENT_TYPE, *common_headers(call)])
+        await _until_stored(saving)
+        await send_bytes(call, 200, final, [JSON_CONTENT_TYPE, *common_headers(call)])
 
 
 @route("POST", "/v1/responses/input_tokens")
