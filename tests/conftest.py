@@ -119,6 +119,23 @@ def stop_server(server: LiveServer) -> None:
         os.killpg(server.process.pid, signal.SIGKILL)
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Run a module's live tests only against the servers it names in LIVE_SERVERS.
+
+    Transport behaviour (streaming, pacing, disconnects, drops) is tested against every
+    server command; a module whose tests are about a provider's JSON can say
+    `LIVE_SERVERS = ("serve",)` and keep the suite within its time budget.
+    """
+    kept, dropped = [], []
+    for item in items:
+        wanted = getattr(item.module, "LIVE_SERVERS", None)
+        server = getattr(getattr(item, "callspec", None), "params", {}).get("llmsim_server")
+        (dropped if wanted is not None and server is not None and server not in wanted else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture(scope="session", params=sorted(SERVER_COMMANDS))
 def llmsim_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """A live server; every test that uses it runs against each server command."""
