@@ -796,8 +796,8 @@ def _tool_fields(body: dict[str, Any]) -> tuple[tuple[ToolDefinition, ...], Any,
     return tools, tool_choice, parallel is not False
 
 
-def parse_chat_request(body: Any) -> CompletionRequest:
-    """Validate a chat completion body the way OpenAI does; ProviderError(400) when it is not."""
+def requested_model(body: Any) -> str:
+    """The body's `model`, once the body is known to be a JSON object (400s as OpenAI words them)."""
     if not isinstance(body, dict):
         raise ProviderError(400, f"Invalid request body: expected a JSON object, but got {_type_name(body)}.")
     model = body.get("model")
@@ -805,6 +805,29 @@ def parse_chat_request(body: Any) -> CompletionRequest:
         raise ProviderError(400, "you must provide a model parameter")
     if not isinstance(model, str):
         raise _invalid_type("model", "a string", model)
+    return model
+
+
+def stream_fields(body: dict[str, Any]) -> tuple[bool, bool]:
+    """`stream`, and whether `stream_options.include_usage` asks for the usage chunk."""
+    stream = bool(_boolean(body, "stream"))
+    stream_options = body.get("stream_options")
+    if stream_options is not None:
+        if not isinstance(stream_options, dict):
+            raise _invalid_type("stream_options", "an object", stream_options)
+        if not stream:
+            raise ProviderError(
+                400,
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                param="stream_options",
+                code="invalid_value",
+            )
+    return stream, bool(stream_options and stream_options.get("include_usage"))
+
+
+def parse_chat_request(body: Any) -> CompletionRequest:
+    """Validate a chat completion body the way OpenAI does; ProviderError(400) when it is not."""
+    model = requested_model(body)
     messages = body.get("messages")
     if messages is None:
         raise _missing("messages")
@@ -819,19 +842,7 @@ def parse_chat_request(body: Any) -> CompletionRequest:
         )
     parsed = tuple(parse_message(m, i) for i, m in enumerate(messages))
 
-    stream = bool(_boolean(body, "stream"))
-    stream_options = body.get("stream_options")
-    if stream_options is not None:
-        if not isinstance(stream_options, dict):
-            raise _invalid_type("stream_options", "an object", stream_options)
-        if not stream:
-            raise ProviderError(
-                400,
-                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                param="stream_options",
-                code="invalid_value",
-            )
-    include_usage = bool(stream_options and stream_options.get("include_usage"))
+    stream, include_usage = stream_fields(body)
 
     for key in _SAMPLING_RANGES.keys() & body.keys():  # usually none: check only what was sent
         _number(body, key, *_SAMPLING_RANGES[key])

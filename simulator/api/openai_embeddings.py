@@ -30,6 +30,7 @@ from .openai import (
     fault_error,
     model_not_found,
     openai_endpoint,
+    requested_model,
 )
 from .routes import route
 
@@ -152,13 +153,7 @@ def _context_exceeded(exc: planner.ContextLengthExceeded) -> ProviderError:
 @route("POST", "/v1/embeddings")
 @openai_endpoint
 async def embeddings(call: Call, body: Any) -> None:
-    if not isinstance(body, dict):
-        raise ProviderError(400, f"Invalid request body: expected a JSON object, but got {_type_name(body)}.")
-    model = body.get("model")
-    if model is None or model == "":
-        raise ProviderError(400, "you must provide a model parameter")
-    if not isinstance(model, str):
-        raise _invalid_type("model", "a string", model)
+    model = requested_model(body)
     spec = snapshots.current().model_for(model)
     if spec is None:
         raise model_not_found(model)

@@ -27,14 +27,15 @@ from .openai import (
     _missing,
     _number,
     _stop_of,
-    _type_name,
     common_headers,
     dialect,
     fault_error,
     model_not_found,
     openai_endpoint,
     piece_json,
+    requested_model,
     stream_error_event,
+    stream_fields,
 )
 from .routes import route
 
@@ -88,18 +89,7 @@ def _parse_options(body: dict[str, Any]) -> dict[str, Any]:
     """The fields besides model and prompt, checked as OpenAI checks them."""
     for key in _SAMPLING_RANGES.keys() & body.keys():
         _number(body, key, *_SAMPLING_RANGES[key])
-    stream = bool(_boolean(body, "stream"))
-    stream_options = body.get("stream_options")
-    if stream_options is not None:
-        if not isinstance(stream_options, dict):
-            raise _invalid_type("stream_options", "an object", stream_options)
-        if not stream:
-            raise ProviderError(
-                400,
-                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                param="stream_options",
-                code="invalid_value",
-            )
+    stream, include_usage = stream_fields(body)
     n = _integer(body, "n", 1, 128) or 1
     best_of = _integer(body, "best_of", 1, 20)
     if best_of is not None and best_of < n:
@@ -113,7 +103,7 @@ def _parse_options(body: dict[str, Any]) -> dict[str, Any]:
     max_tokens = _integer(body, "max_tokens", 0)
     return {
         "stream": stream,
-        "include_usage": bool(stream_options and stream_options.get("include_usage")),
+        "include_usage": include_usage,
         "n": n,
         "echo": bool(_boolean(body, "echo")),
         "max_tokens": DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens,
@@ -233,13 +223,7 @@ class TextChunkWriter:
 @route("POST", "/v1/completions")
 @openai_endpoint
 async def completions(call: Call, body: Any) -> None:
-    if not isinstance(body, dict):
-        raise ProviderError(400, f"Invalid request body: expected a JSON object, but got {_type_name(body)}.")
-    model = body.get("model")
-    if model is None or model == "":
-        raise ProviderError(400, "you must provide a model parameter")
-    if not isinstance(model, str):
-        raise _invalid_type("model", "a string", model)
+    model = requested_model(body)
     spec = snapshots.current().model_for(model)
     if spec is None:
         raise model_not_found(model)
