@@ -7,11 +7,9 @@ events. See ../shared/wire-format.md §1, §3 and §4 for the shapes.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 import time
-from collections.abc import Coroutine
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +17,6 @@ from .. import snapshots
 from ..engine import planner
 from ..engine.arguments import SchemaError, check_schema
 from ..engine.ratelimit import RateLimited, RateLimitState, duration_text
-from ..engine.schedule import pacer, sleep_until
 from ..engine.snapshot import ModelSpec
 from ..engine.types import (
     ChoicePlan,
@@ -32,7 +29,7 @@ from ..engine.types import (
     ToolCallPlan,
     ToolDefinition,
 )
-from .answering import Dialect
+from .answering import Dialect, plan_answer, stream_plan, wait_for_reply
 from .decorators import endpoint
 from .http import (
     JSON_CONTENT_TYPE,
@@ -40,18 +37,12 @@ from .http import (
     Call,
     Headers,
     ProviderError,
-    drop_connection,
     dump_json,
-    end_stream,
     new_id,
     send_bytes,
     start_stream,
-    until_disconnect,
-    write_stream,
 )
-from .overrides import parse_overrides
 from .routes import route
-from .simulation import reserve, scenario_for, scripted_action
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 SYSTEM_FINGERPRINT = "fp_llmsim"
@@ -199,16 +190,6 @@ def injected_error(error: InjectedError, model: str) -> ProviderError:
             (b"x-ratelimit-reset-tokens", b"0s"),
         ]
     return ProviderError(error.status, message, kind, code=code, headers=headers)
-
-
-async def answer_injected_error(call: Call, error: InjectedError, model: str) -> None:
-    call.injected = True  # counted apart from organic errors in the stats
-    if error.delay_s > 0:
-        await until_disconnect(call, sleep_until(call.arrival + error.delay_s))
-    if error.disconnect:
-        await drop_connection(call)
-        return
-    await send_error(call, injected_error(error, model))
 
 
 # --- request parsing ---------------------------------------------------------------
@@ -1094,74 +1075,8 @@ class ChunkWriter:
         return b"".join(out)
 
 
-async def stream_chat(
-    call: Call, request: CompletionRequest, plan: Plan, completion_id: str, created: int, legacy_functions: bool
-) -> None:
-    writer = ChunkWriter(completion_id, created, plan, request.include_usage, legacy_functions)
-    # Headers go out at once, as from the real API; the first token follows after TTFT.
-    await start_stream(call, [*SSE_HEADERS, *common_headers(call)])
-    offsets = plan.offsets_s
-    fault = plan.fault
-    if fault is not None:
-        # The stream breaks after fault.after_tokens steps: no finish chunk, no [DONE].
-        offsets = offsets[: fault.after_tokens]
-        call.completion_tokens = min(call.completion_tokens, len(offsets))
-    steps = len(offsets)
-
-    def emit(first: int, end: int) -> Coroutine[Any, Any, None]:
-        if end < steps:
-            return write_stream(call, writer.steps(first, end))
-        if fault is not None:
-            return break_stream(call, writer.steps(first, end), fault, plan.model)
-        return end_stream(call, writer.steps(first, end) + writer.closing())
-
-    if steps == 0:
-        await until_disconnect(call, sleep_until(call.arrival + plan.ttft_s))
-        if fault is not None:
-            await break_stream(call, b"", fault, plan.model)
-        else:
-            await end_stream(call, writer.steps(0, 1) + writer.closing())
-    else:
-        await until_disconnect(call, pacer().pace(call.arrival, offsets, emit))
-
-
 def fault_error(fault: StreamFault, model: str) -> ProviderError:
     return injected_error(InjectedError(fault.status, "rule", message=fault.message), model)
-
-
-_FLUSH_S = 0.02
-
-
-async def break_stream(call: Call, data: bytes, fault: StreamFault, model: str) -> None:
-    """A mid-stream fault: the last tokens, then an error event or a dropped connection."""
-    if fault.kind == "error":
-        call.status = fault.status
-        await end_stream(call, data + stream_error_event(fault_error(fault, model)))
-        return
-    if data:
-        await write_stream(call, data)
-        # Let the server flush what was written: dropping aborts the connection, and an
-        # abort discards unsent bytes (Daphne's Twisted transport would lose the tokens).
-        await asyncio.sleep(_FLUSH_S)
-    await drop_connection(call)
-
-
-async def reply_chat(call: Call, plan: Plan, completion_id: str, created: int, legacy_functions: bool) -> None:
-    # Like the real API, a non-streaming answer comes when the whole generation is done.
-    fault = plan.fault
-    if fault is not None:
-        # A scripted fault strikes where the stream would have broken: no answer, or an error.
-        offsets = plan.offsets_s[: fault.after_tokens]
-        await until_disconnect(call, sleep_until(call.arrival + (offsets[-1] if offsets else plan.ttft_s)))
-        call.completion_tokens = len(offsets)
-        if fault.kind == "error":
-            raise fault_error(fault, plan.model)
-        await drop_connection(call)
-        return
-    if plan.duration_s > 0:
-        await until_disconnect(call, sleep_until(call.arrival + plan.duration_s))
-    body = dump_json(completion_json(completion_id, created, plan, legacy_functions))
-    await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])
 
 
 def context_length_exceeded(exc: planner.ContextLengthExceeded) -> ProviderError:
@@ -1199,43 +1114,37 @@ def dialect(model: str, **wording: Any) -> Dialect:
 @openai_endpoint
 async def chat_completions(call: Call, body: Any) -> None:
     request = parse_chat_request(body)
-    overrides = parse_overrides(call.headers)
-    snapshot = snapshots.current()
-    scenario = scenario_for(call, snapshot)
-    spec = snapshot.model_for(request.model)
-    if spec is None:
-        raise model_not_found(request.model)
-    check_model_limits(body, request, spec)
-    action = scripted_action(call, scenario, request)
-    try:
-        plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
-    except planner.ContextLengthExceeded as exc:
-        raise ProviderError(
-            400,
-            f"This model's maximum context length is {exc.limit} tokens. However, your messages resulted in "
-            f"{exc.prompt_tokens} tokens. Please reduce the length of the messages.",
-            param="messages",
-            code="context_length_exceeded",
-        ) from exc
-    call.model = request.model
-    call.stream = request.stream
-    if plan.error is not None:
-        await answer_injected_error(call, plan.error, request.model)
+    model = request.model
+    wording = Dialect(
+        send_error=send_error,
+        injected_error=lambda error: injected_error(error, model),
+        rate_limited=lambda exc: rate_limited_error(exc, model),
+        model_not_found=model_not_found,
+        context_exceeded=context_length_exceeded,
+        check_limits=lambda request, spec: check_model_limits(body, request, spec),
+    )
+    plan = await plan_answer(call, request, wording)
+    if plan is None:  # an injected error has answered
         return
-    try:
-        await reserve(call, scenario, request, plan)
-    except RateLimited as exc:
-        raise rate_limited_error(exc, request.model) from None
-    call.prompt_tokens = plan.usage.prompt_tokens
-    call.completion_tokens = plan.usage.completion_tokens
     completion_id = new_id("chatcmpl-", 96)
     created = int(time.time())
     # Legacy `functions` requests get their call back as `function_call`, not `tool_calls`.
     legacy_functions = body.get("functions") is not None
     if request.stream:
-        await stream_chat(call, request, plan, completion_id, created, legacy_functions)
-    else:
-        await reply_chat(call, plan, completion_id, created, legacy_functions)
+        writer = ChunkWriter(completion_id, created, plan, request.include_usage, legacy_functions)
+        # Headers go out at once, as from the real API; the first token follows after TTFT.
+        await start_stream(call, [*SSE_HEADERS, *common_headers(call)])
+
+        def render(first: int, end: int, last: bool) -> bytes:
+            if not last:
+                return writer.steps(first, end)
+            # An answer with no steps still gets its role and finish chunks.
+            return writer.steps(first, max(end, first + 1)) + writer.closing()
+
+        await stream_plan(call, plan, render, lambda opening: stream_error_event(fault_error(plan.fault, model)))
+    elif await wait_for_reply(call, plan, lambda fault: fault_error(fault, model)):
+        body = dump_json(completion_json(completion_id, created, plan, legacy_functions))
+        await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])
 
 
 def model_json(spec: ModelSpec, model_id: str | None = None) -> dict[str, Any]:
