@@ -287,6 +287,10 @@ class ResponseRule(models.Model):
 
     class Meta:
         ordering = ["scenario", "priority", "id"]
+        constraints = [
+            # Sequences, stats and import/export know a rule by its scenario and name.
+            models.UniqueConstraint(fields=["scenario", "name"], name="unique_rule_name_per_scenario"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.scenario.name}: {self.name}" if self.scenario_id else self.name
