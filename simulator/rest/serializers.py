@@ -63,6 +63,8 @@ class RuleSerializer(ModelCleanMixin, serializers.ModelSerializer):
     class Meta:
         model = ResponseRule
         fields = "__all__"
+        # validate() names the clash on the `name` field, not as a non-field error.
+        validators = []
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
