@@ -10,6 +10,9 @@ import pytest
 
 from .conftest import ROOT
 
+# The examples are client code: one server kind is enough (runserver, the one users start first).
+LIVE_SERVERS = ("runserver",)
+
 
 def run_example(server, name: str) -> str:
     env = {**os.environ, "LLMSIM_BASE_URL": f"{server.base_url}/v1", "LLMSIM_MODEL": "instant"}
@@ -20,8 +23,6 @@ def run_example(server, name: str) -> str:
     return result.stdout
 
 
-# The examples are client code: one server kind is enough (runserver, the one users start first).
-@pytest.mark.parametrize("llmsim_server", ["runserver"], indirect=True)
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
