@@ -155,3 +155,30 @@ def test_assistant_and_tool_turns_are_accepted(client):
     ]
     completion = ask(client, messages=messages).parse()
     assert completion.usage.prompt_tokens > 20
+
+
+def test_reasoning_effort_scales_the_hidden_reasoning(client):
+    def reasoning(effort: str) -> int:
+        completion = client.chat.completions.create(
+            model="o3",
+            messages=[{"role": "user", "content": "think"}],
+            reasoning_effort=effort,
+            extra_headers={"x-llmsim-ttft-ms": "200", "x-llmsim-tbt-ms": "10", "x-llmsim-tokens": "5"},
+        )
+        return completion.usage.completion_tokens_details.reasoning_tokens
+
+    assert reasoning("low") < reasoning("medium") < reasoning("high")
+
+
+def test_reasoning_effort_is_refused_for_other_models_and_bad_values(llmsim_server):
+    from .conftest import post
+
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": "low"}
+    status, _, answer = post(llmsim_server, "/v1/chat/completions", body)
+    assert (status, answer["error"]["param"], answer["error"]["code"]) == (
+        400,
+        "reasoning_effort",
+        "unsupported_parameter",
+    )
+    status, _, answer = post(llmsim_server, "/v1/chat/completions", {**body, "model": "o3", "reasoning_effort": "max"})
+    assert (status, answer["error"]["code"]) == (400, "invalid_value")

@@ -828,6 +828,15 @@ def parse_chat_request(body: Any) -> CompletionRequest:
     for key in _SAMPLING_RANGES.keys() & body.keys():  # usually none: check only what was sent
         _number(body, key, *_SAMPLING_RANGES[key])
     _boolean(body, "logprobs")
+    effort = body.get("reasoning_effort")
+    if effort is not None and effort not in planner.EFFORT_SCALE:
+        supported = ", ".join(f"'{e}'" for e in planner.EFFORT_SCALE)
+        raise ProviderError(
+            400,
+            f"Invalid value: {effort!r}. Supported values are: {supported}.",
+            param="reasoning_effort",
+            code="invalid_value",
+        )
     _integer(body, "top_logprobs", 0, 20)
     max_tokens = _integer(body, "max_tokens", 1)
     max_completion_tokens = _integer(body, "max_completion_tokens", 1)
@@ -845,6 +854,7 @@ def parse_chat_request(body: Any) -> CompletionRequest:
         max_tokens=max_completion_tokens if max_completion_tokens is not None else max_tokens,
         stop=_stop_of(body.get("stop")),
         n=_integer(body, "n", 1, 128) or 1,
+        reasoning_effort=effort,
         seed=_integer(body, "seed"),
         stream=stream,
         include_usage=include_usage,
@@ -853,6 +863,13 @@ def parse_chat_request(body: Any) -> CompletionRequest:
 
 def check_model_limits(body: dict, request: CompletionRequest, spec: ModelSpec) -> None:
     """Refuse what the real model refuses: max_tokens on reasoning models, caps above its limit."""
+    if not spec.reasoning and body.get("reasoning_effort") is not None:
+        raise ProviderError(
+            400,
+            "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+            param="reasoning_effort",
+            code="unsupported_parameter",
+        )
     if spec.reasoning and body.get("max_tokens") is not None:
         raise ProviderError(
             400,
