@@ -3,13 +3,16 @@ run it) on a throw-away SQLite database, and the official SDK clients pointed at
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -69,17 +72,39 @@ class LiveServer:
         return self.log_path.read_text(errors="replace")
 
 
+_TEMPLATE: list[Path] = []
+
+
+def _migrated_template() -> Path:
+    """A freshly migrated SQLite file, made once per test session and copied for each server.
+
+    Migrating takes seconds; a copy takes milliseconds, and every server still starts
+    from a database it owns.
+    """
+    if not _TEMPLATE:
+        directory = Path(tempfile.mkdtemp(prefix="llmsim-template-"))
+        atexit.register(shutil.rmtree, directory, True)
+        path = directory / "template.sqlite3"
+        env = {**os.environ, "DATABASE_URL": f"sqlite:///{path}"}
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+        _TEMPLATE.append(path)
+    return _TEMPLATE[0]
+
+
 def start_server(tmp: Path, kind: str = "runserver", extra_env: dict[str, str] | None = None) -> LiveServer:
     """Migrate a fresh SQLite file, start the server (see SERVER_COMMANDS) and wait for /health."""
     db_path = tmp / "db.sqlite3"
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{db_path}",
-        "LLMSIM_SNAPSHOT_POLL_SECONDS": "0.2",
+        "LLMSIM_SNAPSHOT_POLL_SECONDS": "0.05",  # edits reach the server fast: tests wait on them
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    if "DATABASE_URL" in (extra_env or {}):
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
+    else:
+        shutil.copyfile(_migrated_template(), db_path)
     port = free_port()
     log_path = tmp / "server.log"
     log = log_path.open("wb")
@@ -124,11 +149,13 @@ def pytest_collection_modifyitems(config, items) -> None:
 
     Transport behaviour (streaming, pacing, disconnects, drops) is tested against every
     server command; a module whose tests are about a provider's JSON can say
-    `LIVE_SERVERS = ("serve",)` and keep the suite within its time budget.
+    `LIVE_SERVERS = ("serve",)` and keep the suite within its time budget. A test can
+    say the same with `@pytest.mark.live_servers("serve")`.
     """
     kept, dropped = [], []
     for item in items:
-        wanted = getattr(item.module, "LIVE_SERVERS", None)
+        marker = item.get_closest_marker("live_servers")
+        wanted = marker.args if marker is not None else getattr(item.module, "LIVE_SERVERS", None)
         server = getattr(getattr(item, "callspec", None), "params", {}).get("llmsim_server")
         (dropped if wanted is not None and server is not None and server not in wanted else kept).append(item)
     if dropped:

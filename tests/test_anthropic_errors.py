@@ -7,6 +7,9 @@ import pytest
 
 from .conftest import INSTANT, post
 
+# Request validation and error bodies are the same JSON on every server: one is enough.
+LIVE_SERVERS = ("serve",)
+
 MODEL = "claude-haiku-4-5"
 HEADERS = {"x-api-key": "test", "anthropic-version": "2023-06-01", **INSTANT}
 USER = [{"role": "user", "content": "Hi"}]

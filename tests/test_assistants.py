@@ -11,6 +11,9 @@ from openai import AssistantEventHandler
 
 from .conftest import INSTANT, post
 
+# Runs, threads and their JSON behave alike on every server (streaming is tested on all of them elsewhere).
+LIVE_SERVERS = ("serve",)
+
 # Every client.beta method is marked deprecated by the SDK (the API is sunset upstream).
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

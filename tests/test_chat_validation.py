@@ -9,6 +9,9 @@ import pytest
 
 from .conftest import post
 
+# Request validation and error bodies are the same JSON on every server: one is enough.
+LIVE_SERVERS = ("serve",)
+
 USER = [{"role": "user", "content": "hi"}]
 
 

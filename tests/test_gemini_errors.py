@@ -7,6 +7,9 @@ from google.genai import errors, types
 
 from .conftest import INSTANT, post
 
+# Request validation and error bodies are the same JSON on every server: one is enough.
+LIVE_SERVERS = ("serve",)
+
 MODEL = "gemini-2.5-flash"
 HEADERS = {"x-goog-api-key": "test", **INSTANT}
 USER = [{"role": "user", "parts": [{"text": "Hi"}]}]

@@ -76,6 +76,7 @@ def test_the_default_scenario_applies_without_a_header(llmsim_server, make_scena
     assert ask(client_for(llmsim_server)).choices[0].message.content == "Default scenario speaking."
 
 
+@pytest.mark.live_servers("serve")  # matching is the engine's; every server delivers it alike
 @pytest.mark.parametrize(
     ("rule", "text", "matched"),
     [

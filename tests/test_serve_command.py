@@ -81,7 +81,7 @@ def stored_settings(db_path: Path) -> dict:
 def test_it_serves_what_the_config_file_sets(tmp_path):
     config = tmp_path / "llmsim.yaml"
     config.write_text(CONFIG)
-    server = start_serve(tmp_path, ["--config", str(config)])
+    server = start_serve(tmp_path, ["--config", str(config), "--workers", "1"])
     try:
         wait_until_healthy(server)
         assert answer_text(server) == "echo me"
@@ -98,7 +98,9 @@ def test_it_serves_what_the_config_file_sets(tmp_path):
 def test_command_line_flags_win_over_the_environment(tmp_path):
     config = tmp_path / "llmsim.yaml"
     config.write_text(CONFIG)
-    server = start_serve(tmp_path, ["--config", str(config), "--generator", "lorem"], LLMSIM_GENERATOR="echo")
+    server = start_serve(
+        tmp_path, ["--config", str(config), "--generator", "lorem", "--workers", "1"], LLMSIM_GENERATOR="echo"
+    )
     try:
         wait_until_healthy(server)
         assert answer_text(server) != "echo me"

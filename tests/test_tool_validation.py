@@ -7,6 +7,9 @@ import pytest
 from .conftest import post
 from .test_chat_validation import assert_openai_error
 
+# Request validation and error bodies are the same JSON on every server: one is enough.
+LIVE_SERVERS = ("serve",)
+
 USER = [{"role": "user", "content": "hi"}]
 OK_TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}
 
