@@ -87,6 +87,9 @@ class Call:
     rule: str = ""
     ratelimit: Any = None  # RateLimitState for the x-ratelimit-* headers
     reservation: Any = None
+    # The caller's API key, once api_key_of() has read it (auth, rules and rate limits all ask).
+    api_key: str | None = None
+    api_key_read: bool = False
     # Stats bookkeeping (stats.recorder): the route's path template, whether the answer
     # is an injected error, and the stream's timing (time.monotonic(); 0: not yet).
     route: str = ""
@@ -110,11 +113,16 @@ class Call:
 
 def api_key_of(call: Call) -> str | None:
     """The caller's key (any value is accepted): `Authorization: Bearer <key>`, `x-api-key`
-    (Anthropic), `x-goog-api-key` or `?key=` (Gemini)."""
+    (Anthropic), `x-goog-api-key` or `?key=` (Gemini). Read once per call."""
+    if call.api_key_read:
+        return call.api_key
     authorization = call.headers.get("authorization", "")
     if authorization[:7].lower() == "bearer " and authorization[7:].strip():
-        return authorization[7:].strip()
-    return call.headers.get("x-api-key") or call.headers.get("x-goog-api-key") or query_param(call, "key") or None
+        key = authorization[7:].strip()
+    else:
+        key = call.headers.get("x-api-key") or call.headers.get("x-goog-api-key") or query_param(call, "key") or None
+    call.api_key, call.api_key_read = key, True
+    return key
 
 
 def query_param(call: Call, name: str) -> str | None:

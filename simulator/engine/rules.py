@@ -149,8 +149,18 @@ Check = Callable[[CompletionRequest, "RequestFacts", str], bool]
 def _checks_of(m: Match) -> tuple[Check, ...]:
     checks: list[Check] = []
     if m.model:
-        model, pattern = m.model, m.model.lower()
-        checks.append(lambda r, f, u: r.model == model or fnmatch.fnmatchcase(r.model.lower(), pattern))
+        pattern = m.model.lower()
+        seen: dict[str, bool] = {}  # model names are few; fnmatch is not cheap
+
+        def model(r: CompletionRequest, f: RequestFacts, u: str) -> bool:
+            hit = seen.get(r.model)
+            if hit is None:
+                hit = fnmatch.fnmatchcase(r.model.lower(), pattern)
+                if len(seen) < 1024:
+                    seen[r.model] = hit
+            return hit
+
+        checks.append(model)
     if m.tools_present is not None:
         present = m.tools_present
         checks.append(lambda r, f, u: bool(r.tools) == present)
