@@ -97,7 +97,7 @@ def main() -> None:
         if args.profile:
             profiler = cProfile.Profile()
             profiler.runcall(asyncio.run, run(application, scope, body, args.requests))
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(int(os.environ.get("LLMSIM_PROFILE_ROWS", "20")))
 
 
 def _timed(application, scope: dict, body: bytes, count: int) -> float:

@@ -27,6 +27,8 @@ from typing import Any
 
 import redis.asyncio
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -351,9 +353,21 @@ _local = LocalBuckets()
 _stores: dict[asyncio.AbstractEventLoop, RedisBuckets] = {}
 
 
+# settings.REDIS_URL, kept here: reading Django's lazy settings costs a microsecond a
+# time on the request path. Tests that override it fire setting_changed, which refreshes it.
+_redis_url = ""
+
+
+@receiver(setting_changed)
+def _settings_changed(setting: str = "", **kwargs: Any) -> None:
+    global _redis_url
+    if setting in ("REDIS_URL", ""):
+        _redis_url = getattr(settings, "REDIS_URL", "") or ""
+
+
 def _redis_store() -> RedisBuckets | None:
-    """The running loop's Redis store, or None without REDIS_URL (read on every call: tests change it)."""
-    url = settings.REDIS_URL
+    """The running loop's Redis store, or None without REDIS_URL."""
+    url = _redis_url
     if not url:
         return None
     loop = asyncio.get_running_loop()
@@ -398,7 +412,7 @@ def settle_soon(key: str, limit: RateLimit, reserved: int, actual: int) -> None:
     """settle() for a caller that cannot wait (the end of a request): in-process at once, Redis in the background."""
     if limit.tokens_per_minute is None or reserved == actual:
         return
-    if not settings.REDIS_URL:
+    if not _redis_url:
         _local.settle(key, limit, reserved, actual, time.monotonic())
         return
     task = asyncio.get_running_loop().create_task(settle(key, limit, reserved, actual))
@@ -423,3 +437,6 @@ async def close() -> None:
     store = _stores.pop(asyncio.get_running_loop(), None)
     if store is not None:
         await store.close()
+
+
+_settings_changed()
