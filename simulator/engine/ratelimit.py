@@ -98,6 +98,9 @@ def duration_text(seconds: float) -> str:
         return "0s"
     if millis < 1000:
         return f"{millis}ms"
+    if millis < 60_000:  # the usual reset of a per-minute bucket: skip the general case below
+        whole, fraction = divmod(millis, 1000)
+        return f"{whole}s" if not fraction else f"{whole}.{fraction:03d}".rstrip("0") + "s"
     hours, millis = divmod(millis, 3_600_000)
     minutes, millis = divmod(millis, 60_000)
     secs = f"{millis / 1000:.3f}".rstrip("0").rstrip(".")

@@ -105,9 +105,12 @@ class Rule:
     # The matchers that are set, as checks of (request, facts, last user text): a rule
     # costs only what it tests, which keeps ten rules cheap on the request path.
     _checks: tuple[Check, ...] = field(default=(), repr=False, compare=False)
+    _test: Check = field(default=None, repr=False, compare=False)  # all of _checks, as one call
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_checks", _checks_of(self.match))
+        checks = _checks_of(self.match)
+        object.__setattr__(self, "_checks", checks)
+        object.__setattr__(self, "_test", _all_of(checks))
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,19 +200,27 @@ def _checks_of(m: Match) -> tuple[Check, ...]:
     return tuple(checks)
 
 
+def _all_of(checks: tuple[Check, ...]) -> Check:
+    """One callable for a rule's checks (most rules have one or two: no loop for them)."""
+    if not checks:
+        return lambda r, f, u: True
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda r, f, u: first(r, f, u) and second(r, f, u)
+    return lambda r, f, u: all(check(r, f, u) for check in checks)
+
+
 def matches(rule: Rule, request: CompletionRequest, facts: RequestFacts) -> bool:
-    last_user = _last_user(request.messages)
-    return all(check(request, facts, last_user) for check in rule._checks)
+    return rule._test(request, facts, _last_user(request.messages))
 
 
 def first_match(rules: Sequence[Rule], request: CompletionRequest, facts: RequestFacts) -> Rule | None:
     """The first rule (rules come sorted by priority) whose matchers all hold."""
     last_user = _last_user(request.messages)
     for rule in rules:
-        for check in rule._checks:
-            if not check(request, facts, last_user):
-                break
-        else:
+        if rule._test(request, facts, last_user):
             return rule
     return None
 
