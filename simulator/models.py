@@ -155,6 +155,15 @@ class ErrorProfile(models.Model):
             raise ValidationError(f"The mid-stream fault rates add up to {faults:g}; together they cannot exceed 1.")
 
 
+class Generator(models.TextChoices):
+    """What a simulated model says (engine/generators.py), for the settings and every scenario."""
+
+    LOREM = "lorem", "Lorem ipsum"
+    ECHO = "echo", "Echo the last user message"
+    RANDOM = "random", "Random words"
+    FIXED = "fixed", "Fixed text"
+
+
 class Scenario(models.Model):
     """A named bundle of behaviour a request picks with x-llmsim-scenario; empty fields inherit the settings."""
 
@@ -167,12 +176,7 @@ class Scenario(models.Model):
     generator = models.CharField(
         max_length=20,
         blank=True,
-        choices=[
-            ("lorem", "Lorem ipsum"),
-            ("echo", "Echo the last user message"),
-            ("random", "Random words"),
-            ("fixed", "Fixed text"),
-        ],
+        choices=Generator.choices,
         help_text="Empty: as in the simulator settings.",
     )
     fixed_text = models.TextField(blank=True, help_text="What the fixed generator says (empty: as in the settings).")
@@ -315,12 +319,6 @@ class ResponseRule(models.Model):
 
 class SimulatorSettings(models.Model):
     """The one row of global settings (what the YAML config file sets)."""
-
-    class Generator(models.TextChoices):
-        LOREM = "lorem", "Lorem ipsum"
-        ECHO = "echo", "Echo the last user message"
-        RANDOM = "random", "Random words"
-        FIXED = "fixed", "Fixed text"
 
     generator = models.CharField(max_length=20, choices=Generator.choices, default=Generator.LOREM)
     fixed_text = models.TextField(default="This is a simulated response.", help_text="What the fixed generator says.")
