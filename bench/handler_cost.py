@@ -5,6 +5,11 @@ prints microseconds per request, the best of several rounds: a figure that moves
 with our code, not with the kernel or the load generator. Optionally profiles.
 
     python bench/handler_cost.py [--requests 5000] [--rounds 5] [--tokens 20] [--stream] [--profile]
+
+On a shared machine even that figure moves by 10 %. `--instructions` counts the
+instructions per request instead, under valgrind's callgrind (installed separately;
+about two minutes): the same code gives the same count whatever the machine is doing,
+so a change of 2 % shows.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ import asyncio
 import cProfile
 import os
 import pstats
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -86,7 +94,13 @@ def main() -> None:
     parser.add_argument(
         "--loaded-scenario", action="store_true", help="ten response rules and rate limits (bench/loaded_scenario.py)"
     )
+    parser.add_argument(
+        "--instructions", action="store_true", help="count instructions per request under valgrind (callgrind)"
+    )
     args = parser.parse_args()
+    if args.instructions:
+        count_instructions(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         application = load_application(Path(tmp) / "bench.sqlite3", args.loaded_scenario)
         scope, body = make_request(args.tokens, args.stream)
@@ -98,6 +112,30 @@ def main() -> None:
             profiler = cProfile.Profile()
             profiler.runcall(asyncio.run, run(application, scope, body, args.requests))
             pstats.Stats(profiler).sort_stats("tottime").print_stats(int(os.environ.get("LLMSIM_PROFILE_ROWS", "20")))
+
+
+def count_instructions(args: argparse.Namespace) -> None:
+    """Run this script under callgrind for two request counts: the difference is the requests' own."""
+    if shutil.which("valgrind") is None:
+        sys.exit("--instructions needs valgrind (Debian: apt install valgrind)")
+    options = ["--tokens", str(args.tokens), *(["--stream"] if args.stream else [])]
+    options += ["--loaded-scenario"] if args.loaded_scenario else []
+    few, many = 1000, 3000
+    totals = []
+    for count in (few, many):
+        command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__]
+        command += [*options, "--requests", str(count), "--rounds", "1"]
+        # Under valgrind the run lasts minutes: the snapshot poll (a query twice a second)
+        # would add its instructions in proportion to the requests. Load the snapshot once.
+        environment = {**os.environ, "LLMSIM_SNAPSHOT_POLL_SECONDS": "86400"}
+        done = subprocess.run(command, capture_output=True, text=True, env=environment)
+        found = re.search(r"refs:\s+([\d,]+)", done.stderr)
+        if done.returncode != 0 or found is None:
+            sys.exit(f"callgrind run failed ({done.returncode}):\n{done.stdout}{done.stderr[-2000:]}")
+        totals.append(int(found.group(1).replace(",", "")))
+    kind = "streaming" if args.stream else "non-streaming"
+    per_request = (totals[1] - totals[0]) / (many - few)
+    print(f"{kind}, {args.tokens} tokens: {per_request:,.0f} instructions per request (callgrind)")
 
 
 def _timed(application, scope: dict, body: bytes, count: int) -> float:
