@@ -9,6 +9,7 @@ from simulator.engine.rules import (
     RequestFacts,
     Rule,
     RuleError,
+    RuleSet,
     SequenceExhausted,
     Sequences,
     conversation_key,
@@ -16,6 +17,7 @@ from simulator.engine.rules import (
     first_match,
     parse_action,
     parse_step,
+    shape_of,
 )
 from simulator.engine.types import CompletionRequest, Message, ToolDefinition
 
@@ -146,6 +148,43 @@ def test_header_and_api_key_matchers():
     assert not first_match([rule(header="x-test-case: login")], request(), facts)
     assert first_match([rule(api_key="sk-a")], request(), facts)
     assert not first_match([rule(api_key="sk-b")], request(), facts)
+
+
+def test_a_header_glob_needs_the_header_sent():
+    assert not first_match([rule(header="x-test-case: *")], request(), NO_FACTS)
+    assert first_match([rule(header="x-test-case: *")], request(), RequestFacts(headers={"x-test-case": ""}))
+
+
+def test_a_rule_set_decides_shape_matchers_once_per_shape_and_still_reads_each_request():
+    rules = RuleSet(
+        [
+            rule(name="gpt4-weather", model="gpt-4*", last_user="weather"),
+            rule(name="tools", tools_present=True),
+            rule(name="after-tools", last_is_tool_result=True),
+            rule(name="fallback", api_key="sk-a"),
+        ]
+    )
+    weather = request(Message("user", "weather?"), model="gpt-4o")
+    assert [r.name for r in rules.in_play(shape_of(weather))] == ["gpt4-weather", "fallback"]
+    assert rules.first_match(weather, NO_FACTS).name == "gpt4-weather"
+    # Same shape, other words: the content matcher runs again, per request.
+    assert rules.first_match(request(Message("user", "news?"), model="gpt-4o"), NO_FACTS) is None
+    assert rules.first_match(request(Message("user", "news?"), model="gpt-4o"), RequestFacts(api_key="sk-a")).name == (
+        "fallback"
+    )
+    with_tools = request(model="o3", tools=(ToolDefinition("get_weather"),))
+    assert rules.first_match(with_tools, NO_FACTS).name == "tools"
+    after = request(Message("user", "hi"), Message("tool", "21C", tool_call_id="c1"), model="o3")
+    assert rules.first_match(after, NO_FACTS).name == "after-tools"
+    assert rules == tuple(rules) and len(rules) == 4
+
+
+def test_the_shape_memo_is_bounded():
+    rules = RuleSet([rule(model="gpt-4*")])
+    for i in range(RuleSet.MEMO_LIMIT + 10):
+        rules.first_match(request(model=f"model-{i}"), NO_FACTS)
+    assert len(rules._in_play) <= RuleSet.MEMO_LIMIT
+    assert rules.first_match(request(model="gpt-4o"), NO_FACTS) is not None
 
 
 def test_the_first_matching_rule_wins():

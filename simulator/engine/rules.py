@@ -25,7 +25,8 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from .types import CompletionRequest, Message, StreamFault
 
@@ -102,22 +103,25 @@ class Rule:
     scope: str = "conversation"
     when_exhausted: str = "repeat_last"
     id: int = 0  # the database id (sequence positions are kept per rule)
-    # The matchers that are set, as checks of (request, facts, last user text): a rule
-    # costs only what it tests, which keeps ten rules cheap on the request path.
-    _checks: tuple[Check, ...] = field(default=(), repr=False, compare=False)
-    _test: Check = field(default=None, repr=False, compare=False)  # all of _checks, as one call
+    # The matchers split in two, so that ten rules stay cheap on the request path: those
+    # that only look at the request's shape (model, tools, last role) are decided once per
+    # shape by RuleSet; the others run per request, as one call (None: there are none).
+    _fits_shape: Callable[[Shape], bool] = field(default=None, repr=False, compare=False)
+    _test: Check | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        checks = _checks_of(self.match)
-        object.__setattr__(self, "_checks", checks)
-        object.__setattr__(self, "_test", _all_of(checks))
+        object.__setattr__(self, "_fits_shape", _all_of(_shape_checks_of(self.match)))
+        checks = _content_checks_of(self.match)
+        object.__setattr__(self, "_test", _all_of(checks) if checks else None)
 
 
-@dataclass(frozen=True, slots=True)
-class RequestFacts:
-    """What matchers look at beyond the neutral request: headers and the caller's key."""
+class RequestFacts(NamedTuple):
+    """What matchers look at beyond the neutral request: headers and the caller's key.
 
-    headers: Mapping[str, str] = field(default_factory=dict)
+    A NamedTuple: one is built per request that meets a rule.
+    """
+
+    headers: Mapping[str, str] = MappingProxyType({})
     api_key: str = ""
 
 
@@ -146,33 +150,42 @@ def _last_user(messages: Sequence[Message]) -> str:
     return ""
 
 
-Check = Callable[[CompletionRequest, "RequestFacts", str], bool]
+# What a request looks like to the matchers that do not read text, headers or keys:
+# (model, names of the tools offered, whether the last message is a tool result).
+# Load tests send few shapes, so RuleSet decides those matchers once per shape.
+Shape = tuple[str, tuple[str, ...], bool]
+Check = Callable[[CompletionRequest, RequestFacts, str], bool]
 
 
-def _checks_of(m: Match) -> tuple[Check, ...]:
-    checks: list[Check] = []
+def shape_of(request: CompletionRequest) -> Shape:
+    messages = request.messages
+    return (
+        request.model,
+        tuple(t.name for t in request.tools) if request.tools else (),
+        bool(messages) and messages[-1].role in ("tool", "function"),
+    )
+
+
+def _shape_checks_of(m: Match) -> list[Callable[[Shape], bool]]:
+    checks: list[Callable[[Shape], bool]] = []
     if m.model:
         pattern = m.model.lower()
-        seen: dict[str, bool] = {}  # model names are few; fnmatch is not cheap
-
-        def model(r: CompletionRequest, f: RequestFacts, u: str) -> bool:
-            hit = seen.get(r.model)
-            if hit is None:
-                hit = fnmatch.fnmatchcase(r.model.lower(), pattern)
-                if len(seen) < 1024:
-                    seen[r.model] = hit
-            return hit
-
-        checks.append(model)
+        checks.append(lambda s: fnmatch.fnmatchcase(s[0].lower(), pattern))
     if m.tools_present is not None:
         present = m.tools_present
-        checks.append(lambda r, f, u: bool(r.tools) == present)
+        checks.append(lambda s: bool(s[1]) == present)
     if m.tool_offered:
         tool = m.tool_offered
-        checks.append(lambda r, f, u: any(t.name == tool for t in r.tools))
+        checks.append(lambda s: tool in s[1])
     if m.last_is_tool_result is not None:
         wanted = m.last_is_tool_result
-        checks.append(lambda r, f, u: (bool(r.messages) and r.messages[-1].role in ("tool", "function")) == wanted)
+        checks.append(lambda s: s[2] == wanted)
+    return checks
+
+
+def _content_checks_of(m: Match) -> list[Check]:
+    """The checks of (request, facts, last user text) that depend on more than the shape."""
+    checks: list[Check] = []
     if m.api_key:
         key = m.api_key
         checks.append(lambda r, f, u: f.api_key == key)
@@ -180,49 +193,112 @@ def _checks_of(m: Match) -> tuple[Check, ...]:
         name, _, value = m.header.partition(":")
         name, value = name.strip().lower(), value.strip()
         if value:
-            checks.append(lambda r, f, u: fnmatch.fnmatchcase(f.headers.get(name) or "\0", value))
+            glob = re.compile(fnmatch.translate(value)).match
+
+            def header(r: CompletionRequest, f: RequestFacts, u: str) -> bool:
+                sent = f.headers.get(name)
+                return sent is not None and glob(sent) is not None
+
+            checks.append(header)
         else:
             checks.append(lambda r, f, u: name in f.headers)
     last_user, any_message = m.patterns()
     if last_user is not None:
-        checks.append(lambda r, f, u: last_user.search(u) is not None)
+        search_last = last_user.search
+        checks.append(lambda r, f, u: search_last(u) is not None)
     if any_message is not None:
-        checks.append(lambda r, f, u: any(any_message.search(x.content) for x in r.messages))
+        search_any = any_message.search
+
+        def any_message_matches(r: CompletionRequest, f: RequestFacts, u: str) -> bool:
+            for message in r.messages:  # noqa: SIM110 - a loop, not any(): no generator per request
+                if search_any(message.content) is not None:
+                    return True
+            return False
+
+        checks.append(any_message_matches)
     if m.system:
         needle = m.system.lower() if m.ignore_case else m.system
         fold = m.ignore_case
 
         def system(r: CompletionRequest, f: RequestFacts, u: str) -> bool:
-            texts = (x.content for x in r.messages if x.role in ("system", "developer"))
-            return any(needle in (t.lower() if fold else t) for t in texts)
+            for message in r.messages:
+                if message.role in ("system", "developer") and needle in (
+                    message.content.lower() if fold else message.content
+                ):
+                    return True
+            return False
 
         checks.append(system)
-    return tuple(checks)
+    return checks
 
 
-def _all_of(checks: tuple[Check, ...]) -> Check:
-    """One callable for a rule's checks (most rules have one or two: no loop for them)."""
+def _all_of(checks: list) -> Callable[..., bool]:
+    """One callable for several checks (most rules have one or two: no loop for them)."""
     if not checks:
-        return lambda r, f, u: True
+        return lambda *args: True
     if len(checks) == 1:
         return checks[0]
     if len(checks) == 2:
         first, second = checks
-        return lambda r, f, u: first(r, f, u) and second(r, f, u)
-    return lambda r, f, u: all(check(r, f, u) for check in checks)
+        return lambda *args: first(*args) and second(*args)
+    return lambda *args: all(check(*args) for check in checks)
 
 
 def matches(rule: Rule, request: CompletionRequest, facts: RequestFacts) -> bool:
-    return rule._test(request, facts, _last_user(request.messages))
+    return rule._fits_shape(shape_of(request)) and (
+        rule._test is None or rule._test(request, facts, _last_user(request.messages))
+    )
+
+
+class RuleSet(tuple):
+    """A scenario's rules, by priority, and which of them each request shape leaves in play.
+
+    A tuple (so it compares, hashes and iterates as one) that remembers, per shape, the
+    rules whose shape matchers hold. The memo is bounded: a load test could send
+    endless model names.
+    """
+
+    MEMO_LIMIT = 1024
+
+    def __new__(cls, rules: Sequence[Rule] = ()) -> RuleSet:
+        return super().__new__(cls, rules)
+
+    def __init__(self, rules: Sequence[Rule] = ()) -> None:
+        self._in_play: dict[Shape, tuple[Rule, ...]] = {}
+
+    def in_play(self, shape: Shape) -> tuple[Rule, ...]:
+        """The rules whose model, tool and last-role matchers hold for this shape."""
+        rules = self._in_play.get(shape)
+        if rules is None:
+            rules = tuple(rule for rule in self if rule._fits_shape(shape))
+            if len(self._in_play) >= self.MEMO_LIMIT:
+                self._in_play.clear()
+            self._in_play[shape] = rules
+        return rules
+
+    def first_match(self, request: CompletionRequest, facts: RequestFacts) -> Rule | None:
+        """The first rule whose matchers all hold."""
+        shape = shape_of(request)
+        rules = self._in_play.get(shape)
+        if rules is None:
+            rules = self.in_play(shape)
+        if not rules:
+            return None
+        last_user = _last_user(request.messages)
+        for rule in rules:
+            test = rule._test
+            if test is None or test(request, facts, last_user):
+                return rule
+        return None
+
+
+NO_RULES = RuleSet()
 
 
 def first_match(rules: Sequence[Rule], request: CompletionRequest, facts: RequestFacts) -> Rule | None:
     """The first rule (rules come sorted by priority) whose matchers all hold."""
-    last_user = _last_user(request.messages)
-    for rule in rules:
-        if rule._test(request, facts, last_user):
-            return rule
-    return None
+    rule_set = rules if isinstance(rules, RuleSet) else RuleSet(rules)
+    return rule_set.first_match(request, facts)
 
 
 # --- sequences -----------------------------------------------------------------------

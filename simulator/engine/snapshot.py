@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from .errors import NO_ERRORS, ErrorProfile
 from .latency import INSTANT, LatencyProfile
-from .rules import Rule
+from .rules import NO_RULES, RuleSet
 from .toolcalls import ToolBehaviour
 
 if TYPE_CHECKING:
@@ -63,7 +63,11 @@ class Scenario:
     seed: int | None = None
     tools: ToolBehaviour = DEFAULT_TOOL_BEHAVIOUR
     rate_limit: RateLimit | None = None
-    rules: tuple[Rule, ...] = ()  # by priority
+    rules: RuleSet = NO_RULES  # by priority (a plain sequence of rules is turned into one)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.rules, RuleSet):
+            object.__setattr__(self, "rules", RuleSet(self.rules))
 
 
 DEFAULT_SCENARIO = Scenario()
