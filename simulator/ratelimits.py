@@ -48,7 +48,17 @@ from .engine.ratelimit import (
     state_of,
 )
 
-__all__ = ["RateLimit", "RateLimitState", "RateLimited", "acquire", "bucket_key", "close", "reset", "settle"]
+__all__ = [
+    "RateLimit",
+    "RateLimitState",
+    "RateLimited",
+    "acquire",
+    "acquire_now",
+    "bucket_key",
+    "close",
+    "reset",
+    "settle",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +79,7 @@ _REDIS_DOWN = (RedisError, OSError)
 
 # Both scripts: KEYS[1] is the bucket hash {r: requests, t: tokens, at: µs of Redis time};
 # ARGV[1], ARGV[2] the requests and tokens per minute (0: no limit on that axis). Refill
-# and comparison are engine.ratelimit's (LocalBuckets._refilled, fits). Time is Redis's,
+# and comparison are engine.ratelimit's (LocalBuckets._refilled and acquire). Time is Redis's,
 # so replicas with skewed clocks agree. An idle hash expires once it would be full again.
 _REFILL = """
 local rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -378,6 +388,17 @@ def _redis_store() -> RedisBuckets | None:
         # Its connections open lazily, inside this loop.
         store = _stores[loop] = RedisBuckets(url, settings.LLMSIM_REDIS_PREFIX)
     return store
+
+
+def acquire_now(key: str, limit: RateLimit, tokens: int) -> RateLimitState | None:
+    """acquire() without a coroutine when the buckets are in this process; None when they are in Redis.
+
+    Raises RateLimited like acquire(). The request path tries this first: an await
+    costs as much as the in-process take itself.
+    """
+    if _redis_url:
+        return None
+    return _local.acquire(key, limit, tokens, time.monotonic())
 
 
 async def acquire(key: str, limit: RateLimit, tokens: int) -> RateLimitState:

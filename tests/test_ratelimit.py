@@ -208,6 +208,19 @@ def test_durations_are_written_as_go_does(seconds, text):
     assert duration_text(seconds) == text
 
 
+def test_duration_texts_kept_for_reuse_are_the_same_as_new_ones():
+    for seconds in (0.0004, 0.3, 1.5, 59.9996, 90.5):
+        assert duration_text(seconds) == duration_text(seconds)  # the second comes from the kept texts
+    assert duration_text(-1) == "0s"
+
+
+def test_settle_after_a_refill_gives_back_no_more_than_the_limit():
+    buckets, limit = LocalBuckets(), RateLimit(tokens_per_minute=600)
+    buckets.acquire(KEY, limit, 500, now=0.0)  # 100 left
+    buckets.settle(KEY, limit, reserved=500, actual=100, now=30.0)  # +400 back, and 300 refilled by now
+    assert buckets.acquire(KEY, limit, 0, now=30.0).remaining_tokens == 600
+
+
 def test_bucket_keys_never_hold_the_api_key():
     key = ratelimits.bucket_key("default", "sk-secret-123", "gpt-4o")
     assert "sk-secret" not in key
@@ -241,6 +254,16 @@ def test_without_redis_the_buckets_live_in_this_process(in_process):
     assert error.which == "requests"
     assert asyncio.run(ratelimits.reset()) == 1
     assert asyncio.run(ratelimits.acquire(KEY, limit, 1)).remaining_requests == 1
+
+
+def test_acquire_now_answers_in_process_and_defers_to_redis(in_process, settings):
+    limit = RateLimit(requests_per_minute=1)
+    assert ratelimits.acquire_now(KEY, limit, 0).remaining_requests == 0
+    with pytest.raises(RateLimited):
+        ratelimits.acquire_now(KEY, limit, 0)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    assert ratelimits.acquire_now(KEY, limit, 0) is None  # the caller awaits acquire() instead
+    settings.REDIS_URL = ""  # before in_process resets the buckets
 
 
 def test_an_unlimited_request_touches_no_bucket(in_process):

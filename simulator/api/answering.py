@@ -20,7 +20,7 @@ from ..engine.snapshot import ModelSpec
 from ..engine.types import CompletionRequest, InjectedError, Plan, StreamFault
 from .http import Call, ProviderError, drop_connection, end_stream, until_disconnect, write_stream
 from .overrides import parse_overrides
-from .simulation import reserve, scenario_for, scripted_action
+from .simulation import reserve, reserve_now, scenario_for, scripted_action
 
 # How long a stream that is about to be dropped waits for its last bytes to leave:
 # an abort discards unsent data (Daphne's Twisted transport would lose the tokens).
@@ -70,10 +70,12 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
     if plan.error is not None:
         await answer_injected_error(call, plan.error, dialect.injected_error, dialect.send_error)
         return None
-    try:
-        await reserve(call, scenario, request, plan)
-    except RateLimited as exc:
-        raise dialect.rate_limited(exc) from None
+    if scenario.rate_limit is not None:
+        try:
+            if not reserve_now(call, scenario, request, plan):
+                await reserve(call, scenario, request, plan)
+        except RateLimited as exc:
+            raise dialect.rate_limited(exc) from None
     call.prompt_tokens = plan.usage.prompt_tokens
     call.completion_tokens = plan.usage.completion_tokens
     return plan

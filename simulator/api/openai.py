@@ -95,20 +95,30 @@ def common_headers(call: Call) -> Headers:
 
 def ratelimit_headers(state: RateLimitState) -> Headers:
     """OpenAI's x-ratelimit-* set, for the axes that have a limit."""
+    limit_requests, remaining_requests, reset_requests_s, limit_tokens, remaining_tokens, reset_tokens_s = state
     headers: Headers = []
-    if state.limit_requests is not None:
-        headers += (
-            (b"x-ratelimit-limit-requests", b"%d" % state.limit_requests),
-            (b"x-ratelimit-remaining-requests", b"%d" % state.remaining_requests),
-            (b"x-ratelimit-reset-requests", duration_text(state.reset_requests_s).encode()),
-        )
-    if state.limit_tokens is not None:
-        headers += (
-            (b"x-ratelimit-limit-tokens", b"%d" % state.limit_tokens),
-            (b"x-ratelimit-remaining-tokens", b"%d" % state.remaining_tokens),
-            (b"x-ratelimit-reset-tokens", duration_text(state.reset_tokens_s).encode()),
-        )
+    if limit_requests is not None:
+        headers.append(_limit_header(b"x-ratelimit-limit-requests", limit_requests))
+        headers.append((b"x-ratelimit-remaining-requests", b"%d" % remaining_requests))
+        headers.append((b"x-ratelimit-reset-requests", duration_text(reset_requests_s).encode()))
+    if limit_tokens is not None:
+        headers.append(_limit_header(b"x-ratelimit-limit-tokens", limit_tokens))
+        headers.append((b"x-ratelimit-remaining-tokens", b"%d" % remaining_tokens))
+        headers.append((b"x-ratelimit-reset-tokens", duration_text(reset_tokens_s).encode()))
     return headers
+
+
+# The limits are the scenarios' few settings: their headers are made once.
+_limit_headers: dict[tuple[bytes, int], tuple[bytes, bytes]] = {}
+
+
+def _limit_header(name: bytes, limit: int) -> tuple[bytes, bytes]:
+    header = _limit_headers.get((name, limit))
+    if header is None:
+        header = (name, b"%d" % limit)
+        if len(_limit_headers) < 1024:
+            _limit_headers[(name, limit)] = header
+    return header
 
 
 def rate_limited_error(exc: RateLimited, model: str) -> ProviderError:

@@ -15,7 +15,7 @@ take, and hands its levels to `state_of` so that both report alike.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 # Every bucket is full again at most this long after its last use (it never drops
@@ -33,12 +33,19 @@ class RateLimit:
 
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
+    # The two limits as floats, inf for no limit: what the bucket arithmetic uses, as
+    # mixing floats with large ints (a billion tokens) costs a conversion per operation.
+    caps: tuple[float, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("requests_per_minute", "tokens_per_minute"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1, or None for no limit (got {value})")
+        rpm, tpm = self.requests_per_minute, self.tokens_per_minute
+        object.__setattr__(
+            self, "caps", (math.inf if rpm is None else float(rpm), math.inf if tpm is None else float(tpm))
+        )
 
     @property
     def unlimited(self) -> bool:
@@ -93,7 +100,22 @@ def duration_text(seconds: float) -> str:
     Rounded up to the millisecond, so a client that waits that long finds the budget back.
     """
     # Round to the microsecond first: 0.3 s is 300.00000000000006 ms and must not say 301ms.
-    millis = math.ceil(round(max(seconds, 0.0) * 1_000_000) / 1000)
+    millis = -(-round(seconds * 1_000_000) // 1000) if seconds > 0 else 0  # whole microseconds, rounded up
+    text = _duration_texts.get(millis)
+    if text is None:
+        text = _millis_text(millis)
+        if len(_duration_texts) < _DURATION_TEXTS_KEPT:
+            _duration_texts[millis] = text
+    return text
+
+
+# Every answer under a rate limit carries two resets, and a bucket in steady use shows
+# the same few values: the texts of the first few thousand are kept.
+_DURATION_TEXTS_KEPT = 4096
+_duration_texts: dict[int, str] = {}
+
+
+def _millis_text(millis: int) -> str:
     if millis == 0:
         return "0s"
     if millis < 1000:
@@ -115,14 +137,23 @@ def state_of(limit: RateLimit, requests_level: float, tokens_level: float) -> Ra
     """The headers' figures for buckets holding these levels (ignored on unlimited axes)."""
     rpm = limit.requests_per_minute
     tpm = limit.tokens_per_minute
-    return RateLimitState(
-        rpm,
-        None if rpm is None else int(requests_level + EPSILON),
-        0.0 if rpm is None else (rpm - requests_level) * 60.0 / rpm,
-        tpm,
-        None if tpm is None else int(tokens_level + EPSILON),
-        0.0 if tpm is None else (tpm - tokens_level) * 60.0 / tpm,
+    requests_cap, tokens_cap = limit.caps
+    # tuple.__new__ rather than RateLimitState(...), whose __new__ is a Python function: one
+    # state is built per request.
+    return _new_tuple(
+        RateLimitState,
+        (
+            rpm,
+            None if rpm is None else int(requests_level + EPSILON),
+            0.0 if rpm is None else (requests_cap - requests_level) * 60.0 / requests_cap,
+            tpm,
+            None if tpm is None else int(tokens_level + EPSILON),
+            0.0 if tpm is None else (tokens_cap - tokens_level) * 60.0 / tokens_cap,
+        ),
     )
+
+
+_new_tuple = tuple.__new__
 
 
 def fresh_state(limit: RateLimit, tokens: int) -> RateLimitState:
@@ -132,13 +163,6 @@ def fresh_state(limit: RateLimit, tokens: int) -> RateLimitState:
         (limit.requests_per_minute or 0) - 1,
         max(0, (limit.tokens_per_minute or 0) - tokens),
     )
-
-
-def fits(limit: RateLimit, requests_level: float, tokens_level: float, tokens: int) -> bool:
-    """Whether a request of `tokens` fits in buckets at these levels (the Lua script agrees)."""
-    rpm = limit.requests_per_minute
-    tpm = limit.tokens_per_minute
-    return (rpm is None or requests_level >= 1 - EPSILON) and (tpm is None or tokens_level >= tokens - EPSILON)
 
 
 def rejection(limit: RateLimit, requests_level: float, tokens_level: float, tokens: int) -> RateLimited:
@@ -184,16 +208,15 @@ class LocalBuckets:
     def __len__(self) -> int:
         return len(self._buckets)
 
-    def _refilled(self, key: str, rpm: int | None, tpm: int | None, now: float) -> _Bucket:
+    def _refilled(self, key: str, limit: RateLimit, now: float) -> _Bucket:
         """The key's buckets, topped up for the time since their last use.
 
         An axis without a limit holds infinity, so that a limit set later starts full.
         """
+        requests_cap, tokens_cap = limit.caps
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(
-                math.inf if rpm is None else rpm, math.inf if tpm is None else tpm, now
-            )
+            bucket = self._buckets[key] = _Bucket(requests_cap, tokens_cap, now)
             return bucket
         elapsed = now - bucket.at
         if elapsed > 0:
@@ -202,43 +225,48 @@ class LocalBuckets:
             elapsed = 0.0
         # Conditionals rather than min(): this runs on every request. They also apply a
         # lowered limit at once.
-        if rpm is None:
+        if requests_cap == math.inf:
             bucket.requests = math.inf
         else:
-            requests = bucket.requests + elapsed * rpm / 60.0
-            bucket.requests = requests if requests < rpm else rpm
-        if tpm is None:
+            requests = bucket.requests + elapsed * requests_cap / 60.0
+            bucket.requests = requests if requests < requests_cap else requests_cap
+        if tokens_cap == math.inf:
             bucket.tokens = math.inf
         else:
-            tokens = bucket.tokens + elapsed * tpm / 60.0
-            bucket.tokens = tokens if tokens < tpm else tpm
+            tokens = bucket.tokens + elapsed * tokens_cap / 60.0
+            bucket.tokens = tokens if tokens < tokens_cap else tokens_cap
         return bucket
 
     def acquire(self, key: str, limit: RateLimit, tokens: int, now: float) -> RateLimitState:
         """Take 1 request and `tokens` tokens, both or neither; raises RateLimited on neither."""
-        rpm = limit.requests_per_minute
-        tpm = limit.tokens_per_minute
-        if rpm is None and tpm is None:
+        if limit.requests_per_minute is None and limit.tokens_per_minute is None:
             return UNLIMITED_STATE
         if now >= self._next_sweep:
             self._sweep(now)
-        bucket = self._refilled(key, rpm, tpm, now)
-        if not fits(limit, bucket.requests, bucket.tokens, tokens):
-            raise rejection(limit, bucket.requests, bucket.tokens, tokens)
-        if rpm is not None:
-            bucket.requests -= 1
-        if tpm is not None:
-            bucket.tokens -= tokens
-        return state_of(limit, bucket.requests, bucket.tokens)
+        bucket = self._refilled(key, limit, now)
+        requests = bucket.requests
+        level = bucket.tokens
+        # Both axes fit, or nothing is taken (the Lua script agrees); an axis without a limit holds inf.
+        if requests < 1 - EPSILON or level < tokens - EPSILON:
+            raise rejection(limit, requests, level, tokens)
+        bucket.requests = requests = requests - 1
+        bucket.tokens = level = level - tokens
+        return state_of(limit, requests, level)
 
     def settle(self, key: str, limit: RateLimit, reserved: int, actual: int, now: float) -> None:
         """Give back `reserved - actual` tokens (or take the excess), keeping the bucket within 0..limit."""
         tpm = limit.tokens_per_minute
         if tpm is None or reserved == actual:
             return
-        if reserved > actual and key not in self._buckets:
-            return  # a missing bucket is full: nothing to give back to
-        bucket = self._refilled(key, limit.requests_per_minute, tpm, now)
+        if reserved > actual:
+            bucket = self._buckets.get(key)
+            if bucket is not None:  # a missing bucket is full: nothing to give back to
+                # Giving back needs no refill first: either way the level ends at
+                # min(limit, level + refill + returned), once the next use refills it.
+                tokens = bucket.tokens + reserved - actual
+                bucket.tokens = tokens if tokens < tpm else tpm
+            return
+        bucket = self._refilled(key, limit, now)
         bucket.tokens = min(tpm, max(0.0, bucket.tokens + reserved - actual))
 
     def reset(self, prefix: str = "") -> int:
