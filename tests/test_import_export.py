@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -13,6 +16,8 @@ from simulator.engine.rules import RequestFacts, first_match
 from simulator.engine.types import CompletionRequest, Message
 from simulator.models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
 from simulator.snapshots import build_snapshot, read_version
+
+from .conftest import ROOT
 
 pytestmark = pytest.mark.django_db
 
@@ -370,3 +375,19 @@ def test_it_names_a_file_it_cannot_read(tmp_path):
 
 def test_an_empty_file_imports_nothing(write):
     assert import_file(write("")).endswith(": nothing to import\n")
+
+
+@pytest.mark.parametrize("command", [["llmsim_export"], ["llmsim_import", "-"]])
+def test_a_database_without_tables_gets_a_hint_not_a_traceback(tmp_path, command):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'new.sqlite3'}"}
+    done = subprocess.run(
+        [sys.executable, "manage.py", *command],
+        cwd=ROOT,
+        env=env,
+        input="scenarios: [{name: checkout}]",
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert "python manage.py migrate" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from simulator import portability
+from simulator.management.database import scenario_tables
 
 
 class Command(BaseCommand):
@@ -18,4 +19,6 @@ class Command(BaseCommand):
         parser.add_argument("--database", default="default", help="Database alias to read (default: default).")
 
     def handle(self, *args, format: str, database: str, **options) -> None:
-        self.stdout.write(portability.dump(portability.export_data(database), format), ending="")
+        with scenario_tables(database):
+            data = portability.export_data(database)
+        self.stdout.write(portability.dump(data, format), ending="")

@@ -7,6 +7,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from simulator import portability
+from simulator.management.database import scenario_tables
 
 
 class Command(BaseCommand):
@@ -37,7 +38,8 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"{name}: cannot read the file: {exc.strerror or exc}") from None
         try:
-            result = portability.import_data(portability.load(text, name), name, replace, dry_run, database)
+            with scenario_tables(database):
+                result = portability.import_data(portability.load(text, name), name, replace, dry_run, database)
         except portability.PortabilityError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{name}: {result.describe()}{' (dry run: nothing saved)' if dry_run else ''}")
