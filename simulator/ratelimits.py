@@ -209,7 +209,17 @@ class _Pipeline:
         await self.connection.disconnect(nowait=True)
 
 
+# KEYS[1]: a shared counter (the rule sequences' positions); ARGV[1]: ms to keep it after its last use.
+_COUNT = """
+local value = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return value
+"""
+# A sequence's position is forgotten a day after its conversation's last request.
+COUNTER_TTL_S = 86_400.0
+
 _ACQUIRE_SHA = hashlib.sha1(_ACQUIRE.encode()).hexdigest()
+_COUNT_SHA = hashlib.sha1(_COUNT.encode()).hexdigest()
 _SETTLE_SHA = hashlib.sha1(_SETTLE.encode()).hexdigest()
 
 
@@ -236,6 +246,7 @@ class RedisBuckets:
         self._pipeline: _Pipeline | None = None
         self._opening = asyncio.Lock()
         self._key_prefix = f"{prefix}:ratelimit:"
+        self._counter_prefix = f"{prefix}:counter:"
         self._down_until = 0.0
         self._last_warning = -WARN_EVERY_S
         self._failed_since_warning = 0
@@ -245,7 +256,12 @@ class RedisBuckets:
             return self._fail_open(limit, tokens, None)
         try:
             taken, requests, tokens_left = await self._run(
-                _ACQUIRE, _ACQUIRE_SHA, key, limit.requests_per_minute or 0, limit.tokens_per_minute or 0, tokens
+                _ACQUIRE,
+                _ACQUIRE_SHA,
+                self._key_prefix + key,
+                limit.requests_per_minute or 0,
+                limit.tokens_per_minute or 0,
+                tokens,
             )
         except _REDIS_DOWN as error:
             return self._fail_open(limit, tokens, error)
@@ -260,7 +276,7 @@ class RedisBuckets:
             await self._run(
                 _SETTLE,
                 _SETTLE_SHA,
-                key,
+                self._key_prefix + key,
                 limit.requests_per_minute or 0,
                 limit.tokens_per_minute or 0,
                 reserved - actual,
@@ -269,11 +285,12 @@ class RedisBuckets:
             self._fail_open(limit, 0, error)
 
     async def _run(self, script: str, sha: str, key: str, *args: int) -> Any:
+        """Run one of our scripts on one full Redis key (the pipeline loads it again after a SCRIPT FLUSH)."""
         pipeline = None
         try:
             async with asyncio.timeout(TIMEOUT_S):
                 pipeline = await self._open()
-                command = ("EVALSHA", sha, 1, self._key_prefix + key, *args)
+                command = ("EVALSHA", sha, 1, key, *args)
                 try:
                     return await pipeline.call(*command)
                 except NoScriptError:
@@ -297,7 +314,7 @@ class RedisBuckets:
                 connection = self._pool.make_connection()
                 try:
                     await connection.connect()
-                    for script in (_ACQUIRE, _SETTLE):
+                    for script in (_ACQUIRE, _SETTLE, _COUNT):
                         await connection.send_command("SCRIPT", "LOAD", script)
                         await connection.read_response()
                 except BaseException:
@@ -307,11 +324,32 @@ class RedisBuckets:
                 pipeline.reader = asyncio.create_task(pipeline.read())
         return pipeline
 
+    async def count(self, name: str) -> int | None:
+        """Add one to a shared counter (kept COUNTER_TTL_S after its last use); returns the new value.
+
+        None when Redis is down (logged like the buckets' fail-open): the caller counts alone.
+        """
+        if time.monotonic() < self._down_until:
+            self._note_down(None)
+            return None
+        try:
+            return await self._run(_COUNT, _COUNT_SHA, self._counter_prefix + name, int(COUNTER_TTL_S * 1000))
+        except _REDIS_DOWN as error:
+            self._note_down(error)
+            return None
+
+    async def reset_counters(self) -> int:
+        """Delete every shared counter under our prefix."""
+        return await self._delete_under(self._counter_prefix)
+
     async def reset(self) -> int:
         """Delete every bucket under our prefix (SCAN, not KEYS: Redis keeps serving meanwhile)."""
+        return await self._delete_under(self._key_prefix)
+
+    async def _delete_under(self, prefix: str) -> int:
         count = 0
         batch: list[bytes] = []
-        async for name in self.client.scan_iter(match=_glob_escape(self._key_prefix) + "*", count=1000):
+        async for name in self.client.scan_iter(match=_glob_escape(prefix) + "*", count=1000):
             batch.append(name)
             if len(batch) >= 1000:
                 count += await self.client.unlink(*batch)
@@ -327,14 +365,19 @@ class RedisBuckets:
         await self._pool.disconnect()
 
     def _fail_open(self, limit: RateLimit, tokens: int, error: BaseException | None) -> RateLimitState:
+        self._note_down(error)
+        return fresh_state(limit, tokens)
+
+    def _note_down(self, error: BaseException | None) -> None:
+        """Redis failed (error) or is still treated as down (None): retry later, warn now and then."""
         now = time.monotonic()
         if error is not None:
             self._down_until = now + RETRY_REDIS_AFTER_S
         self._failed_since_warning += 1
         if now - self._last_warning >= WARN_EVERY_S:
             logger.warning(
-                "Redis at %s is unavailable for rate limits (%r): letting requests through "
-                "without limits (%d since the last warning); trying again every %.0f s",
+                "Redis at %s is unavailable for rate limits and sequences (%r): letting requests through "
+                "without limits, sequences counted per process (%d since the last warning); trying again every %.0f s",
                 _redacted(self.url),
                 error or "still down",
                 self._failed_since_warning,
@@ -342,7 +385,6 @@ class RedisBuckets:
             )
             self._last_warning = now
             self._failed_since_warning = 0
-        return fresh_state(limit, tokens)
 
 
 def _glob_escape(text: str) -> str:
@@ -375,7 +417,7 @@ def _settings_changed(setting: str = "", **kwargs: Any) -> None:
         _redis_url = getattr(settings, "REDIS_URL", "") or ""
 
 
-def _redis_store() -> RedisBuckets | None:
+def redis_store() -> RedisBuckets | None:
     """The running loop's Redis store, or None without REDIS_URL."""
     url = _redis_url
     if not url:
@@ -409,7 +451,7 @@ async def acquire(key: str, limit: RateLimit, tokens: int) -> RateLimitState:
     """
     if limit.unlimited:
         return UNLIMITED_STATE
-    store = _redis_store()
+    store = redis_store()
     if store is None:
         return _local.acquire(key, limit, tokens, time.monotonic())
     return await store.acquire(key, limit, tokens)
@@ -419,7 +461,7 @@ async def settle(key: str, limit: RateLimit, reserved: int, actual: int) -> None
     """Give back the tokens reserved but not used (or take the excess), once the answer is known."""
     if limit.tokens_per_minute is None or reserved == actual:
         return
-    store = _redis_store()
+    store = redis_store()
     if store is None:
         _local.settle(key, limit, reserved, actual, time.monotonic())
         return
@@ -447,7 +489,7 @@ async def reset() -> int:
     Returns how many buckets were forgotten. Redis errors are raised, not swallowed.
     """
     count = _local.reset()
-    store = _redis_store()
+    store = redis_store()
     if store is not None:
         count += await store.reset()
     return count

@@ -19,7 +19,7 @@ import time
 import pytest
 import redis
 
-from simulator import ratelimits
+from simulator import ratelimits, shared_sequences
 from simulator.engine.ratelimit import UNLIMITED_STATE, RateLimit, RateLimited
 
 from .conftest import ROOT, free_port
@@ -337,3 +337,28 @@ def test_two_processes_share_one_budget(shared, limit, tokens, budget):
     # One budget: 300 in all, not 300 each (plus what refilled while they ran).
     assert budget <= granted <= budget + refilled_requests(limit, tokens, elapsed_s), reports
     assert all(report["granted"] > 0 for report in reports), reports
+
+
+# --- shared sequence positions (simulator.shared_sequences) ----------------------------
+
+
+def test_sequence_positions_count_up_in_redis_and_reset_apart_from_the_buckets(shared, store):
+    async def scenario():
+        positions = [await shared_sequences.next_position("7:retry:h:abc") for _ in range(3)]
+        other = await shared_sequences.next_position("7:retry:h:def")
+        await ratelimits.acquire(KEY, RateLimit(10, None), 0)
+        dropped = await shared_sequences.reset()
+        after = await shared_sequences.next_position("7:retry:h:abc")
+        return positions, other, dropped, after
+
+    positions, other, dropped, after = run(scenario)
+    assert positions == [0, 1, 2] and other == 0
+    assert dropped == 2 and after == 0
+    assert store.exists(f"{shared}:ratelimit:{KEY}")  # the bucket survived the sequences' reset
+    assert 0 < store.pttl(f"{shared}:counter:7:retry:h:abc") <= ratelimits.COUNTER_TTL_S * 1000
+
+
+def test_sequence_positions_fall_back_to_the_process_when_redis_is_down(settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    settings.LLMSIM_REDIS_PREFIX = unique_prefix()
+    assert run(lambda: shared_sequences.next_position("7:retry:h:abc")) is None

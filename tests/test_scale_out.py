@@ -1,7 +1,8 @@
 """The scale-out mode: two server processes on one PostgreSQL database and one Redis.
 
 What a user of several replicas sees must stay one system: an admin edit reaches every
-process within about a second, and a scenario's rate limit is one budget for all.
+process within about a second, a scenario's rate limit is one budget for all, and a rule
+sequence plays once whichever process a request reaches.
 """
 
 from __future__ import annotations
@@ -41,13 +42,18 @@ def shared_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def two_servers(shared_database, tmp_path_factory) -> Iterator[list[LiveServer]]:
+def scale_env(shared_database) -> dict[str, str]:
+    """What the two servers are started with: the database, Redis and a key prefix of their own."""
+    return {"DATABASE_URL": shared_database, "REDIS_URL": redis_url(), "LLMSIM_REDIS_PREFIX": unique_prefix()}
+
+
+@pytest.fixture(scope="module")
+def two_servers(scale_env, tmp_path_factory) -> Iterator[list[LiveServer]]:
     """Two `serve` processes (one worker each) sharing the database and a Redis key prefix."""
-    env = {"DATABASE_URL": shared_database, "REDIS_URL": redis_url(), "LLMSIM_REDIS_PREFIX": unique_prefix()}
     servers = []
     try:
         for kind in ("serve", "serve-uvicorn"):
-            servers.append(start_server(tmp_path_factory.mktemp(f"scale-{kind}"), kind, env))
+            servers.append(start_server(tmp_path_factory.mktemp(f"scale-{kind}"), kind, scale_env))
         yield servers
     finally:
         for server in servers:
@@ -121,3 +127,40 @@ def test_two_processes_share_one_rate_limit_budget(two_servers, shared_db):
     remaining = [int(a[1]["x-ratelimit-remaining-requests"]) for a in granted[:4]]
     assert remaining == sorted(remaining, reverse=True) and remaining[0] == budget - 1
     assert refused[0][2]["error"]["type"] == "requests"
+
+
+def test_a_sequence_plays_once_across_processes(two_servers, shared_db, scale_env, settings):
+    """An SDK retry that lands on the other process continues the conversation's sequence."""
+    import asyncio
+
+    from simulator import ratelimits, shared_sequences
+    from simulator.models import ResponseRule, Scenario
+
+    scenario = Scenario.objects.using(shared_db).create(name="fail-once")
+    rule = ResponseRule(
+        scenario=scenario,
+        name="fail-once-then-answer",
+        action={"sequence": [{"error": {"status": 503}}, {"text": "Answered."}, {"text": "Again."}]},
+    )
+    rule.save(using=shared_db)
+    wait_for_all(two_servers, shared_db)
+    first, second, third = (
+        ask(two_servers[0], "fail-once"),
+        ask(two_servers[1], "fail-once"),
+        ask(two_servers[0], "fail-once"),
+    )
+    assert first[0] == 503
+    assert (second[0], second[2]["choices"][0]["message"]["content"]) == (200, "Answered.")
+    assert third[2]["choices"][0]["message"]["content"] == "Again."
+
+    # Restarting the sequences (what POST /llmsim/api/reset-sequences/ does) restarts them for both.
+    settings.REDIS_URL, settings.LLMSIM_REDIS_PREFIX = scale_env["REDIS_URL"], scale_env["LLMSIM_REDIS_PREFIX"]
+
+    async def reset():
+        try:
+            return await shared_sequences.reset()
+        finally:
+            await ratelimits.close()
+
+    assert asyncio.run(reset()) == 1
+    assert ask(two_servers[1], "fail-once")[0] == 503

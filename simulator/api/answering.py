@@ -20,7 +20,7 @@ from ..engine.snapshot import ModelSpec
 from ..engine.types import CompletionRequest, InjectedError, Plan, StreamFault
 from .http import Call, ProviderError, drop_connection, end_stream, until_disconnect, write_stream
 from .overrides import parse_overrides
-from .simulation import reserve, reserve_now, scenario_for, scripted_action
+from .simulation import SharedStep, reserve, reserve_now, scenario_for, scripted_action
 
 # How long a stream that is about to be dropped waits for its last bytes to leave:
 # an abort discards unsent data (Daphne's Twisted transport would lose the tokens).
@@ -61,6 +61,8 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
         raise dialect.model_not_found(request.model)
     dialect.check_limits(request, spec)
     action = scripted_action(call, scenario, request) if rules else None
+    if isinstance(action, SharedStep):
+        action = await action.take()
     try:
         plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
     except planner.ContextLengthExceeded as exc:

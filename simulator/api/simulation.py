@@ -4,6 +4,7 @@ An adapter parses its wire format into a CompletionRequest, then:
 
     scenario = scenario_for(call, snapshot)           # x-llmsim-scenario, or the default
     action = scripted_action(call, scenario, request) # a matching response rule's step, if any
+    # (a SharedStep to await when the rule is a sequence kept in Redis)
     plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
     reserve_now(...) or await reserve(call, scenario, request, plan)  # rate limits (raises RateLimited)
 
@@ -14,9 +15,19 @@ reservation when the answer is done (`settle`).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
-from .. import ratelimits
-from ..engine.rules import Action, RequestFacts, SequenceExhausted, sequences
+from .. import ratelimits, shared_sequences
+from ..engine.rules import (
+    Action,
+    RequestFacts,
+    Rule,
+    SequenceExhausted,
+    is_sequence,
+    position_key,
+    sequences,
+    step_at,
+)
 from ..engine.snapshot import Scenario, Snapshot
 from ..engine.types import CompletionRequest, Plan
 from .http import Call, ProviderError, api_key_of
@@ -42,8 +53,11 @@ def scenario_for(call: Call, snapshot: Snapshot) -> Scenario:
     return scenario
 
 
-def scripted_action(call: Call, scenario: Scenario, request: CompletionRequest) -> Action | None:
-    """The step of the first response rule that matches, advancing its sequence; None when none matches."""
+def scripted_action(call: Call, scenario: Scenario, request: CompletionRequest) -> Action | SharedStep | None:
+    """The step of the first response rule that matches, advancing its sequence; None when none matches.
+
+    A SharedStep when the rule is a sequence whose position lives in Redis: await its take().
+    """
     if not scenario.rules:
         return None
     facts = RequestFacts(call.headers, api_key_of(call) or "")
@@ -51,16 +65,44 @@ def scripted_action(call: Call, scenario: Scenario, request: CompletionRequest) 
     if rule is None:
         return None
     call.rule = rule.name
+    if not is_sequence(rule):
+        return rule.steps[0]
+    if shared_sequences.shared():
+        return SharedStep(scenario.name, rule, request, facts)
     try:
         return sequences.next_action(rule, request, facts)
     except SequenceExhausted as exc:
-        raise ProviderError(
-            500,
-            f"The response rule {rule.name!r} of scenario {scenario.name!r} has played its whole sequence "
-            "(when_exhausted: error).",
-            "server_error",
-            code="sequence_exhausted",
-        ) from exc
+        raise _exhausted(scenario.name, rule) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class SharedStep:
+    """A sequence rule's step whose position every process shares (in Redis)."""
+
+    scenario: str
+    rule: Rule
+    request: CompletionRequest
+    facts: RequestFacts
+
+    async def take(self) -> Action:
+        """The step at the next shared position (this process's own count while Redis is down)."""
+        position = await shared_sequences.next_position(position_key(self.rule, self.request, self.facts))
+        try:
+            if position is None:
+                return sequences.next_action(self.rule, self.request, self.facts)
+            return step_at(self.rule, position)
+        except SequenceExhausted as exc:
+            raise _exhausted(self.scenario, self.rule) from exc
+
+
+def _exhausted(scenario: str, rule: Rule) -> ProviderError:
+    return ProviderError(
+        500,
+        f"The response rule {rule.name!r} of scenario {scenario!r} has played its whole sequence "
+        "(when_exhausted: error).",
+        "server_error",
+        code="sequence_exhausted",
+    )
 
 
 def reserved_tokens(request: CompletionRequest, plan: Plan, scenario: Scenario) -> int:

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from .. import portability, resets
+from .. import portability, resets, shared_sequences
 from ..models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
 from .serializers import (
     DefaultScenarioSerializer,
@@ -120,7 +120,15 @@ class ResetSequencesView(APIView):
     """POST: every rule sequence starts over, in every server process (within a poll interval)."""
 
     def post(self, request):
-        return Response({"sequence_resets": resets.reset_sequences()})
+        count = resets.reset_sequences()  # every process's own positions
+        try:
+            async_to_sync(shared_sequences.reset)()  # and, with REDIS_URL, the shared ones
+        except (RedisError, OSError) as exc:
+            return Response(
+                {"detail": f"The sequence positions in Redis could not be reset: {exc}"},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return Response({"sequence_resets": count})
 
 
 class ResetRateLimitsView(APIView):
