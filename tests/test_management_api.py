@@ -355,6 +355,13 @@ def test_reset_rate_limits_is_503_when_redis_does_not_answer(api, settings):
     assert response.json()["detail"].startswith("The rate limits in Redis could not be reset: ")
 
 
+def test_reset_sequences_is_503_when_redis_does_not_answer(api, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = api.post(f"{API}/reset-sequences/")
+    assert response.status_code == 503
+    assert response.json()["detail"].startswith("The sequence positions in Redis could not be reset: ")
+
+
 # --- export and import ----------------------------------------------------------------------
 
 
