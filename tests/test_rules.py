@@ -15,6 +15,7 @@ from simulator.engine.rules import (
     conversation_key,
     describe,
     first_match,
+    matches,
     parse_action,
     parse_step,
     shape_of,
@@ -177,6 +178,36 @@ def test_a_rule_set_decides_shape_matchers_once_per_shape_and_still_reads_each_r
     after = request(Message("user", "hi"), Message("tool", "21C", tool_call_id="c1"), model="o3")
     assert rules.first_match(after, NO_FACTS).name == "after-tools"
     assert rules == tuple(rules) and len(rules) == 4
+
+
+def test_a_rule_with_every_content_matcher_needs_them_all():
+    full = rule(
+        name="all",
+        last_user="refund",
+        any_message="order",
+        system="support",
+        header="x-test-case: checkout-*",
+        api_key="sk-a",
+    )
+    rules = RuleSet([full, rule(name="rest")])
+    messages = (Message("system", "You are SUPPORT."), Message("user", "order 7"), Message("user", "a refund please"))
+    facts = RequestFacts(headers={"x-test-case": "checkout-1"}, api_key="sk-a")
+    assert rules.first_match(request(*messages), facts).name == "all"
+    assert matches(full, request(*messages), facts)
+    for missing in (
+        RequestFacts(headers={"x-test-case": "checkout-1"}, api_key="sk-b"),
+        RequestFacts(headers={"x-test-case": "login"}, api_key="sk-a"),
+    ):
+        assert rules.first_match(request(*messages), missing).name == "rest"
+        assert not matches(full, request(*messages), missing)
+    assert rules.first_match(request(*messages[1:]), facts).name == "rest"  # no system prompt
+    assert rules.first_match(request(messages[0], Message("user", "a refund")), facts).name == "rest"  # no "order"
+
+
+def test_matcher_text_is_data_never_code():
+    tricky = rule(last_user='") or True or ("', api_key="x' + 'y")
+    assert not first_match([tricky], request(Message("user", "hello")), RequestFacts(api_key="xy"))
+    assert first_match([tricky], request(Message("user", 'say ") or True or ("')), RequestFacts(api_key="x' + 'y"))
 
 
 def test_the_shape_memo_is_bounded():

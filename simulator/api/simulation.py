@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 SCENARIO_HEADER = "x-llmsim-scenario"
 
+_new_tuple = tuple.__new__
+
 
 def scenario_for(call: Call, snapshot: Snapshot) -> Scenario:
     """The scenario the request names in x-llmsim-scenario (400 when there is none by that name)."""
@@ -60,7 +62,8 @@ def scripted_action(call: Call, scenario: Scenario, request: CompletionRequest) 
     """
     if not scenario.rules:
         return None
-    facts = RequestFacts(call.headers, api_key_of(call) or "")
+    # tuple.__new__ rather than RequestFacts(...), whose __new__ is a Python function.
+    facts = _new_tuple(RequestFacts, (call.headers, api_key_of(call) or ""))
     rule = scenario.rules.first_match(request, facts)
     if rule is None:
         return None

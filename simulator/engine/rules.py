@@ -105,14 +105,14 @@ class Rule:
     id: int = 0  # the database id (sequence positions are kept per rule)
     # The matchers split in two, so that ten rules stay cheap on the request path: those
     # that only look at the request's shape (model, tools, last role) are decided once per
-    # shape by RuleSet; the others run per request, as one call (None: there are none).
+    # shape by RuleSet; the others are conditions (Python expressions over r, f, u with
+    # their values) that RuleSet compiles, for the rules in play, into one function.
     _fits_shape: Callable[[Shape], bool] = field(default=None, repr=False, compare=False)
-    _test: Check | None = field(default=None, repr=False, compare=False)
+    _conditions: Conditions = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_fits_shape", _all_of(_shape_checks_of(self.match)))
-        checks = _content_checks_of(self.match)
-        object.__setattr__(self, "_test", _all_of(checks) if checks else None)
+        object.__setattr__(self, "_conditions", _content_conditions(self.match))
 
 
 class RequestFacts(NamedTuple):
@@ -154,7 +154,6 @@ def _last_user(messages: Sequence[Message]) -> str:
 # (model, names of the tools offered, whether the last message is a tool result).
 # Load tests send few shapes, so RuleSet decides those matchers once per shape.
 Shape = tuple[str, tuple[str, ...], bool]
-Check = Callable[[CompletionRequest, RequestFacts, str], bool]
 
 
 def shape_of(request: CompletionRequest) -> Shape:
@@ -183,53 +182,87 @@ def _shape_checks_of(m: Match) -> list[Callable[[Shape], bool]]:
     return checks
 
 
-def _content_checks_of(m: Match) -> list[Check]:
-    """The checks of (request, facts, last user text) that depend on more than the shape."""
-    checks: list[Check] = []
+# A rule's content matchers: expressions over r (the request), f (RequestFacts) and u (the
+# last user message), and the values they name. Names are local to the rule ("{p}" is
+# replaced by a prefix per rule when a RuleSet compiles them); the matcher's own text
+# only ever travels as a value, never as source.
+Conditions = tuple[tuple[str, ...], dict[str, Any]]
+
+
+def _content_conditions(m: Match) -> Conditions:
+    """The conditions that depend on more than the request's shape."""
+    conditions: list[str] = []
+    values: dict[str, Any] = {}
     if m.api_key:
-        key = m.api_key
-        checks.append(lambda r, f, u: f.api_key == key)
+        conditions.append("f.api_key == {p}key")
+        values["key"] = m.api_key
     if m.header:
         name, _, value = m.header.partition(":")
-        name, value = name.strip().lower(), value.strip()
-        if value:
-            glob = re.compile(fnmatch.translate(value)).match
-
-            def header(r: CompletionRequest, f: RequestFacts, u: str) -> bool:
-                sent = f.headers.get(name)
-                return sent is not None and glob(sent) is not None
-
-            checks.append(header)
+        values["header"] = name.strip().lower()
+        if value.strip():
+            conditions.append("({p}sent := f.headers.get({p}header)) is not None and {p}glob({p}sent) is not None")
+            values["glob"] = re.compile(fnmatch.translate(value.strip())).match
         else:
-            checks.append(lambda r, f, u: name in f.headers)
+            conditions.append("{p}header in f.headers")
     last_user, any_message = m.patterns()
     if last_user is not None:
-        search_last = last_user.search
-        checks.append(lambda r, f, u: search_last(u) is not None)
+        conditions.append("{p}last(u) is not None")
+        values["last"] = last_user.search
     if any_message is not None:
-        search_any = any_message.search
-
-        def any_message_matches(r: CompletionRequest, f: RequestFacts, u: str) -> bool:
-            for message in r.messages:  # noqa: SIM110 - a loop, not any(): no generator per request
-                if search_any(message.content) is not None:
-                    return True
-            return False
-
-        checks.append(any_message_matches)
+        conditions.append("_any_message_matches({p}any, r.messages)")
+        values["any"] = any_message.search
     if m.system:
-        needle = m.system.lower() if m.ignore_case else m.system
-        fold = m.ignore_case
+        conditions.append("_system_contains({p}needle, {p}fold, r.messages)")
+        values["needle"] = m.system.lower() if m.ignore_case else m.system
+        values["fold"] = m.ignore_case
+    return tuple(conditions), values
 
-        def system(r: CompletionRequest, f: RequestFacts, u: str) -> bool:
-            for message in r.messages:
-                if message.role in ("system", "developer") and needle in (
-                    message.content.lower() if fold else message.content
-                ):
-                    return True
-            return False
 
-        checks.append(system)
-    return checks
+def _any_message_matches(search: Callable[[str], Any], messages: Sequence[Message]) -> bool:
+    for message in messages:  # noqa: SIM110 - a loop, not any(): no generator per request
+        if search(message.content) is not None:
+            return True
+    return False
+
+
+def _system_contains(needle: str, fold: bool, messages: Sequence[Message]) -> bool:
+    for message in messages:
+        if message.role in ("system", "developer") and needle in (message.content.lower() if fold else message.content):
+            return True
+    return False
+
+
+Finder = Callable[[CompletionRequest, RequestFacts], "Rule | None"]
+
+
+def _compile_finder(rules: Sequence[Rule]) -> Finder:
+    """One function returning the first of `rules` whose conditions hold (their shape matchers
+    are known to hold): one call per request instead of one per rule."""
+    names: dict[str, Any] = {"_any_message_matches": _any_message_matches, "_system_contains": _system_contains}
+    lines = ["def find(r, f):"]
+    if any("(u)" in condition for rule in rules for condition in rule._conditions[0]):
+        lines += [  # _last_user(), inline
+            "    u = ''",
+            "    for m in reversed(r.messages):",
+            "        if m.role == 'user':",
+            "            u = m.content",
+            "            break",
+        ]
+    for index, rule in enumerate(rules):
+        prefix = f"r{index}_"
+        conditions, values = rule._conditions
+        names[f"{prefix}rule"] = rule
+        names.update({prefix + key: value for key, value in values.items()})
+        if not conditions:
+            lines.append(f"    return {prefix}rule")
+            break
+        test = " and ".join(f"({condition.replace('{p}', prefix)})" for condition in conditions)
+        lines.append(f"    if {test}:\n        return {prefix}rule")
+    else:
+        lines.append("    return None")
+    # Our own source: a matcher's text is only ever a value bound by name, never code.
+    exec(compile("\n".join(lines), "<rule set>", "exec"), names)
+    return names["find"]
 
 
 def _all_of(checks: list) -> Callable[..., bool]:
@@ -245,9 +278,7 @@ def _all_of(checks: list) -> Callable[..., bool]:
 
 
 def matches(rule: Rule, request: CompletionRequest, facts: RequestFacts) -> bool:
-    return rule._fits_shape(shape_of(request)) and (
-        rule._test is None or rule._test(request, facts, _last_user(request.messages))
-    )
+    return rule._fits_shape(shape_of(request)) and _compile_finder((rule,))(request, facts) is rule
 
 
 class RuleSet(tuple):
@@ -264,32 +295,34 @@ class RuleSet(tuple):
         return super().__new__(cls, rules)
 
     def __init__(self, rules: Sequence[Rule] = ()) -> None:
-        self._in_play: dict[Shape, tuple[Rule, ...]] = {}
+        self._in_play: dict[Shape, tuple[tuple[Rule, ...], Finder]] = {}
+
+    def _play(self, shape: Shape) -> tuple[tuple[Rule, ...], Finder]:
+        entry = self._in_play.get(shape)
+        if entry is None:
+            rules = tuple(rule for rule in self if rule._fits_shape(shape))
+            entry = (rules, _compile_finder(rules))
+            if len(self._in_play) >= self.MEMO_LIMIT:
+                self._in_play.clear()
+            self._in_play[shape] = entry
+        return entry
 
     def in_play(self, shape: Shape) -> tuple[Rule, ...]:
         """The rules whose model, tool and last-role matchers hold for this shape."""
-        rules = self._in_play.get(shape)
-        if rules is None:
-            rules = tuple(rule for rule in self if rule._fits_shape(shape))
-            if len(self._in_play) >= self.MEMO_LIMIT:
-                self._in_play.clear()
-            self._in_play[shape] = rules
-        return rules
+        return self._play(shape)[0]
 
     def first_match(self, request: CompletionRequest, facts: RequestFacts) -> Rule | None:
         """The first rule whose matchers all hold."""
-        shape = shape_of(request)
-        rules = self._in_play.get(shape)
-        if rules is None:
-            rules = self.in_play(shape)
-        if not rules:
-            return None
-        last_user = _last_user(request.messages)
-        for rule in rules:
-            test = rule._test
-            if test is None or test(request, facts, last_user):
-                return rule
-        return None
+        messages = request.messages
+        tools = request.tools
+        # shape_of(), inline: this runs on every request of a scenario with rules.
+        shape = (
+            request.model,
+            tuple(t.name for t in tools) if tools else (),
+            bool(messages) and messages[-1].role in ("tool", "function"),
+        )
+        entry = self._in_play.get(shape) or self._play(shape)
+        return entry[1](request, facts)
 
 
 NO_RULES = RuleSet()
