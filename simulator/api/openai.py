@@ -98,34 +98,14 @@ def ratelimit_headers(state: RateLimitState) -> Headers:
     limit_requests, remaining_requests, reset_requests_s, limit_tokens, remaining_tokens, reset_tokens_s = state
     headers: Headers = []
     if limit_requests is not None:
-        headers.append(
-            _limit_headers.get((b"x-ratelimit-limit-requests", limit_requests))
-            or _limit_header(b"x-ratelimit-limit-requests", limit_requests)
-        )
+        headers.append((b"x-ratelimit-limit-requests", b"%d" % limit_requests))
         headers.append((b"x-ratelimit-remaining-requests", b"%d" % remaining_requests))
         headers.append((b"x-ratelimit-reset-requests", duration_text(reset_requests_s).encode()))
     if limit_tokens is not None:
-        headers.append(
-            _limit_headers.get((b"x-ratelimit-limit-tokens", limit_tokens))
-            or _limit_header(b"x-ratelimit-limit-tokens", limit_tokens)
-        )
+        headers.append((b"x-ratelimit-limit-tokens", b"%d" % limit_tokens))
         headers.append((b"x-ratelimit-remaining-tokens", b"%d" % remaining_tokens))
         headers.append((b"x-ratelimit-reset-tokens", duration_text(reset_tokens_s).encode()))
     return headers
-
-
-# The limits are the scenarios' few settings: their headers are made once (and looked up
-# inline above, without a call, once made).
-_limit_headers: dict[tuple[bytes, int], tuple[bytes, bytes]] = {}
-
-
-def _limit_header(name: bytes, limit: int) -> tuple[bytes, bytes]:
-    header = _limit_headers.get((name, limit))
-    if header is None:
-        header = (name, b"%d" % limit)
-        if len(_limit_headers) < 1024:
-            _limit_headers[(name, limit)] = header
-    return header
 
 
 def rate_limited_error(exc: RateLimited, model: str) -> ProviderError:
