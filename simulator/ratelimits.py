@@ -53,7 +53,7 @@ __all__ = [
     "RateLimitState",
     "RateLimited",
     "acquire",
-    "acquire_now",
+    "in_process",
     "bucket_key",
     "close",
     "reset",
@@ -408,13 +408,17 @@ _stores: dict[asyncio.AbstractEventLoop, RedisBuckets] = {}
 # settings.REDIS_URL, kept here: reading Django's lazy settings costs a microsecond a
 # time on the request path. Tests that override it fire setting_changed, which refreshes it.
 _redis_url = ""
+# The buckets when they live in this process (no REDIS_URL), else None: the request path
+# takes from them directly (simulation.reserve_now), without a coroutine.
+in_process: LocalBuckets | None = _local
 
 
 @receiver(setting_changed)
 def _settings_changed(setting: str = "", **kwargs: Any) -> None:
-    global _redis_url
+    global _redis_url, in_process
     if setting in ("REDIS_URL", ""):
         _redis_url = getattr(settings, "REDIS_URL", "") or ""
+        in_process = None if _redis_url else _local
 
 
 def redis_store() -> RedisBuckets | None:
@@ -430,17 +434,6 @@ def redis_store() -> RedisBuckets | None:
         # Its connections open lazily, inside this loop.
         store = _stores[loop] = RedisBuckets(url, settings.LLMSIM_REDIS_PREFIX)
     return store
-
-
-def acquire_now(key: str, limit: RateLimit, tokens: int) -> RateLimitState | None:
-    """acquire() without a coroutine when the buckets are in this process; None when they are in Redis.
-
-    Raises RateLimited like acquire(). The request path tries this first: an await
-    costs as much as the in-process take itself.
-    """
-    if _redis_url:
-        return None
-    return _local.acquire(key, limit, tokens, time.monotonic())
 
 
 async def acquire(key: str, limit: RateLimit, tokens: int) -> RateLimitState:

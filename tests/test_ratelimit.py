@@ -4,6 +4,7 @@ and the in-process path of simulator.ratelimits."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -256,14 +257,17 @@ def test_without_redis_the_buckets_live_in_this_process(in_process):
     assert asyncio.run(ratelimits.acquire(KEY, limit, 1)).remaining_requests == 1
 
 
-def test_acquire_now_answers_in_process_and_defers_to_redis(in_process, settings):
+def test_the_request_path_takes_in_process_only_without_redis(in_process, settings):
     limit = RateLimit(requests_per_minute=1)
-    assert ratelimits.acquire_now(KEY, limit, 0).remaining_requests == 0
+    assert ratelimits.in_process is not None
+    assert ratelimits.in_process.acquire(KEY, limit, 0, time.monotonic()).remaining_requests == 0
     with pytest.raises(RateLimited):
-        ratelimits.acquire_now(KEY, limit, 0)
+        ratelimits.in_process.acquire(KEY, limit, 0, time.monotonic())
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    assert ratelimits.acquire_now(KEY, limit, 0) is None  # the caller awaits acquire() instead
+    assert ratelimits.in_process is None  # the request path awaits acquire() instead
     settings.REDIS_URL = ""  # before in_process resets the buckets
+    with pytest.raises(RateLimited):  # acquire() takes from the same buckets
+        asyncio.run(ratelimits.acquire(KEY, limit, 0))
 
 
 def test_an_unlimited_request_touches_no_bucket(in_process):

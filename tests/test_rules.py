@@ -204,6 +204,23 @@ def test_a_rule_with_every_content_matcher_needs_them_all():
     assert rules.first_match(request(messages[0], Message("user", "a refund")), facts).name == "rest"  # no "order"
 
 
+def test_message_matchers_with_other_conditions_fall_through_in_priority_order():
+    rules = RuleSet(
+        [
+            rule(name="key-and-order", api_key="sk-a", any_message="order"),
+            rule(name="exact-pirate", system="Pirate", ignore_case=False),
+            rule(name="rest"),
+        ]
+    )
+    order = Message("user", "my order")
+    pirate = Message("developer", "You are a Pirate.")
+    assert rules.first_match(request(order), RequestFacts(api_key="sk-a")).name == "key-and-order"
+    assert rules.first_match(request(order), RequestFacts(api_key="sk-b")).name == "rest"
+    assert rules.first_match(request(pirate, order), RequestFacts(api_key="sk-b")).name == "exact-pirate"
+    assert rules.first_match(request(Message("system", "a pirate"), order), NO_FACTS).name == "rest"
+    assert rules.first_match(request(Message("user", "Pirate")), NO_FACTS).name == "rest"  # not a system prompt
+
+
 def test_matcher_text_is_data_never_code():
     tricky = rule(last_user='") or True or ("', api_key="x' + 'y")
     assert not first_match([tricky], request(Message("user", "hello")), RequestFacts(api_key="xy"))

@@ -182,54 +182,47 @@ def _shape_checks_of(m: Match) -> list[Callable[[Shape], bool]]:
     return checks
 
 
-# A rule's content matchers: expressions over r (the request), f (RequestFacts) and u (the
-# last user message), and the values they name. Names are local to the rule ("{p}" is
-# replaced by a prefix per rule when a RuleSet compiles them); the matcher's own text
-# only ever travels as a value, never as source.
-Conditions = tuple[tuple[str, ...], dict[str, Any]]
+# A rule's content matchers, as Python source that RuleSet compiles into one function
+# for the rules in play: expressions over r (the request), f (RequestFacts) and u (the
+# last user message), and tests of one message m that hold when some message passes
+# them. Names are local to the rule ("{p}" is replaced by a prefix per rule); the
+# matcher's own text only ever travels as a value, never as source.
+class Conditions(NamedTuple):
+    expressions: tuple[str, ...]
+    message_tests: tuple[str, ...]  # each: some message m of the request passes it
+    values: dict[str, Any]
 
 
 def _content_conditions(m: Match) -> Conditions:
     """The conditions that depend on more than the request's shape."""
-    conditions: list[str] = []
+    expressions: list[str] = []
+    message_tests: list[str] = []
     values: dict[str, Any] = {}
     if m.api_key:
-        conditions.append("f.api_key == {p}key")
+        expressions.append("f.api_key == {p}key")
         values["key"] = m.api_key
     if m.header:
         name, _, value = m.header.partition(":")
         values["header"] = name.strip().lower()
         if value.strip():
-            conditions.append("({p}sent := f.headers.get({p}header)) is not None and {p}glob({p}sent) is not None")
+            expressions.append(
+                "({p}sent := f.headers.get({p}header)) is not None and {p}glob({p}sent) is not None"
+            )
             values["glob"] = re.compile(fnmatch.translate(value.strip())).match
         else:
-            conditions.append("{p}header in f.headers")
+            expressions.append("{p}header in f.headers")
     last_user, any_message = m.patterns()
     if last_user is not None:
-        conditions.append("{p}last(u) is not None")
+        expressions.append("{p}last(u) is not None")
         values["last"] = last_user.search
     if any_message is not None:
-        conditions.append("_any_message_matches({p}any, r.messages)")
+        message_tests.append("{p}any(m.content) is not None")
         values["any"] = any_message.search
     if m.system:
-        conditions.append("_system_contains({p}needle, {p}fold, r.messages)")
+        fold = ".lower()" if m.ignore_case else ""
+        message_tests.append(f"m.role in ('system', 'developer') and {{p}}needle in m.content{fold}")
         values["needle"] = m.system.lower() if m.ignore_case else m.system
-        values["fold"] = m.ignore_case
-    return tuple(conditions), values
-
-
-def _any_message_matches(search: Callable[[str], Any], messages: Sequence[Message]) -> bool:
-    for message in messages:  # noqa: SIM110 - a loop, not any(): no generator per request
-        if search(message.content) is not None:
-            return True
-    return False
-
-
-def _system_contains(needle: str, fold: bool, messages: Sequence[Message]) -> bool:
-    for message in messages:
-        if message.role in ("system", "developer") and needle in (message.content.lower() if fold else message.content):
-            return True
-    return False
+    return Conditions(tuple(expressions), tuple(message_tests), values)
 
 
 Finder = Callable[[CompletionRequest, RequestFacts], "Rule | None"]
@@ -237,10 +230,11 @@ Finder = Callable[[CompletionRequest, RequestFacts], "Rule | None"]
 
 def _compile_finder(rules: Sequence[Rule]) -> Finder:
     """One function returning the first of `rules` whose conditions hold (their shape matchers
-    are known to hold): one call per request instead of one per rule."""
-    names: dict[str, Any] = {"_any_message_matches": _any_message_matches, "_system_contains": _system_contains}
+    are known to hold): one call per request instead of one per rule, and the loops over
+    the messages written out in it rather than called."""
+    names: dict[str, Any] = {}
     lines = ["def find(r, f):"]
-    if any("(u)" in condition for rule in rules for condition in rule._conditions[0]):
+    if any("(u)" in expression for rule in rules for expression in rule._conditions.expressions):
         lines += [  # _last_user(), inline
             "    u = ''",
             "    for m in reversed(r.messages):",
@@ -250,14 +244,37 @@ def _compile_finder(rules: Sequence[Rule]) -> Finder:
         ]
     for index, rule in enumerate(rules):
         prefix = f"r{index}_"
-        conditions, values = rule._conditions
+        expressions, message_tests, values = rule._conditions
         names[f"{prefix}rule"] = rule
         names.update({prefix + key: value for key, value in values.items()})
-        if not conditions:
+        test = " and ".join(f"({e.replace('{p}', prefix)})" for e in expressions)
+        tests = [t.replace("{p}", prefix) for t in message_tests]
+        if not expressions and not tests:
             lines.append(f"    return {prefix}rule")
             break
-        test = " and ".join(f"({condition.replace('{p}', prefix)})" for condition in conditions)
-        lines.append(f"    if {test}:\n        return {prefix}rule")
+        if not tests:
+            lines += [f"    if {test}:", f"        return {prefix}rule"]
+        elif len(tests) == 1:  # the usual case: return from inside the loop
+            indent = "    "
+            if test:
+                lines.append(f"    if {test}:")
+                indent += "    "
+            lines += [
+                f"{indent}for m in r.messages:",
+                f"{indent}    if {tests[0]}:",
+                f"{indent}        return {prefix}rule",
+            ]
+        else:  # several loops: each must find its message, or the rule is out (break)
+            lines += ["    while True:", f"        if not ({test or 'True'}):", "            break"]
+            for message_test in tests:
+                lines += [
+                    "        for m in r.messages:",
+                    f"            if {message_test}:",
+                    "                break",
+                    "        else:",
+                    "            break",
+                ]
+            lines.append(f"        return {prefix}rule")
     else:
         lines.append("    return None")
     # Our own source: a matcher's text is only ever a value bound by name, never code.
