@@ -9,14 +9,17 @@ import time
 import pytest
 
 from simulator import ratelimits
+from simulator.api.openai import ratelimit_headers
 from simulator.engine.ratelimit import (
     UNLIMITED_STATE,
     LocalBuckets,
     RateLimit,
     RateLimited,
+    duration_header,
     duration_text,
     fresh_state,
     state_of,
+    whole_millis,
 )
 
 KEY = "default:abc:gpt-4o"
@@ -207,12 +210,28 @@ def test_the_state_of_fresh_buckets():
 )
 def test_durations_are_written_as_go_does(seconds, text):
     assert duration_text(seconds) == text
+    assert duration_header(whole_millis(seconds)) == text.encode()  # the header values, kept apart
 
 
 def test_duration_texts_kept_for_reuse_are_the_same_as_new_ones():
     for seconds in (0.0004, 0.3, 1.5, 59.9996, 90.5):
         assert duration_text(seconds) == duration_text(seconds)  # the second comes from the kept texts
     assert duration_text(-1) == "0s"
+
+
+@pytest.mark.parametrize("resets", [(0.0, 0.0), (0.0004, 59.9996), (1.5, 0.3)])
+def test_openai_headers_for_both_limits_are_those_of_each_limit_alone(resets):
+    requests_reset, tokens_reset = resets
+    both = ratelimit_headers(
+        state_of(RateLimit(500, 90_000), 499.2, 89_000.5)._replace(
+            reset_requests_s=requests_reset, reset_tokens_s=tokens_reset
+        )
+    )
+    requests = ratelimit_headers(state_of(RateLimit(500, None), 499.2, 0)._replace(reset_requests_s=requests_reset))
+    tokens = ratelimit_headers(state_of(RateLimit(None, 90_000), 0, 89_000.5)._replace(reset_tokens_s=tokens_reset))
+    assert both == requests + tokens
+    assert dict(both)[b"x-ratelimit-remaining-tokens"] == b"89000"
+    assert dict(both)[b"x-ratelimit-reset-tokens"] == duration_text(tokens_reset).encode()
 
 
 def test_settle_after_a_refill_gives_back_no_more_than_the_limit():

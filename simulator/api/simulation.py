@@ -63,8 +63,10 @@ def scripted_action(call: Call, scenario: Scenario, request: CompletionRequest) 
     """
     if not scenario.rules:
         return None
-    # tuple.__new__ rather than RequestFacts(...), whose __new__ is a Python function.
-    facts = _new_tuple(RequestFacts, (call.headers, api_key_of(call) or ""))
+    # tuple.__new__ rather than RequestFacts(...), whose __new__ is a Python function; the
+    # key as read already (by the endpoint's check), without a call.
+    api_key = call.api_key if call.api_key_read else api_key_of(call)
+    facts = _new_tuple(RequestFacts, (call.headers, api_key or ""))
     rule = scenario.rules.first_match(request, facts)
     if rule is None:
         return None

@@ -94,13 +94,15 @@ class RateLimited(Exception):
         self.requested = requested
 
 
-def duration_text(seconds: float) -> str:
-    """Go-style duration, as OpenAI writes x-ratelimit-reset-*: 0s, 250ms, 1.5s, 6m0s.
-
-    Rounded up to the millisecond, so a client that waits that long finds the budget back.
-    """
+def whole_millis(seconds: float) -> int:
+    """Seconds as whole milliseconds, rounded up, so a client that waits that long finds the budget back."""
     # Round to the microsecond first: 0.3 s is 300.00000000000006 ms and must not say 301ms.
-    millis = -(-round(seconds * 1_000_000) // 1000) if seconds > 0 else 0  # whole microseconds, rounded up
+    return -(-round(seconds * 1_000_000) // 1000) if seconds > 0 else 0
+
+
+def duration_text(seconds: float) -> str:
+    """Go-style duration, as OpenAI writes x-ratelimit-reset-*: 0s, 250ms, 1.5s, 6m0s (see whole_millis)."""
+    millis = whole_millis(seconds)
     text = _duration_texts.get(millis)
     if text is None:
         text = _millis_text(millis)
@@ -109,10 +111,24 @@ def duration_text(seconds: float) -> str:
     return text
 
 
+def duration_header(millis: int) -> bytes:
+    """duration_text() of whole milliseconds, as a header value.
+
+    DURATION_HEADERS holds the values made so far, for a lookup in place on the request path.
+    """
+    value = DURATION_HEADERS.get(millis)
+    if value is None:
+        value = _millis_text(max(millis, 0)).encode()
+        if len(DURATION_HEADERS) < _DURATION_TEXTS_KEPT:
+            DURATION_HEADERS[millis] = value
+    return value
+
+
 # Every answer under a rate limit carries two resets, and a bucket in steady use shows
 # the same few values: the texts of the first few thousand are kept.
 _DURATION_TEXTS_KEPT = 4096
 _duration_texts: dict[int, str] = {}
+DURATION_HEADERS: dict[int, bytes] = {}
 
 
 def _millis_text(millis: int) -> str:

@@ -205,9 +205,7 @@ def _content_conditions(m: Match) -> Conditions:
         name, _, value = m.header.partition(":")
         values["header"] = name.strip().lower()
         if value.strip():
-            expressions.append(
-                "({p}sent := f.headers.get({p}header)) is not None and {p}glob({p}sent) is not None"
-            )
+            expressions.append("({p}sent := f.headers.get({p}header)) is not None and {p}glob({p}sent) is not None")
             values["glob"] = re.compile(fnmatch.translate(value.strip())).match
         else:
             expressions.append("{p}header in f.headers")
