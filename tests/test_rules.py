@@ -231,7 +231,7 @@ def test_the_shape_memo_is_bounded():
     rules = RuleSet([rule(model="gpt-4*")])
     for i in range(RuleSet.MEMO_LIMIT + 10):
         rules.first_match(request(model=f"model-{i}"), NO_FACTS)
-    assert len(rules._in_play) <= RuleSet.MEMO_LIMIT
+    assert len(rules.finders) <= RuleSet.MEMO_LIMIT
     assert rules.first_match(request(model="gpt-4o"), NO_FACTS) is not None
 
 

@@ -36,6 +36,7 @@ class RateLimit:
     # The two limits as floats, inf for no limit: what the bucket arithmetic uses, as
     # mixing floats with large ints (a billion tokens) costs a conversion per operation.
     caps: tuple[float, float] = field(init=False, repr=False, compare=False)
+    both: tuple | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("requests_per_minute", "tokens_per_minute"):
@@ -46,6 +47,12 @@ class RateLimit:
         object.__setattr__(
             self, "caps", (math.inf if rpm is None else float(rpm), math.inf if tpm is None else float(tpm))
         )
+        # With both axes limited (the usual case), what LocalBuckets.acquire needs, at hand
+        # in one tuple: caps, refills per second, seconds per unit.
+        both = None
+        if rpm is not None and tpm is not None:
+            both = (float(rpm), float(tpm), rpm / 60.0, tpm / 60.0, 60.0 / rpm, 60.0 / tpm, rpm, tpm)
+        object.__setattr__(self, "both", both)
 
     @property
     def unlimited(self) -> bool:
@@ -170,7 +177,7 @@ def state_of(limit: RateLimit, requests_level: float, tokens_level: float) -> Ra
 
 
 _new_tuple = tuple.__new__
-_INF = math.inf
+_ONE = 1 - EPSILON
 
 
 def fresh_state(limit: RateLimit, tokens: int) -> RateLimitState:
@@ -255,61 +262,59 @@ class LocalBuckets:
         return bucket
 
     def acquire(self, key: str, limit: RateLimit, tokens: int, now: float) -> RateLimitState:
-        """Take 1 request and `tokens` tokens, both or neither; raises RateLimited on neither.
-
-        The refill (_refilled) and the headers' figures (state_of) are written out here
-        rather than called: this runs on every request under a rate limit, and in the
-        server each Python call costs about a microsecond.
-        """
-        requests_cap, tokens_cap = limit.caps
-        if requests_cap == _INF and tokens_cap == _INF:
-            return UNLIMITED_STATE
+        """Take 1 request and `tokens` tokens, both or neither; raises RateLimited on neither."""
         if now >= self._next_sweep:
             self._sweep(now)
+        both = limit.both
         bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = _Bucket(requests_cap, tokens_cap, now)
-            requests, level = requests_cap, tokens_cap
-        else:
-            elapsed = now - bucket.at
-            if elapsed > 0:
-                bucket.at = now
-            else:
-                elapsed = 0.0
-            # An axis without a limit holds infinity (a limit set later starts full);
-            # conditionals rather than min() also apply a lowered limit at once.
-            if requests_cap == _INF:
-                requests = _INF
-            else:
-                requests = bucket.requests + elapsed * requests_cap / 60.0
-                if requests > requests_cap:
-                    requests = requests_cap
-            if tokens_cap == _INF:
-                level = _INF
-            else:
-                level = bucket.tokens + elapsed * tokens_cap / 60.0
-                if level > tokens_cap:
-                    level = tokens_cap
-        # Both axes fit, or nothing is taken (the Lua script agrees).
-        if requests < 1 - EPSILON or level < tokens - EPSILON:
+        if both is None or bucket is None:
+            return self._acquire(key, limit, tokens, now)
+        # Both axes limited and the bucket known: every request under a rate limit comes
+        # here, so _refilled() and state_of() are written out, with the constants at hand.
+        requests_cap, tokens_cap, requests_refill, tokens_refill, requests_reset, tokens_reset, rpm, tpm = both
+        requests = bucket.requests
+        level = bucket.tokens
+        elapsed = now - bucket.at
+        if elapsed > 0:
+            bucket.at = now
+            requests += elapsed * requests_refill
+            level += elapsed * tokens_refill
+        # Outside the refill: a lowered limit applies at once.
+        if requests > requests_cap:
+            requests = requests_cap
+        if level > tokens_cap:
+            level = tokens_cap
+        if requests < _ONE or level < tokens - EPSILON:
             bucket.requests = requests
             bucket.tokens = level
             raise rejection(limit, requests, level, tokens)
         bucket.requests = requests = requests - 1
         bucket.tokens = level = level - tokens
-        rpm = limit.requests_per_minute
-        tpm = limit.tokens_per_minute
         return _new_tuple(
             RateLimitState,
             (
                 rpm,
-                None if rpm is None else int(requests + EPSILON),
-                0.0 if rpm is None else (requests_cap - requests) * 60.0 / requests_cap,
+                int(requests + EPSILON),
+                (requests_cap - requests) * requests_reset,
                 tpm,
-                None if tpm is None else int(level + EPSILON),
-                0.0 if tpm is None else (tokens_cap - level) * 60.0 / tokens_cap,
+                int(level + EPSILON),
+                (tokens_cap - level) * tokens_reset,
             ),
         )
+
+    def _acquire(self, key: str, limit: RateLimit, tokens: int, now: float) -> RateLimitState:
+        """acquire() in general: a new bucket, or an axis without a limit."""
+        if limit.requests_per_minute is None and limit.tokens_per_minute is None:
+            return UNLIMITED_STATE
+        bucket = self._refilled(key, limit, now)
+        requests = bucket.requests
+        level = bucket.tokens
+        # Both axes fit, or nothing is taken (the Lua script agrees); an axis without a limit holds inf.
+        if requests < _ONE or level < tokens - EPSILON:
+            raise rejection(limit, requests, level, tokens)
+        bucket.requests = requests = requests - 1
+        bucket.tokens = level = level - tokens
+        return state_of(limit, requests, level)
 
     def settle(self, key: str, limit: RateLimit, reserved: int, actual: int, now: float) -> None:
         """Give back `reserved - actual` tokens (or take the excess), keeping the bucket within 0..limit."""

@@ -310,34 +310,28 @@ class RuleSet(tuple):
         return super().__new__(cls, rules)
 
     def __init__(self, rules: Sequence[Rule] = ()) -> None:
-        self._in_play: dict[Shape, tuple[tuple[Rule, ...], Finder]] = {}
+        # Per shape, the compiled check of the rules in play: public, so that the request
+        # path (simulation.scripted_action) looks it up in place: `finders.get(shape) or finder(shape)`.
+        self.finders: dict[Shape, Finder] = {}
 
-    def _play(self, shape: Shape) -> tuple[tuple[Rule, ...], Finder]:
-        entry = self._in_play.get(shape)
-        if entry is None:
-            rules = tuple(rule for rule in self if rule._fits_shape(shape))
-            entry = (rules, _compile_finder(rules))
-            if len(self._in_play) >= self.MEMO_LIMIT:
-                self._in_play.clear()
-            self._in_play[shape] = entry
-        return entry
+    def finder(self, shape: Shape) -> Finder:
+        """The compiled check of the rules in play for this shape, made once and kept."""
+        found = self.finders.get(shape)
+        if found is None:
+            found = _compile_finder(self.in_play(shape))
+            if len(self.finders) >= self.MEMO_LIMIT:
+                self.finders.clear()
+            self.finders[shape] = found
+        return found
 
     def in_play(self, shape: Shape) -> tuple[Rule, ...]:
         """The rules whose model, tool and last-role matchers hold for this shape."""
-        return self._play(shape)[0]
+        return tuple(rule for rule in self if rule._fits_shape(shape))
 
     def first_match(self, request: CompletionRequest, facts: RequestFacts) -> Rule | None:
         """The first rule whose matchers all hold."""
-        messages = request.messages
-        tools = request.tools
-        # shape_of(), inline: this runs on every request of a scenario with rules.
-        shape = (
-            request.model,
-            tuple(t.name for t in tools) if tools else (),
-            bool(messages) and messages[-1].role in ("tool", "function"),
-        )
-        entry = self._in_play.get(shape) or self._play(shape)
-        return entry[1](request, facts)
+        shape = shape_of(request)
+        return (self.finders.get(shape) or self.finder(shape))(request, facts)
 
 
 NO_RULES = RuleSet()
