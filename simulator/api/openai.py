@@ -107,15 +107,16 @@ def ratelimit_headers(state: RateLimitState) -> Headers:
         # Both axes, the usual case, as one list with the values looked up in place: this
         # runs for every answer under a rate limit, where each Python call costs about a
         # percent of the benchmark's throughput (docs/benchmarks.md, "What scenarios cost").
-        requests_ms = -(-round(reset_requests_s * 1_000_000) // 1000)  # whole_millis(), inline
-        tokens_ms = -(-round(reset_tokens_s * 1_000_000) // 1000)
+        # whole_millis(), inline and in floats (a float finds its int key): round() is a call.
+        requests_ms = -(-((reset_requests_s * 1_000_000 + 0.5) // 1) // 1000)
+        tokens_ms = -(-((reset_tokens_s * 1_000_000 + 0.5) // 1) // 1000)
         return [
-            (b"x-ratelimit-limit-requests", _limit_values.get(limit_requests) or _limit_value(limit_requests)),
-            (b"x-ratelimit-remaining-requests", b"%d" % remaining_requests),
-            (b"x-ratelimit-reset-requests", DURATION_HEADERS.get(requests_ms) or duration_header(requests_ms)),
-            (b"x-ratelimit-limit-tokens", _limit_values.get(limit_tokens) or _limit_value(limit_tokens)),
-            (b"x-ratelimit-remaining-tokens", b"%d" % remaining_tokens),
-            (b"x-ratelimit-reset-tokens", DURATION_HEADERS.get(tokens_ms) or duration_header(tokens_ms)),
+            (b"x-ratelimit-limit-requests", _figures.get(limit_requests) or _figure(limit_requests)),
+            (b"x-ratelimit-remaining-requests", _figures.get(remaining_requests) or _figure(remaining_requests)),
+            (b"x-ratelimit-reset-requests", DURATION_HEADERS.get(requests_ms) or duration_header(int(requests_ms))),
+            (b"x-ratelimit-limit-tokens", _figures.get(limit_tokens) or _figure(limit_tokens)),
+            (b"x-ratelimit-remaining-tokens", _figures.get(remaining_tokens) or _figure(remaining_tokens)),
+            (b"x-ratelimit-reset-tokens", DURATION_HEADERS.get(tokens_ms) or duration_header(int(tokens_ms))),
         ]
     headers: Headers = []
     if limit_requests is not None:
@@ -129,15 +130,16 @@ def ratelimit_headers(state: RateLimitState) -> Headers:
     return headers
 
 
-# The limits' header values: a scenario's limits are few and change rarely.
-_limit_values: dict[int, bytes] = {}
+# The figures' header values made so far (the first few thousand): limits are few, and
+# a bucket in steady use shows the same remaining counts again and again.
+_figures: dict[int, bytes] = {}
 
 
-def _limit_value(limit: int) -> bytes:
-    value = b"%d" % limit
-    if len(_limit_values) < 256:
-        _limit_values[limit] = value
-    return value
+def _figure(value: int) -> bytes:
+    text = b"%d" % value
+    if len(_figures) < 8192:
+        _figures[value] = text
+    return text
 
 
 def rate_limited_error(exc: RateLimited, model: str) -> ProviderError:

@@ -103,8 +103,9 @@ class RateLimited(Exception):
 
 def whole_millis(seconds: float) -> int:
     """Seconds as whole milliseconds, rounded up, so a client that waits that long finds the budget back."""
-    # Round to the microsecond first: 0.3 s is 300.00000000000006 ms and must not say 301ms.
-    return -(-round(seconds * 1_000_000) // 1000) if seconds > 0 else 0
+    # Round to the microsecond first (half up: openai.ratelimit_headers does the same in
+    # place): 0.3 s is 300.00000000000006 ms and must not say 301ms.
+    return -(-int((seconds * 1_000_000 + 0.5) // 1) // 1000) if seconds > 0 else 0
 
 
 def duration_text(seconds: float) -> str:
