@@ -117,6 +117,16 @@ def test_last_user_substring_respects_case_setting():
     assert first_match([rule(any_message="first")], request(*messages), NO_FACTS)
 
 
+def test_case_insensitive_texts_compare_casefolded():
+    german = request(Message("system", "Sprich wie ein PIRAT."), Message("user", "Wo ist die Hauptstraße?"))
+    assert first_match([rule(last_user="HAUPTSTRASSE")], german, NO_FACTS)
+    assert first_match([rule(any_message="hauptstrasse")], german, NO_FACTS)
+    assert first_match([rule(system="pirat")], german, NO_FACTS)
+    assert not first_match([rule(any_message="hauptstrasse", ignore_case=False)], german, NO_FACTS)
+    assert first_match([rule(any_message="Hauptstraße", ignore_case=False)], german, NO_FACTS)
+    assert not first_match([rule(system="pirat", ignore_case=False)], german, NO_FACTS)
+
+
 def test_regex_matchers():
     r = rule(last_user=r"order #\d{4}", regex=True)
     assert first_match([r], request(Message("user", "where is order #1234?")), NO_FACTS)
