@@ -409,7 +409,7 @@ _stores: dict[asyncio.AbstractEventLoop, RedisBuckets] = {}
 # time on the request path. Tests that override it fire setting_changed, which refreshes it.
 _redis_url = ""
 # The buckets when they live in this process (no REDIS_URL), else None: the request path
-# takes from them directly (simulation.reserve_now), without a coroutine.
+# takes from them directly (answering.plan_answer), without a coroutine.
 in_process: LocalBuckets | None = _local
 
 

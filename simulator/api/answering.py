@@ -10,17 +10,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from time import monotonic
 from typing import Any
 
-from .. import snapshots
+from .. import ratelimits, snapshots
 from ..engine import planner
 from ..engine.ratelimit import RateLimited
 from ..engine.schedule import pacer, sleep_until
 from ..engine.snapshot import ModelSpec
 from ..engine.types import CompletionRequest, InjectedError, Plan, StreamFault
-from .http import Call, ProviderError, drop_connection, end_stream, until_disconnect, write_stream
+from .http import Call, ProviderError, api_key_of, drop_connection, end_stream, until_disconnect, write_stream
 from .overrides import parse_overrides
-from .simulation import SharedStep, reserve, reserve_now, scenario_for, scripted_action
+from .simulation import SharedStep, reserve, scenario_for, scripted_action
 
 # How long a stream that is about to be dropped waits for its last bytes to leave:
 # an abort discards unsent data (Daphne's Twisted transport would lose the tokens).
@@ -72,10 +73,21 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
     if plan.error is not None:
         await answer_injected_error(call, plan.error, dialect.injected_error, dialect.send_error)
         return None
-    if scenario.rate_limit is not None:
+    limit = scenario.rate_limit
+    if limit is not None:
+        buckets = ratelimits.in_process
         try:
-            if not reserve_now(call, scenario, request, plan):
+            if buckets is None:  # in Redis
                 await reserve(call, scenario, request, plan)
+            else:
+                # reserve() without a coroutine or a call of its own: with ten rules and
+                # rate limits on, each Python call costs about a percent of the throughput.
+                api_key = call.api_key if call.api_key_read else api_key_of(call)
+                key = ratelimits.bucket_key(scenario.name, api_key or "", request.model)
+                cap = request.max_tokens
+                tokens = plan.usage.prompt_tokens + (scenario.target_tokens if cap is None else cap) * request.n
+                call.ratelimit = buckets.acquire(key, limit, tokens, monotonic())
+                call.reservation = (key, limit, tokens)
         except RateLimited as exc:
             raise dialect.rate_limited(exc) from None
     call.prompt_tokens = plan.usage.prompt_tokens

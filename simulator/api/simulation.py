@@ -6,7 +6,9 @@ An adapter parses its wire format into a CompletionRequest, then:
     action = scripted_action(call, scenario, request) # a matching response rule's step, if any
     # (a SharedStep to await when the rule is a sequence kept in Redis)
     plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
-    reserve_now(...) or await reserve(call, scenario, request, plan)  # rate limits (raises RateLimited)
+    await reserve(call, scenario, request, plan)      # rate limits (raises RateLimited)
+
+(answering.plan_answer takes from in-process buckets itself, without a coroutine)
 
 and renders the plan in its own format. The endpoint decorator settles the rate-limit
 reservation when the answer is done (`settle`).
@@ -129,28 +131,6 @@ def reserved_tokens(request: CompletionRequest, plan: Plan, scenario: Scenario) 
     """
     cap = request.max_tokens if request.max_tokens is not None else scenario.target_tokens
     return plan.usage.prompt_tokens + cap * request.n
-
-
-def reserve_now(call: Call, scenario: Scenario, request: CompletionRequest, plan: Plan) -> bool:
-    """reserve() without a coroutine, when the buckets are in this process; False when they are in Redis.
-
-    The request path tries this first. It is reserve(), reserved_tokens() and
-    acquire_now() written out as one function: with ten rules and rate limits on, each
-    Python call costs about a percent of the benchmark's throughput.
-    """
-    limit = scenario.rate_limit
-    if limit is None:
-        return True
-    buckets = ratelimits.in_process
-    if buckets is None:
-        return False
-    api_key = call.api_key if call.api_key_read else api_key_of(call)
-    key = ratelimits.bucket_key(scenario.name, api_key or "", request.model)
-    cap = request.max_tokens
-    tokens = plan.usage.prompt_tokens + (scenario.target_tokens if cap is None else cap) * request.n
-    call.ratelimit = buckets.acquire(key, limit, tokens, monotonic())
-    call.reservation = (key, limit, tokens)
-    return True
 
 
 async def reserve(call: Call, scenario: Scenario, request: CompletionRequest, plan: Plan) -> None:
