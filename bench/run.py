@@ -6,10 +6,16 @@
                         [--serve-workers N] [--server-cpus 0] [--client-cpus 1] [--no-pin]
                         [--duration 10] [--warmup 2] [--connections 64] [--no-prime]
                         [--port P | --url http://127.0.0.1:P]
+    python bench/run.py --scenario-cost 6 [--serve-workers 1] [--duration 6]
 
 Every scenario gets a freshly started server, pinned apart from the load generator;
 the table at the end has a column per server and each figure's ratio to the
 reference's. See docs/benchmarks.md for what each figure means.
+
+--scenario-cost N measures what scenarios cost (issue 5's figure): N pairs of
+throughput runs of `serve`, without and with bench/loaded_scenario.py's ten rules
+and rate limits, alternating which goes first (ABBA), since this machine's speed
+drifts by more than the difference between runs minutes apart.
 """
 
 from __future__ import annotations
@@ -151,6 +157,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="make every request walk ten response rules and take from rate limits (bench/loaded_scenario.py)",
     )
+    parser.add_argument(
+        "--scenario-cost",
+        type=int,
+        metavar="PAIRS",
+        help="throughput of serve without and with the loaded scenario, PAIRS alternating pairs",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds of the throughput run")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before it")
     parser.add_argument("--connections", type=int, default=64)
@@ -186,6 +198,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--serve-workers must be at least 1")
     if args.pin is False and (args.server_cpus or args.client_cpus):
         parser.error("--no-pin contradicts --server-cpus/--client-cpus")
+    if args.scenario_cost is not None and (args.scenario_cost < 1 or args.url):
+        parser.error("--scenario-cost needs at least 1 pair, and starts its own servers (no --url)")
     return args
 
 
@@ -357,8 +371,54 @@ def run_all(
     return results, placements
 
 
+def scenario_cost_order(pair: int) -> tuple[bool, bool]:
+    """Whether the loaded run comes first or second in this pair: ABBA, so drift cancels."""
+    return (False, True) if pair % 2 == 0 else (True, False)
+
+
+def scenario_cost_summary(plain: list[float], loaded: list[float]) -> str:
+    """The loaded runs' throughput against the plain ones: ratio of the means, and the median pair."""
+    pairs = sorted(100.0 * (b / a - 1) for a, b in zip(plain, loaded, strict=True))
+    middle = len(pairs) // 2
+    median = pairs[middle] if len(pairs) % 2 else (pairs[middle - 1] + pairs[middle]) / 2
+    mean_plain, mean_loaded = sum(plain) / len(plain), sum(loaded) / len(loaded)
+    return (
+        f"scenario cost: plain {mean_plain:,.0f} req/s, loaded {mean_loaded:,.0f} req/s; "
+        f"mean {100.0 * (mean_loaded / mean_plain - 1):+.1f} %, median pair {median:+.1f} % "
+        f"(pairs {pairs[0]:+.1f} to {pairs[-1]:+.1f} %; the target is -10 % at most)"
+    )
+
+
+def run_scenario_cost(args: argparse.Namespace, pinning: Pinning) -> None:
+    """--scenario-cost: alternating throughput runs of serve on a plain and a loaded database."""
+    runs: dict[bool, list[float]] = {False: [], True: []}
+    with (
+        tempfile.TemporaryDirectory(prefix="llmsim-bench-") as plain_dir,
+        tempfile.TemporaryDirectory(prefix="llmsim-bench-loaded-") as loaded_dir,
+    ):
+        workdirs = {False: Path(plain_dir), True: Path(loaded_dir)}
+        for loaded, workdir in workdirs.items():
+            migrate(workdir, loaded)
+        for pair in range(args.scenario_cost):
+            for loaded in scenario_cost_order(pair):
+                with running("serve", args, pinning, workdirs[loaded]) as server:
+                    figures = bench_throughput(server, args)
+                runs[loaded].append(figures["requests_per_s"])
+            plain, with_rules = runs[False][-1], runs[True][-1]
+            change = 100 * (with_rules / plain - 1)
+            print(f"pair {pair + 1}: plain {plain:,.0f}, loaded {with_rules:,.0f} req/s ({change:+.1f} %)", flush=True)
+    print(scenario_cost_summary(runs[False], runs[True]))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.scenario_cost is not None:
+        pinning = choose_pinning(args)
+        raise_open_files_limit()
+        if pinning.client is not None:
+            os.sched_setaffinity(0, pinning.client)
+        run_scenario_cost(args, pinning)
+        return
     servers = server_kinds(args)
     scenarios = plan_scenarios(args, servers)
     check_reference_runnable(servers)

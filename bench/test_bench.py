@@ -12,6 +12,7 @@ import random
 from typing import Any
 
 import pytest
+import run
 from loadgen import ProtocolError, ResponseParser, SSEScanner
 from reference_app import app
 from report import table_rows, target_rows
@@ -169,3 +170,18 @@ def test_table_has_ratios_to_the_reference() -> None:
         "5000",
         "NOT met",
     ]
+
+
+def test_scenario_cost_alternates_and_summarises_the_pairs() -> None:
+    orders = [run.scenario_cost_order(pair) for pair in range(4)]
+    assert orders == [(False, True), (True, False), (False, True), (True, False)]  # ABBA: drift cancels
+    summary = run.scenario_cost_summary([100.0, 200.0, 100.0], [90.0, 150.0, 95.0])
+    assert "plain 133 req/s, loaded 112 req/s" in summary
+    assert "mean -16.2 %" in summary and "median pair -10.0 %" in summary
+    assert "pairs -25.0 to -5.0 %" in summary
+
+
+def test_scenario_cost_starts_its_own_servers() -> None:
+    with pytest.raises(SystemExit):
+        run.parse_args(["--scenario-cost", "2", "--url", "http://127.0.0.1:9"])
+    assert run.parse_args(["--scenario-cost", "2"]).scenario_cost == 2
