@@ -53,9 +53,9 @@ __all__ = [
     "RateLimitState",
     "RateLimited",
     "acquire",
-    "in_process",
     "bucket_key",
     "close",
+    "in_process",
     "reset",
     "settle",
 ]
