@@ -110,13 +110,7 @@ def whole_millis(seconds: float) -> int:
 
 def duration_text(seconds: float) -> str:
     """Go-style duration, as OpenAI writes x-ratelimit-reset-*: 0s, 250ms, 1.5s, 6m0s (see whole_millis)."""
-    millis = whole_millis(seconds)
-    text = _duration_texts.get(millis)
-    if text is None:
-        text = _millis_text(millis)
-        if len(_duration_texts) < _DURATION_TEXTS_KEPT:
-            _duration_texts[millis] = text
-    return text
+    return duration_header(whole_millis(seconds)).decode()
 
 
 def duration_header(millis: int) -> bytes:
@@ -127,15 +121,14 @@ def duration_header(millis: int) -> bytes:
     value = DURATION_HEADERS.get(millis)
     if value is None:
         value = _millis_text(max(millis, 0)).encode()
-        if len(DURATION_HEADERS) < _DURATION_TEXTS_KEPT:
+        if len(DURATION_HEADERS) < _DURATION_HEADERS_KEPT:
             DURATION_HEADERS[millis] = value
     return value
 
 
 # Every answer under a rate limit carries two resets, and a bucket in steady use shows
-# the same few values: the texts of the first few thousand are kept.
-_DURATION_TEXTS_KEPT = 4096
-_duration_texts: dict[int, str] = {}
+# the same few values: the first few thousand are kept.
+_DURATION_HEADERS_KEPT = 4096
 DURATION_HEADERS: dict[int, bytes] = {}
 
 
