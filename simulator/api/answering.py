@@ -80,8 +80,9 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
             if buckets is None:  # in Redis
                 await reserve(call, scenario, request, plan)
             else:
-                # reserve() without a coroutine or a call of its own: with ten rules and
-                # rate limits on, each Python call costs about a percent of the throughput.
+                # reserve() (and reserved_tokens()) without a coroutine or a call of their
+                # own: with ten rules and rate limits on, each Python call costs about a
+                # percent of the throughput.
                 api_key = call.api_key if call.api_key_read else api_key_of(call)
                 key = ratelimits.bucket_key(scenario.name, api_key or "", request.model)
                 cap = request.max_tokens

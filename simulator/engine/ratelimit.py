@@ -48,7 +48,7 @@ class RateLimit:
             self, "caps", (math.inf if rpm is None else float(rpm), math.inf if tpm is None else float(tpm))
         )
         # With both axes limited (the usual case), what LocalBuckets.acquire needs, at hand
-        # in one tuple: caps, refills per second, seconds per unit.
+        # in one tuple: the caps as floats, refills per second, seconds per unit, the limits.
         both = None
         if rpm is not None and tpm is not None:
             both = (float(rpm), float(tpm), rpm / 60.0, tpm / 60.0, 60.0 / rpm, 60.0 / tpm, rpm, tpm)

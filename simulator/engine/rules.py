@@ -183,14 +183,15 @@ def _shape_checks_of(m: Match) -> list[Callable[[Shape], bool]]:
 
 
 # A rule's content matchers, as Python source that RuleSet compiles into one function
-# for the rules in play: expressions over r (the request), f (RequestFacts), u (the
-# last user message) and uf (u casefolded), and tests of one message m that hold when some message passes
-# them. Names are local to the rule ("{p}" is replaced by a prefix per rule); the
-# matcher's own text only ever travels as a value, never as source.
+# for the rules in play: expressions over r (the request), f (RequestFacts), u (the last
+# user message) and uf (u casefolded), and tests of one message m that hold when some
+# message passes them. Names are local to the rule ("{p}" is replaced by a prefix per
+# rule); the matcher's own text only ever travels as a value, never as source.
 class Conditions(NamedTuple):
     expressions: tuple[str, ...]
     message_tests: tuple[str, ...]  # each: some message m of the request passes it
     values: dict[str, Any]
+    reads: frozenset[str]  # of "u" and "uf": what the finder must work out first
 
 
 def _content_conditions(m: Match) -> Conditions:
@@ -198,6 +199,7 @@ def _content_conditions(m: Match) -> Conditions:
     expressions: list[str] = []
     message_tests: list[str] = []
     values: dict[str, Any] = {}
+    reads: set[str] = set()
     if m.api_key:
         expressions.append("f.api_key == {p}key")
         values["key"] = m.api_key
@@ -217,6 +219,7 @@ def _content_conditions(m: Match) -> Conditions:
         if last_user is not None:
             expressions.append("{p}last(u) is not None")
             values["last"] = last_user.search
+            reads.add("u")
         if any_message is not None:
             message_tests.append("{p}any(m.content) is not None")
             values["any"] = any_message.search
@@ -224,13 +227,14 @@ def _content_conditions(m: Match) -> Conditions:
         if m.last_user:
             expressions.append("{p}text in uf" if m.ignore_case else "{p}text in u")
             values["text"] = m.last_user.casefold() if m.ignore_case else m.last_user
+            reads.update(("u", "uf") if m.ignore_case else ("u",))
         if m.any_message:
             message_tests.append(f"{{p}}words in m.content{fold}")
             values["words"] = m.any_message.casefold() if m.ignore_case else m.any_message
     if m.system:
         message_tests.append(f"m.role in ('system', 'developer') and {{p}}needle in m.content{fold}")
         values["needle"] = m.system.casefold() if m.ignore_case else m.system
-    return Conditions(tuple(expressions), tuple(message_tests), values)
+    return Conditions(tuple(expressions), tuple(message_tests), values, frozenset(reads))
 
 
 Finder = Callable[[CompletionRequest, RequestFacts], "Rule | None"]
@@ -242,9 +246,8 @@ def _compile_finder(rules: Sequence[Rule]) -> Finder:
     the messages written out in it rather than called."""
     names: dict[str, Any] = {}
     lines = ["def find(r, f):"]
-    in_play = [expression for rule in rules for expression in rule._conditions.expressions]
-    folded = any(expression.endswith(" in uf") for expression in in_play)
-    if folded or any(expression.endswith(("(u) is not None", " in u")) for expression in in_play):
+    reads = frozenset().union(*(rule._conditions.reads for rule in rules))
+    if "u" in reads:
         lines += [  # _last_user(), inline
             "    u = ''",
             "    for m in reversed(r.messages):",
@@ -252,11 +255,11 @@ def _compile_finder(rules: Sequence[Rule]) -> Finder:
             "            u = m.content",
             "            break",
         ]
-        if folded:
+        if "uf" in reads:
             lines.append("    uf = u.casefold()")
     for index, rule in enumerate(rules):
         prefix = f"r{index}_"
-        expressions, message_tests, values = rule._conditions
+        expressions, message_tests, values, _reads = rule._conditions
         names[f"{prefix}rule"] = rule
         names.update({prefix + key: value for key, value in values.items()})
         test = " and ".join(f"({e.replace('{p}', prefix)})" for e in expressions)
