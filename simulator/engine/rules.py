@@ -118,7 +118,8 @@ class Rule:
 class RequestFacts(NamedTuple):
     """What matchers look at beyond the neutral request: headers and the caller's key.
 
-    A NamedTuple: one is built per request that meets a rule.
+    Finders read only these two attributes, so the server hands them its Call (which
+    has both) rather than building one of these per request; sequences take a RequestFacts.
     """
 
     headers: Mapping[str, str] = MappingProxyType({})
@@ -248,12 +249,15 @@ def _compile_finder(rules: Sequence[Rule]) -> Finder:
     lines = ["def find(r, f):"]
     reads = frozenset().union(*(rule._conditions.reads for rule in rules))
     if "u" in reads:
-        lines += [  # _last_user(), inline
+        lines += [  # _last_user(), inline; usually the last message, read without a loop
             "    u = ''",
-            "    for m in reversed(r.messages):",
-            "        if m.role == 'user':",
-            "            u = m.content",
-            "            break",
+            "    if r.messages and (m := r.messages[-1]).role == 'user':",
+            "        u = m.content",
+            "    else:",
+            "        for m in reversed(r.messages):",
+            "            if m.role == 'user':",
+            "                u = m.content",
+            "                break",
         ]
         if "uf" in reads:
             lines.append("    uf = u.casefold()")
