@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from time import monotonic
 from typing import Any
 
 from .. import ratelimits, snapshots
@@ -87,7 +86,8 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
                 key = ratelimits.bucket_key(scenario.name, api_key or "", request.model)
                 cap = request.max_tokens
                 tokens = plan.usage.prompt_tokens + (scenario.target_tokens if cap is None else cap) * request.n
-                call.ratelimit = buckets.acquire(key, limit, tokens, monotonic())
+                # As of the request's arrival (a clock read less): the provider counts it then too.
+                call.ratelimit = buckets.acquire(key, limit, tokens, call.arrival)
                 call.reservation = (key, limit, tokens)
         except RateLimited as exc:
             raise dialect.rate_limited(exc) from None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from time import monotonic
 
 from .. import ratelimits, shared_sequences
 from ..engine.rules import (
@@ -157,6 +156,6 @@ def settle(call: Call) -> None:
         return
     buckets = ratelimits.in_process
     if buckets is not None:  # at once, without the call through settle_soon()
-        buckets.settle(key, limit, reserved, actual, monotonic())
+        buckets.settle(key, limit, reserved, actual)
     else:
         ratelimits.settle_soon(key, limit, reserved, actual)

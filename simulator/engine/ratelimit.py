@@ -15,6 +15,7 @@ take, and hands its levels to `state_of` so that both report alike.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -265,11 +266,13 @@ class LocalBuckets:
             return self._acquire(key, limit, tokens, now)
         # Both axes limited and the bucket known: every request under a rate limit comes
         # here, so _refilled() and state_of() are written out, with the constants at hand.
+        # The arithmetic stays in floats (1.0, 0.0): CPython 3.11 specialises float-float
+        # operations only, and x.__trunc__() is int(x) without the cost of calling a type.
         requests_cap, tokens_cap, requests_refill, tokens_refill, requests_reset, tokens_reset, rpm, tpm = both
         requests = bucket.requests
         level = bucket.tokens
         elapsed = now - bucket.at
-        if elapsed > 0:
+        if elapsed > 0.0:
             bucket.at = now
             requests += elapsed * requests_refill
             level += elapsed * tokens_refill
@@ -278,20 +281,20 @@ class LocalBuckets:
             requests = requests_cap
         if level > tokens_cap:
             level = tokens_cap
-        if requests < _ONE or level < tokens - EPSILON:
+        if requests < _ONE or level + EPSILON < tokens:
             bucket.requests = requests
             bucket.tokens = level
             raise rejection(limit, requests, level, tokens)
-        bucket.requests = requests = requests - 1
+        bucket.requests = requests = requests - 1.0
         bucket.tokens = level = level - tokens
         return _new_tuple(
             RateLimitState,
             (
                 rpm,
-                int(requests + EPSILON),
+                (requests + EPSILON).__trunc__(),
                 (requests_cap - requests) * requests_reset,
                 tpm,
-                int(level + EPSILON),
+                (level + EPSILON).__trunc__(),
                 (tokens_cap - level) * tokens_reset,
             ),
         )
@@ -310,8 +313,11 @@ class LocalBuckets:
         bucket.tokens = level = level - tokens
         return state_of(limit, requests, level)
 
-    def settle(self, key: str, limit: RateLimit, reserved: int, actual: int, now: float) -> None:
-        """Give back `reserved - actual` tokens (or take the excess), keeping the bucket within 0..limit."""
+    def settle(self, key: str, limit: RateLimit, reserved: int, actual: int, now: float | None = None) -> None:
+        """Give back `reserved - actual` tokens (or take the excess), keeping the bucket within 0..limit.
+
+        `now` (default: time.monotonic()) is only read to take an excess: giving back needs no clock.
+        """
         tpm = limit.tokens_per_minute
         if tpm is None or reserved == actual:
             return
@@ -323,7 +329,7 @@ class LocalBuckets:
                 tokens = bucket.tokens + reserved - actual
                 bucket.tokens = tokens if tokens < tpm else tpm
             return
-        bucket = self._refilled(key, limit, now)
+        bucket = self._refilled(key, limit, time.monotonic() if now is None else now)
         bucket.tokens = min(tpm, max(0.0, bucket.tokens + reserved - actual))
 
     def reset(self, prefix: str = "") -> int:
