@@ -17,12 +17,10 @@ from .. import snapshots
 from ..engine import planner
 from ..engine.arguments import SchemaError, check_schema
 from ..engine.ratelimit import (
-    DURATION_HEADERS,
     RateLimited,
     RateLimitState,
     duration_header,
     duration_text,
-    whole_millis,
 )
 from ..engine.snapshot import ModelSpec
 from ..engine.types import (
@@ -103,43 +101,66 @@ def common_headers(call: Call) -> Headers:
 def ratelimit_headers(state: RateLimitState) -> Headers:
     """OpenAI's x-ratelimit-* set, for the axes that have a limit."""
     limit_requests, remaining_requests, reset_requests_s, limit_tokens, remaining_tokens, reset_tokens_s = state
+    # whole_millis(), inline and in floats (a float finds its int key): int() is a call.
+    requests_ms = (reset_requests_s * 1000.0 + 0.9995) // 1.0
+    tokens_ms = (reset_tokens_s * 1000.0 + 0.9995) // 1.0
     if limit_requests is not None and limit_tokens is not None:
-        # Both axes, the usual case, as one list with the values looked up in place: this
+        # Both axes, the usual case, as one list of kept rows looked up in place: this
         # runs for every answer under a rate limit, where each Python call costs about a
         # percent of the benchmark's throughput (docs/benchmarks.md, "What scenarios cost").
-        # whole_millis(), inline and in floats (a float finds its int key): round() is a call.
-        requests_ms = -(-((reset_requests_s * 1_000_000 + 0.5) // 1) // 1000)
-        tokens_ms = -(-((reset_tokens_s * 1_000_000 + 0.5) // 1) // 1000)
         return [
-            (b"x-ratelimit-limit-requests", _figures.get(limit_requests) or _figure(limit_requests)),
-            (b"x-ratelimit-remaining-requests", _figures.get(remaining_requests) or _figure(remaining_requests)),
-            (b"x-ratelimit-reset-requests", DURATION_HEADERS.get(requests_ms) or duration_header(int(requests_ms))),
-            (b"x-ratelimit-limit-tokens", _figures.get(limit_tokens) or _figure(limit_tokens)),
-            (b"x-ratelimit-remaining-tokens", _figures.get(remaining_tokens) or _figure(remaining_tokens)),
-            (b"x-ratelimit-reset-tokens", DURATION_HEADERS.get(tokens_ms) or duration_header(int(tokens_ms))),
+            _LIMIT_REQUESTS.get(limit_requests) or _row(b"x-ratelimit-limit-requests", limit_requests),
+            _REMAINING_REQUESTS.get(remaining_requests) or _row(b"x-ratelimit-remaining-requests", remaining_requests),
+            _RESET_REQUESTS.get(requests_ms) or _row(b"x-ratelimit-reset-requests", requests_ms),
+            _LIMIT_TOKENS.get(limit_tokens) or _row(b"x-ratelimit-limit-tokens", limit_tokens),
+            _REMAINING_TOKENS.get(remaining_tokens) or _row(b"x-ratelimit-remaining-tokens", remaining_tokens),
+            _RESET_TOKENS.get(tokens_ms) or _row(b"x-ratelimit-reset-tokens", tokens_ms),
         ]
     headers: Headers = []
     if limit_requests is not None:
-        headers.append((b"x-ratelimit-limit-requests", b"%d" % limit_requests))
-        headers.append((b"x-ratelimit-remaining-requests", b"%d" % remaining_requests))
-        headers.append((b"x-ratelimit-reset-requests", duration_header(whole_millis(reset_requests_s))))
+        headers.append(_row(b"x-ratelimit-limit-requests", limit_requests))
+        headers.append(_row(b"x-ratelimit-remaining-requests", remaining_requests))
+        headers.append(_row(b"x-ratelimit-reset-requests", requests_ms))
     if limit_tokens is not None:
-        headers.append((b"x-ratelimit-limit-tokens", b"%d" % limit_tokens))
-        headers.append((b"x-ratelimit-remaining-tokens", b"%d" % remaining_tokens))
-        headers.append((b"x-ratelimit-reset-tokens", duration_header(whole_millis(reset_tokens_s))))
+        headers.append(_row(b"x-ratelimit-limit-tokens", limit_tokens))
+        headers.append(_row(b"x-ratelimit-remaining-tokens", remaining_tokens))
+        headers.append(_row(b"x-ratelimit-reset-tokens", tokens_ms))
     return headers
 
 
-# The figures' header values made so far (the first few thousand): limits are few, and
-# a bucket in steady use shows the same remaining counts again and again.
-_figures: dict[int, bytes] = {}
+# Per x-ratelimit-* header, the rows (name, value) made so far, by figure (resets: by
+# whole milliseconds). A bucket in steady use shows the same figures again and again,
+# so the first few thousand rows of each are kept: a kept row is neither formatted nor
+# built again. Plain dicts, as CPython looks up a dict subclass's get() more slowly.
+_ROWS: dict[bytes, dict[float, tuple[bytes, bytes]]] = {
+    name: {}
+    for name in (
+        b"x-ratelimit-limit-requests",
+        b"x-ratelimit-remaining-requests",
+        b"x-ratelimit-reset-requests",
+        b"x-ratelimit-limit-tokens",
+        b"x-ratelimit-remaining-tokens",
+        b"x-ratelimit-reset-tokens",
+    )
+}
+_LIMIT_REQUESTS = _ROWS[b"x-ratelimit-limit-requests"]
+_REMAINING_REQUESTS = _ROWS[b"x-ratelimit-remaining-requests"]
+_RESET_REQUESTS = _ROWS[b"x-ratelimit-reset-requests"]
+_LIMIT_TOKENS = _ROWS[b"x-ratelimit-limit-tokens"]
+_REMAINING_TOKENS = _ROWS[b"x-ratelimit-remaining-tokens"]
+_RESET_TOKENS = _ROWS[b"x-ratelimit-reset-tokens"]
+_ROWS_KEPT = 4096
 
 
-def _figure(value: int) -> bytes:
-    text = b"%d" % value
-    if len(_figures) < 8192:
-        _figures[value] = text
-    return text
+def _row(name: bytes, figure: float) -> tuple[bytes, bytes]:
+    """The header row of `figure` (a count, or a reset in whole milliseconds), made and kept if new."""
+    rows = _ROWS[name]
+    row = rows.get(figure)
+    if row is None:
+        row = (name, duration_header(int(figure)) if name.startswith(b"x-ratelimit-reset") else b"%d" % figure)
+        if len(rows) < _ROWS_KEPT:
+            rows[figure] = row
+    return row
 
 
 def rate_limited_error(exc: RateLimited, model: str) -> ProviderError:

@@ -104,33 +104,21 @@ class RateLimited(Exception):
 
 def whole_millis(seconds: float) -> int:
     """Seconds as whole milliseconds, rounded up, so a client that waits that long finds the budget back."""
-    # Round to the microsecond first (half up: openai.ratelimit_headers does the same in
-    # place): 0.3 s is 300.00000000000006 ms and must not say 301ms.
-    return -(-int((seconds * 1_000_000 + 0.5) // 1) // 1000) if seconds > 0 else 0
+    # The microsecond is rounded half up first (0.3 s is 300.00000000000006 ms and must
+    # not say 301ms): ceil(floor(us + 0.5) / 1000) is floor(ms + 0.9995). In floats:
+    # openai.ratelimit_headers does the same in place, where float-int arithmetic (not
+    # specialised by CPython 3.11) would cost.
+    return int((seconds * 1000.0 + 0.9995) // 1.0) if seconds > 0 else 0
 
 
 def duration_text(seconds: float) -> str:
     """Go-style duration, as OpenAI writes x-ratelimit-reset-*: 0s, 250ms, 1.5s, 6m0s (see whole_millis)."""
-    return duration_header(whole_millis(seconds)).decode()
+    return _millis_text(whole_millis(seconds))
 
 
 def duration_header(millis: int) -> bytes:
-    """duration_text() of whole milliseconds, as a header value.
-
-    DURATION_HEADERS holds the values made so far, for a lookup in place on the request path.
-    """
-    value = DURATION_HEADERS.get(millis)
-    if value is None:
-        value = _millis_text(max(millis, 0)).encode()
-        if len(DURATION_HEADERS) < _DURATION_HEADERS_KEPT:
-            DURATION_HEADERS[millis] = value
-    return value
-
-
-# Every answer under a rate limit carries two resets, and a bucket in steady use shows
-# the same few values: the first few thousand are kept.
-_DURATION_HEADERS_KEPT = 4096
-DURATION_HEADERS: dict[int, bytes] = {}
+    """duration_text() of whole milliseconds, as a header value."""
+    return _millis_text(max(millis, 0)).encode()
 
 
 def _millis_text(millis: int) -> str:
