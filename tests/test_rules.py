@@ -18,7 +18,6 @@ from simulator.engine.rules import (
     matches,
     parse_action,
     parse_step,
-    shape_of,
 )
 from simulator.engine.types import CompletionRequest, Message, ToolDefinition
 
@@ -166,7 +165,7 @@ def test_a_header_glob_needs_the_header_sent():
     assert first_match([rule(header="x-test-case: *")], request(), RequestFacts(headers={"x-test-case": ""}))
 
 
-def test_a_rule_set_decides_shape_matchers_once_per_shape_and_still_reads_each_request():
+def test_a_rule_set_decides_model_matchers_once_per_model_and_still_reads_each_request():
     rules = RuleSet(
         [
             rule(name="gpt4-weather", model="gpt-4*", last_user="weather"),
@@ -176,9 +175,10 @@ def test_a_rule_set_decides_shape_matchers_once_per_shape_and_still_reads_each_r
         ]
     )
     weather = request(Message("user", "weather?"), model="gpt-4o")
-    assert [r.name for r in rules.in_play(shape_of(weather))] == ["gpt4-weather", "fallback"]
+    assert [r.name for r in rules.in_play("gpt-4o")] == ["gpt4-weather", "tools", "after-tools", "fallback"]
+    assert [r.name for r in rules.in_play("o3")] == ["tools", "after-tools", "fallback"]
     assert rules.first_match(weather, NO_FACTS).name == "gpt4-weather"
-    # Same shape, other words: the content matcher runs again, per request.
+    # Same model, other words: the content matcher runs again, per request.
     assert rules.first_match(request(Message("user", "news?"), model="gpt-4o"), NO_FACTS) is None
     assert rules.first_match(request(Message("user", "news?"), model="gpt-4o"), RequestFacts(api_key="sk-a")).name == (
         "fallback"
@@ -237,7 +237,7 @@ def test_matcher_text_is_data_never_code():
     assert first_match([tricky], request(Message("user", 'say ") or True or ("')), RequestFacts(api_key="x' + 'y"))
 
 
-def test_the_shape_memo_is_bounded():
+def test_the_model_memo_is_bounded():
     rules = RuleSet([rule(model="gpt-4*")])
     for i in range(RuleSet.MEMO_LIMIT + 10):
         rules.first_match(request(model=f"model-{i}"), NO_FACTS)

@@ -65,17 +65,11 @@ def scripted_action(call: Call, scenario: Scenario, request: CompletionRequest) 
     if not call.api_key_read:
         api_key_of(call)
     rules = scenario.rules
-    messages = request.messages
-    tools = request.tools
-    # rules.first_match() written out, shape_of() too: this runs on every request of a
-    # scenario with rules, where each Python call costs about a percent of the throughput.
-    # The finder reads the headers and the key from the call itself: no RequestFacts to build.
-    shape = (
-        request.model,
-        tuple(t.name for t in tools) if tools else (),
-        messages[-1].role in ("tool", "function") if messages else False,
-    )
-    rule = (rules.finders.get(shape) or rules.finder(shape))(request, call)
+    model = request.model
+    # rules.first_match() written out: this runs on every request of a scenario with
+    # rules, where each Python call costs about a percent of the throughput. The finder
+    # reads the headers and the key from the call itself: no RequestFacts to build.
+    rule = (rules.finders.get(model) or rules.finder(model))(request, call)
     if rule is None:
         return None
     call.rule = rule.name

@@ -103,16 +103,16 @@ class Rule:
     scope: str = "conversation"
     when_exhausted: str = "repeat_last"
     id: int = 0  # the database id (sequence positions are kept per rule)
-    # The matchers split in two, so that ten rules stay cheap on the request path: those
-    # that only look at the request's shape (model, tools, last role) are decided once per
-    # shape by RuleSet; the others are conditions (Python expressions over r, f, u with
-    # their values) that RuleSet compiles, for the rules in play, into one function.
-    _fits_shape: Callable[[Shape], bool] = field(default=None, repr=False, compare=False)
+    # The matchers split in two, so that ten rules stay cheap on the request path: the
+    # model matcher (a glob) is decided once per model name by RuleSet; the others are
+    # conditions (Python expressions over r, f, u with their values) that RuleSet
+    # compiles, for the rules in play, into one function.
+    _fits_model: Callable[[str], bool] = field(default=None, repr=False, compare=False)
     _conditions: Conditions = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_fits_shape", _all_of(_shape_checks_of(self.match)))
-        object.__setattr__(self, "_conditions", _content_conditions(self.match))
+        object.__setattr__(self, "_fits_model", _model_check_of(self.match))
+        object.__setattr__(self, "_conditions", _conditions_of(self.match))
 
 
 class RequestFacts(NamedTuple):
@@ -151,39 +151,19 @@ def _last_user(messages: Sequence[Message]) -> str:
     return ""
 
 
-# What a request looks like to the matchers that do not read text, headers or keys:
-# (model, names of the tools offered, whether the last message is a tool result).
-# Load tests send few shapes, so RuleSet decides those matchers once per shape.
-Shape = tuple[str, tuple[str, ...], bool]
+def _model_check_of(m: Match) -> Callable[[str], bool]:
+    """Whether a model name fits the rule's model matcher (exact or glob, any case).
+
+    A glob costs a regular expression's match: load tests send few model names, so
+    RuleSet decides it once per name.
+    """
+    if not m.model:
+        return lambda model: True
+    pattern = m.model.lower()
+    return lambda model: fnmatch.fnmatchcase(model.lower(), pattern)
 
 
-def shape_of(request: CompletionRequest) -> Shape:
-    messages = request.messages
-    return (
-        request.model,
-        tuple(t.name for t in request.tools) if request.tools else (),
-        bool(messages) and messages[-1].role in ("tool", "function"),
-    )
-
-
-def _shape_checks_of(m: Match) -> list[Callable[[Shape], bool]]:
-    checks: list[Callable[[Shape], bool]] = []
-    if m.model:
-        pattern = m.model.lower()
-        checks.append(lambda s: fnmatch.fnmatchcase(s[0].lower(), pattern))
-    if m.tools_present is not None:
-        present = m.tools_present
-        checks.append(lambda s: bool(s[1]) == present)
-    if m.tool_offered:
-        tool = m.tool_offered
-        checks.append(lambda s: tool in s[1])
-    if m.last_is_tool_result is not None:
-        wanted = m.last_is_tool_result
-        checks.append(lambda s: s[2] == wanted)
-    return checks
-
-
-# A rule's content matchers, as Python source that RuleSet compiles into one function
+# A rule's other matchers, as Python source that RuleSet compiles into one function
 # for the rules in play: expressions over r (the request), f (RequestFacts), u (the last
 # user message) and uf (u casefolded), and tests of one message m that hold when some
 # message passes them. Names are local to the rule ("{p}" is replaced by a prefix per
@@ -195,12 +175,20 @@ class Conditions(NamedTuple):
     reads: frozenset[str]  # of "u" and "uf": what the finder must work out first
 
 
-def _content_conditions(m: Match) -> Conditions:
-    """The conditions that depend on more than the request's shape."""
+def _conditions_of(m: Match) -> Conditions:
+    """The conditions of every matcher but the model's, the cheapest first."""
     expressions: list[str] = []
     message_tests: list[str] = []
     values: dict[str, Any] = {}
     reads: set[str] = set()
+    if m.tools_present is not None:
+        expressions.append("r.tools" if m.tools_present else "not r.tools")
+    if m.tool_offered:
+        expressions.append("r.tools and {p}tool in [t.name for t in r.tools]")
+        values["tool"] = m.tool_offered
+    if m.last_is_tool_result is not None:
+        last_is_tool = "r.messages and r.messages[-1].role in ('tool', 'function')"
+        expressions.append(last_is_tool if m.last_is_tool_result else f"not ({last_is_tool})")
     if m.api_key:
         expressions.append("f.api_key == {p}key")
         values["key"] = m.api_key
@@ -242,7 +230,7 @@ Finder = Callable[[CompletionRequest, RequestFacts], "Rule | None"]
 
 
 def _compile_finder(rules: Sequence[Rule]) -> Finder:
-    """One function returning the first of `rules` whose conditions hold (their shape matchers
+    """One function returning the first of `rules` whose conditions hold (their model matchers
     are known to hold): one call per request instead of one per rule, and the loops over
     the messages written out in it rather than called."""
     names: dict[str, Any] = {}
@@ -301,28 +289,16 @@ def _compile_finder(rules: Sequence[Rule]) -> Finder:
     return names["find"]
 
 
-def _all_of(checks: list) -> Callable[..., bool]:
-    """One callable for several checks (most rules have one or two: no loop for them)."""
-    if not checks:
-        return lambda *args: True
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        first, second = checks
-        return lambda *args: first(*args) and second(*args)
-    return lambda *args: all(check(*args) for check in checks)
-
-
 def matches(rule: Rule, request: CompletionRequest, facts: RequestFacts) -> bool:
-    return rule._fits_shape(shape_of(request)) and _compile_finder((rule,))(request, facts) is rule
+    return rule._fits_model(request.model) and _compile_finder((rule,))(request, facts) is rule
 
 
 class RuleSet(tuple):
-    """A scenario's rules, by priority, and which of them each request shape leaves in play.
+    """A scenario's rules, by priority, and which of them each model name leaves in play.
 
-    A tuple (so it compares, hashes and iterates as one) that remembers, per shape, the
-    rules whose shape matchers hold. The memo is bounded: a load test could send
-    endless model names.
+    A tuple (so it compares, hashes and iterates as one) that remembers, per model name,
+    the compiled check of the rules whose model matcher holds. The memo is bounded: a
+    load test could send endless model names.
     """
 
     MEMO_LIMIT = 1024
@@ -331,28 +307,29 @@ class RuleSet(tuple):
         return super().__new__(cls, rules)
 
     def __init__(self, rules: Sequence[Rule] = ()) -> None:
-        # Per shape, the compiled check of the rules in play: public, so that the request
-        # path (simulation.scripted_action) looks it up in place: `finders.get(shape) or finder(shape)`.
-        self.finders: dict[Shape, Finder] = {}
+        # Per model name, the compiled check of the rules in play: public, so that the
+        # request path (simulation.scripted_action) looks it up in place:
+        # `finders.get(model) or finder(model)`.
+        self.finders: dict[str, Finder] = {}
 
-    def finder(self, shape: Shape) -> Finder:
-        """The compiled check of the rules in play for this shape, made once and kept."""
-        found = self.finders.get(shape)
+    def finder(self, model: str) -> Finder:
+        """The compiled check of the rules in play for this model name, made once and kept."""
+        found = self.finders.get(model)
         if found is None:
-            found = _compile_finder(self.in_play(shape))
+            found = _compile_finder(self.in_play(model))
             if len(self.finders) >= self.MEMO_LIMIT:
                 self.finders.clear()
-            self.finders[shape] = found
+            self.finders[model] = found
         return found
 
-    def in_play(self, shape: Shape) -> tuple[Rule, ...]:
-        """The rules whose model, tool and last-role matchers hold for this shape."""
-        return tuple(rule for rule in self if rule._fits_shape(shape))
+    def in_play(self, model: str) -> tuple[Rule, ...]:
+        """The rules whose model matcher holds for this model name."""
+        return tuple(rule for rule in self if rule._fits_model(model))
 
     def first_match(self, request: CompletionRequest, facts: RequestFacts) -> Rule | None:
         """The first rule whose matchers all hold."""
-        shape = shape_of(request)
-        return (self.finders.get(shape) or self.finder(shape))(request, facts)
+        model = request.model
+        return (self.finders.get(model) or self.finder(model))(request, facts)
 
 
 NO_RULES = RuleSet()
