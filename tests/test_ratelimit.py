@@ -159,16 +159,15 @@ def test_keys_have_separate_buckets():
         buckets.acquire("a", limit, 0, now=0.0)
 
 
-def test_reset_refills_every_bucket_or_those_under_a_prefix():
+def test_reset_refills_every_bucket():
     buckets, limit = LocalBuckets(), RateLimit(requests_per_minute=1)
-    for key in ("s1:a", "s1:b", "s2:a"):
+    for key in (("s1", "a", "m"), ("s1", "b", "m"), ("s2", "a", "m")):
         buckets.acquire(key, limit, 0, now=0.0)
-    assert buckets.reset("s1:") == 2
-    assert buckets.acquire("s1:a", limit, 0, now=0.0).remaining_requests == 0
     with pytest.raises(RateLimited):
-        buckets.acquire("s2:a", limit, 0, now=0.0)
-    assert buckets.reset() == 2
+        buckets.acquire(("s2", "a", "m"), limit, 0, now=0.0)
+    assert buckets.reset() == 3
     assert len(buckets) == 0
+    assert buckets.acquire(("s2", "a", "m"), limit, 0, now=0.0).remaining_requests == 0
 
 
 def test_idle_buckets_are_forgotten_once_full():

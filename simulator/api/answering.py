@@ -81,13 +81,13 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
             else:
                 # reserve() (and reserved_tokens()) without a coroutine or a call of their
                 # own: with ten rules and rate limits on, each Python call costs about a
-                # percent of the throughput.
+                # percent of the throughput. The key as it comes: no bucket_key() call.
                 api_key = call.api_key if call.api_key_read else api_key_of(call)
-                key = ratelimits.bucket_key(scenario.name, api_key or "", request.model)
+                key = (scenario.name, api_key or "", request.model)
                 cap = request.max_tokens
                 tokens = plan.usage.prompt_tokens + (scenario.target_tokens if cap is None else cap) * request.n
                 # As of the request's arrival (a clock read less): the provider counts it then too.
-                call.ratelimit = buckets.acquire(key, limit, tokens, call.arrival)
+                call.ratelimit = buckets.take(key, limit, tokens, call.arrival)
                 call.reservation = (key, limit, tokens)
         except RateLimited as exc:
             raise dialect.rate_limited(exc) from None

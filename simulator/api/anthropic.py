@@ -21,7 +21,7 @@ from .. import snapshots
 from ..engine import planner
 from ..engine.arguments import SchemaError, check_schema, load_arguments
 from ..engine.media import base64_image_size
-from ..engine.ratelimit import RateLimited, RateLimitState
+from ..engine.ratelimit import Figures, RateLimited
 from ..engine.snapshot import ModelSpec
 from ..engine.tokens import count_prompt
 from ..engine.types import (
@@ -107,15 +107,20 @@ def rfc3339_after(seconds: float) -> bytes:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.ceil(time.time() + max(seconds, 0.0)))).encode()
 
 
-def ratelimit_headers(state: RateLimitState) -> Headers:
+def ratelimit_headers(state: Figures) -> Headers:
     """The anthropic-ratelimit-* set, for the axes that have a limit."""
+    # By position: in-process buckets hand a plain tuple (engine.ratelimit.Figures).
+    limit_requests, remaining_requests, reset_requests_s, limit_tokens, remaining_tokens, reset_tokens_s = state
+    axes = {
+        "requests": (limit_requests, remaining_requests, reset_requests_s),
+        "tokens": (limit_tokens, remaining_tokens, reset_tokens_s),
+    }
     headers: Headers = []
     for axis, families in _RATELIMIT_FAMILIES:
-        limit = state.limit_requests if axis == "requests" else state.limit_tokens
+        limit, remaining, reset_s = axes[axis]
         if limit is None:
             continue
-        remaining = state.remaining_requests if axis == "requests" else state.remaining_tokens
-        reset = rfc3339_after(state.reset_requests_s if axis == "requests" else state.reset_tokens_s)
+        reset = rfc3339_after(reset_s)
         for family in families:
             prefix = b"anthropic-ratelimit-" + family
             headers += [

@@ -85,7 +85,7 @@ class Call:
     # reservation to settle when the answer is done (see simulator.api.simulation).
     scenario: str = ""
     rule: str = ""
-    ratelimit: Any = None  # RateLimitState for the x-ratelimit-* headers
+    ratelimit: Any = None  # the x-ratelimit-* figures: a RateLimitState, or a plain tuple in its order
     reservation: Any = None
     # The caller's API key, once api_key_of() has read it (auth, rules and rate limits all ask).
     api_key: str | None = None
