@@ -144,11 +144,15 @@ def test_tool_matchers():
     assert first_match([rule(tools_present=True)], with_tools, NO_FACTS)
     assert not first_match([rule(tools_present=True)], request(), NO_FACTS)
     assert first_match([rule(tools_present=False)], request(), NO_FACTS)
+    assert not first_match([rule(tools_present=False)], with_tools, NO_FACTS)
     assert first_match([rule(tool_offered="get_weather")], with_tools, NO_FACTS)
     assert not first_match([rule(tool_offered="search")], with_tools, NO_FACTS)
+    assert not first_match([rule(tool_offered="get_weather")], request(), NO_FACTS)
     after_tools = request(Message("user", "hi"), Message("tool", "21C", tool_call_id="c1"))
     assert first_match([rule(last_is_tool_result=True)], after_tools, NO_FACTS)
     assert not first_match([rule(last_is_tool_result=True)], request(), NO_FACTS)
+    assert first_match([rule(last_is_tool_result=False)], request(), NO_FACTS)
+    assert not first_match([rule(last_is_tool_result=False)], after_tools, NO_FACTS)
 
 
 def test_header_and_api_key_matchers():
