@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from .types import CompletionRequest, Message, StreamFault
+from .types import CompletionRequest, StreamFault
 
 
 class RuleError(ValueError):
@@ -144,13 +144,6 @@ def check_regex(text: str) -> None:
     _compiled(text, True, False)
 
 
-def _last_user(messages: Sequence[Message]) -> str:
-    for message in reversed(messages):
-        if message.role == "user":
-            return message.content
-    return ""
-
-
 def _model_check_of(m: Match) -> Callable[[str], bool]:
     """Whether a model name fits the rule's model matcher (exact or glob, any case).
 
@@ -237,7 +230,7 @@ def _compile_finder(rules: Sequence[Rule]) -> Finder:
     lines = ["def find(r, f):"]
     reads = frozenset().union(*(rule._conditions.reads for rule in rules))
     if "u" in reads:
-        lines += [  # _last_user(), inline; usually the last message, read without a loop
+        lines += [  # the last user message: usually the last message, read without a loop
             "    u = ''",
             "    if r.messages and (m := r.messages[-1]).role == 'user':",
             "        u = m.content",
