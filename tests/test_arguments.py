@@ -7,10 +7,13 @@ import ipaddress
 import json
 import random
 import re
+import time
 import urllib.parse
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft7Validator, Draft202012Validator
 
 from simulator.engine.arguments import (
@@ -639,6 +642,27 @@ def test_it_splits_names_into_words():
     assert name_words("firstName") == ("first", "name")
     assert name_words("max-results") == ("max", "results")
     assert name_words("getHTTPResponse_code") == ("get", "http", "response", "code")
+
+
+def _name_words_as_before(name: str) -> tuple[str, ...]:
+    """The two-pass splitter name_words replaced (quadratic on long runs of capitals)."""
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return tuple(word for word in re.split(r"[^a-zA-Z0-9]+", name.lower()) if word)
+
+
+@settings(max_examples=500, derandomize=True, database=None)
+@given(st.text(alphabet="aAbBzZ09_- .é", max_size=24))
+def test_it_splits_names_as_the_two_pass_splitter_did(name):
+    assert name_words(name) == _name_words_as_before(name)
+
+
+@pytest.mark.parametrize("text", ["A" * 200_000, "aA" * 100_000, "AAa" * 70_000, "A" * 100_000 + "b"])
+def test_it_splits_long_runs_of_capitals_in_linear_time(text):
+    started = time.perf_counter()
+    words = name_words(text)
+    assert time.perf_counter() - started < 1.0  # the old splitter took minutes on these
+    assert "".join(words) == text.lower()
 
 
 @pytest.mark.parametrize(

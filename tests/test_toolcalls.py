@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import time
 
 import pytest
 
@@ -196,6 +197,15 @@ def test_it_calls_when_a_system_prompt_opens_the_conversation():
 def test_it_picks_the_tool_that_matches_the_users_message(text, expected):
     calls = plan(request((Message("user", text),)))
     assert calls[0].name == expected
+
+
+def test_it_ranks_tools_by_the_ends_of_a_huge_message_in_bounded_time():
+    # A 4 MB message of capitals (quadratic for the old splitter): the ask at its end still counts.
+    text = "A" * 4_000_000 + " please send an email"
+    started = time.perf_counter()
+    calls = plan(request((Message("user", text),)))
+    assert time.perf_counter() - started < 1.0
+    assert calls[0].name == "send-email"
 
 
 def test_it_breaks_ties_by_the_order_tools_are_offered():

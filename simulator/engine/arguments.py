@@ -114,11 +114,16 @@ _DATE_SPAN_DAYS = 730
 _QUERY_CHARS = 80
 
 
+# Where camelCase words meet: "getWeather" -> get|Weather, "HTTPServer" -> HTTP|Server.
+# Lookarounds test a fixed width at each position, so the scan is linear; the greedy
+# "([A-Z]+)([A-Z][a-z])" it replaces backtracked quadratically on a long run of capitals.
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_NOT_ALNUM = re.compile(r"[^a-zA-Z0-9]+")
+
+
 def name_words(name: str) -> tuple[str, ...]:
     """A name's lower-case words: split on _, -, spaces, punctuation and camelCase."""
-    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    return tuple(word for word in re.split(r"[^a-zA-Z0-9]+", name.lower()) if word)
+    return tuple(word for word in _NOT_ALNUM.split(_CAMEL_BOUNDARY.sub("_", name).lower()) if word)
 
 
 def _singular(word: str) -> str:
@@ -134,7 +139,8 @@ def _singular(word: str) -> str:
 
 def _phrase(text: str, limit: int = _QUERY_CHARS) -> str:
     """Text on one line, cut at a word boundary to at most `limit` characters."""
-    text = " ".join(text.split())
+    # Only the start can end up in the phrase: a long prompt is not split whole.
+    text = " ".join(text[: limit * 8].split())
     if len(text) <= limit:
         return text
     cut = text.rfind(" ", 0, limit + 1)

@@ -44,6 +44,9 @@ class PlannedToolCall:
 ID_SUFFIX_LENGTH = 24
 _ID_ALPHABET = string.ascii_letters + string.digits
 _RESULT_CHARS = 80
+# Tool ranking reads this much of the user's message from each end (where the ask
+# usually is), and of each tool description: its cost must not grow with the prompt.
+_RANKING_CHARS = 2_000
 # Words that say nothing about which tool a message wants ("get" starts half of all tool names).
 _STOP_WORDS = frozenset(
     "a an and are as at be by can could do does for from get give how i in is it me my of on or please set "
@@ -168,6 +171,8 @@ def _stem(word: str) -> str:
 
 
 def _keywords(text: str) -> set[str]:
+    if len(text) > 2 * _RANKING_CHARS:
+        text = f"{text[:_RANKING_CHARS]} {text[-_RANKING_CHARS:]}"
     # "What's" is one word (whats), not "what" and "s"; also with a typographic apostrophe.
     words = (_stem(word) for word in name_words(re.sub("['\u2019]", "", text)))
     return {word for word in words if len(word) > 1 and word not in _STOP_WORDS}
