@@ -122,6 +122,10 @@ def test_the_admin_adds_a_scenario_with_an_inline_rule_and_previews_it(admin_cli
     ("rule", "says"),
     [
         ({"match_last_user": "(unclosed", "regex": "on", "action": '{"text": "x"}'}, b"invalid regular expression"),
+        (
+            {"match_last_user": "^(?=.*x)y", "regex": "on", "action": '{"text": "x"}'},
+            b"lookahead (?=\xe2\x80\xa6) is not supported (patterns are matched by RE2",
+        ),
         ({"action": '{"txt": "x"}'}, b"unknown field &#x27;txt&#x27;"),
         ({"action": '{"error": {"status": 418}}'}, b"action.error.status: must be one of"),
         ({"action": "not json"}, b"Enter a valid JSON"),

@@ -19,6 +19,7 @@ from jsonschema import Draft7Validator, Draft202012Validator
 from simulator.engine.arguments import (
     PLACES,
     SchemaError,
+    WorkLimit,
     check_schema,
     dump_arguments,
     generate_arguments,
@@ -713,6 +714,23 @@ def test_it_splits_long_runs_of_capitals_in_linear_time(text):
             r"^parameters: required property 'b' is not in properties and additionalProperties is false",
         ),
         ({"properties": {"a": 3}}, r"^parameters\.properties\.a: schema must be a JSON object or boolean, got number"),
+        (
+            {"properties": {"s": {"type": "string", "minLength": 10**9}}},
+            r"^parameters\.properties\.s: minLength 1000000000 is more than a model generates \(at most 65536\)",
+        ),
+        (
+            {"properties": {"a": {"type": "array", "minItems": 10**6}}},
+            r"minItems 1000000 is more than a model generates",
+        ),
+        ({"properties": {"o": {"minProperties": 10**6}}}, r"minProperties 1000000 is more than a model generates"),
+        (
+            {"properties": {"n": {"multipleOf": 1e-300, "minimum": 0, "maximum": 1e300}}},
+            r"^parameters\.properties\.n: multipleOf 1e-300 is too small for the range 0 to 1e\+300",
+        ),
+        (
+            {"properties": {"p": {"pattern": "(" * 5_000 + "a" + ")" * 4_999}}},
+            r"invalid regular expression '\(\(\(.*…'",
+        ),
     ],
 )
 def test_it_rejects_bad_schemas_naming_the_path(schema, message):
@@ -732,3 +750,70 @@ def test_it_checks_the_root_is_an_object_when_asked():
 @pytest.mark.parametrize("name", ALL_SCHEMAS)
 def test_it_accepts_every_schema_it_can_generate_for(name):
     check_schema(ALL_SCHEMAS[name])
+
+
+# --- what one request may cost ---------------------------------------------------------
+
+
+def _fanning_out(levels: int, width: int) -> dict:
+    """Each level's object has `width` required properties of the next level: width**levels leaves."""
+    defs = {
+        f"L{i}": {
+            "type": "object",
+            "properties": {f"p{j}": {"$ref": f"#/$defs/L{i + 1}"} for j in range(width)},
+            "required": [f"p{j}" for j in range(width)],
+        }
+        for i in range(levels)
+    }
+    defs[f"L{levels}"] = {"type": "string"}
+    return {"$defs": defs, "type": "object", "properties": {"root": {"$ref": "#/$defs/L0"}}, "required": ["root"]}
+
+
+NESTED_NOT: dict = {"type": "string"}
+for _ in range(12):
+    NESTED_NOT = {"not": NESTED_NOT}
+
+COSTLY = {
+    "ten to the twelfth leaves": _fanning_out(12, 10),
+    "nested not": {"type": "object", "properties": {"x": NESTED_NOT}, "required": ["x"]},
+    "a backtracking pattern": {
+        "type": "object",
+        "properties": {"s": {"type": "string", "pattern": r"^(\w+\s?)*(?=x)y$", "minLength": 40}},
+        "required": ["s"],
+    },
+    "a pattern of a million characters": {
+        "type": "object",
+        "properties": {"s": {"type": "string", "pattern": "^(a{1000}){1000}$"}},
+        "required": ["s"],
+    },
+    "fifty thousand properties": {
+        "type": "object",
+        "properties": {f"p{i}": {"type": "string"} for i in range(50_000)},
+        "required": [f"p{i}" for i in range(50_000)],
+    },
+}
+
+
+@pytest.mark.parametrize("name", COSTLY)
+def test_it_answers_a_costly_schema_in_bounded_time(name):
+    # Each of these took from seconds to forever; the answer may fall short of the schema.
+    started = time.perf_counter()
+    made = generate_arguments(COSTLY[name], random.Random(1))
+    assert time.perf_counter() - started < 1.5
+    assert isinstance(made, dict)
+
+
+def test_it_shares_one_work_limit_between_the_generations_of_a_request():
+    work = WorkLimit()
+    first = generate_arguments(COSTLY["ten to the twelfth leaves"], random.Random(1), work=work)
+    assert first == {}  # the limit ran out inside the first whole value
+    small = generate_arguments(WEATHER, random.Random(1), work=work)
+    assert small == {}  # and nothing is left for the next choice
+    assert generate_arguments(WEATHER, random.Random(1))["location"]
+
+
+def test_it_checks_patterns_that_open_with_lookaheads_without_python_re():
+    schema = {"type": "string", "pattern": "^(?=.*[0-9])(?!.*z)[a-z0-9]{6}$"}
+    for seed in range(30):
+        value = generate_value(schema, random.Random(seed))
+        assert re.fullmatch("^(?=.*[0-9])(?!.*z)[a-z0-9]{6}$", value), value

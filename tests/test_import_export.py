@@ -324,6 +324,10 @@ def test_importing_mocks_again_changes_nothing(write):
             r"scenarios\[0\]\.rules\[0\]\.priority: must be a whole number, got a string 'high'",
         ),
         ("mocks: [{match: {pattern: '('}, response: hi}]", r"mocks\[0\]\.match\.pattern: invalid regular expression"),
+        (
+            "mocks: [{match: {pattern: '(?<!no)deal'}, response: hi}]",
+            r"mocks\[0\]\.match\.pattern: invalid regular expression '\(\?<!no\)deal': negative lookbehind",
+        ),
         ("mocks: [{match: {contains: a, pattern: b}, response: hi}]", r"mocks\[0\]\.match: contains and pattern both"),
         ("mocks: [{match: {pattern: a, regex: false}, response: hi}]", r"mocks\[0\]\.match\.regex: pattern is a"),
         ("mocks: [{match: 3, response: hi}]", r"mocks\[0\]\.match: must be a string .* or a mapping of matchers"),

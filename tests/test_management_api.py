@@ -219,6 +219,11 @@ def test_every_write_reloads_the_servers(api):
         ("rules", {"action": {"error": {"status": 299}}}, {"action": ["action.error.status: must be one of"]}),
         ("rules", {"action": {"txt": "x"}}, {"action": ["action: unknown field 'txt'"]}),
         ("rules", {"action": {"text": "x"}, "regex": True, "match_last_user": "(x"}, {"match_last_user": ["invalid"]}),
+        (
+            "rules",
+            {"action": {"text": "x"}, "regex": True, "match_any_message": r"(a)\1"},
+            {"match_any_message": ["invalid regular expression '(a)\\\\1': backreferences such as \\1 are not"]},
+        ),
         ("rules", {"action": {"text": "x"}, "scenario": "nope"}, {"scenario": ["Unknown scenario 'nope'."]}),
         ("rules", {"action": {"text": "x"}, "match_modle": "gpt-4"}, {"match_modle": ["Unknown field; known:"]}),
         ("rules", {"action": {"text": "x"}, "name": "taken"}, {"name": ["Scenario 'checkout' has a rule named"]}),

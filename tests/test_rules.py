@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from simulator.engine.rules import (
+    RULE_TEXT_CHARS,
     Match,
     RequestFacts,
     Rule,
@@ -93,6 +96,44 @@ def test_it_refuses_bad_actions_naming_the_field(data, says):
 def test_an_invalid_regex_is_refused():
     with pytest.raises(RuleError, match="invalid regular expression"):
         rule(last_user="(unclosed", regex=True)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "says"),
+    [
+        ("^(?=.*\\d)\\w+$", "lookahead (?=…) is not supported"),
+        ("^(?!draft)", "negative lookahead (?!…) is not supported"),
+        ("(?<=order )#\\d+", "lookbehind (?<=…) is not supported"),
+        ("(['\"]).*\\1", "backreferences such as \\1 are not supported"),
+        ("a{2000}", "repeat counts above 1000 are not supported"),
+    ],
+)
+def test_a_regex_rules_cannot_match_in_linear_time_is_refused_with_the_reason(pattern, says):
+    with pytest.raises(RuleError) as raised:
+        rule(any_message=pattern, regex=True)
+    assert says in str(raised.value)
+    assert "RE2" in str(raised.value)
+
+
+@pytest.mark.parametrize("pattern", ["^(a+)+$", "^(a|aa)+$", "(\\w+\\s?)*\\d"])
+def test_a_backtracking_regex_matches_a_long_near_miss_at_once(pattern):
+    # Python's re takes seconds per added character on these; RE2 is linear in the text.
+    r = rule(last_user=pattern, any_message=pattern, regex=True)
+    near_miss = request(Message("user", "a " * 20_000 + "!"), Message("user", "a" * 50_000 + "!"))
+    started = time.perf_counter()
+    assert first_match(RuleSet((r,)), near_miss, NO_FACTS) is None
+    assert time.perf_counter() - started < 0.5
+    assert first_match(RuleSet((r,)), request(Message("user", "aaaa 7")), NO_FACTS) is (r if "d" in pattern else None)
+
+
+def test_a_rule_reads_the_first_rule_text_chars_of_a_message():
+    r = rule(any_message="needle")
+    inside = "x" * (RULE_TEXT_CHARS - 10) + " needle"
+    beyond = "x" * RULE_TEXT_CHARS + " needle"
+    assert first_match(RuleSet((r,)), request(Message("user", inside)), NO_FACTS) is r
+    assert first_match(RuleSet((r,)), request(Message("user", inside[:-3])), NO_FACTS) is None
+    assert first_match(RuleSet((r,)), request(Message("user", "x" * 100 + " needle")), NO_FACTS) is r
+    assert first_match(RuleSet((r,)), request(Message("user", beyond)), NO_FACTS) is None
 
 
 # --- matching ------------------------------------------------------------------------

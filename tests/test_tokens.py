@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import threading
+import time
 
 import pytest
 import tiktoken
@@ -285,3 +287,31 @@ def test_it_refuses_an_empty_cache_dir(monkeypatch):
     monkeypatch.setenv("TIKTOKEN_CACHE_DIR", "")
     with pytest.raises(VocabularyError):
         tokens._install_vocabulary(CL100K)
+
+
+# --- long texts ----------------------------------------------------------------------
+
+PIECES = ("word", "Wörter", "日本語", "  ", "\n", "\n\n", "123456", "!?", "don't", "\t", "😀", "a\u0301", " ")
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_it_counts_a_long_text_exactly_as_tiktoken_does_in_one_piece(seed, encoding):
+    rng = random.Random(seed)
+    text = " ".join(rng.choice(PIECES) for _ in range(rng.randint(20_000, 60_000)))  # chunked: over 32k characters
+    whole = get_encoding(encoding).encode_ordinary(text)
+    assert count_text(text, encoding) == len(whole)
+    assert tokens.encode(text, encoding, limit=5_000) == whole[:5_000]
+
+
+@pytest.mark.parametrize("text", [" " * 2_000_000, "\u3000" * 1_500_000, "A" * 3_000_000])
+def test_it_counts_megabytes_of_one_character_without_a_panic(text):
+    # tiktoken alone overflows its stack on a run of about a million spaces (a Rust panic).
+    assert 0 < count_text(text) < len(text)
+
+
+def test_it_encodes_no_more_of_a_long_text_than_the_limit_needs():
+    text = "lorem ipsum dolor " * 500_000  # 9 MB
+    started = time.perf_counter()
+    assert len(tokens.encode(text, O200K, limit=100)) == 100
+    assert time.perf_counter() - started < 0.5  # the whole text takes seconds

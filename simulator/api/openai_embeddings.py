@@ -15,7 +15,7 @@ from typing import Any
 from .. import snapshots
 from ..engine import planner
 from ..engine.embeddings import base64_floats, embedding
-from ..engine.tokens import get_encoding
+from ..engine.tokens import count_text, get_encoding
 from ..engine.types import CompletionRequest, Message
 from .answering import plan_answer, wait_for_reply
 from .http import JSON_CONTENT_TYPE, Call, ProviderError, dump_json, send_bytes
@@ -96,7 +96,7 @@ def parse_inputs(raw: Any, encoding: str) -> list[tuple[str, int]]:
         if isinstance(item, str):
             if not item:
                 raise _invalid_input()
-            inputs.append((item, len(enc.encode_ordinary(item))))
+            inputs.append((item, count_text(item, encoding)))
         elif isinstance(item, list):
             tokens = _token_ids(item, where, enc.n_vocab)
             inputs.append((enc.decode_bytes(tokens).decode("utf-8", "replace"), len(tokens)))

@@ -14,7 +14,7 @@ from typing import Any
 from .. import snapshots
 from ..engine import planner
 from ..engine.snapshot import ModelSpec
-from ..engine.tokens import get_encoding
+from ..engine.tokens import count_text, get_encoding
 from ..engine.types import CompletionRequest, Message, Plan
 from .answering import plan_answer, stream_plan, wait_for_reply
 from .http import JSON_CONTENT_TYPE, SSE_HEADERS, Call, ProviderError, dump_json, new_id, send_bytes, start_stream
@@ -57,7 +57,7 @@ def parse_prompts(raw: Any, encoding: str) -> list[tuple[str, int]]:
         raise _missing("prompt")
     enc = get_encoding(encoding)
     if isinstance(raw, str):
-        return [(raw, len(enc.encode_ordinary(raw)))]
+        return [(raw, count_text(raw, encoding))]
     if not isinstance(raw, list):
         raise _invalid_type("prompt", "a string or an array", raw)
     if not raw:
@@ -68,7 +68,7 @@ def parse_prompts(raw: Any, encoding: str) -> list[tuple[str, int]]:
     for i, item in enumerate(raw):
         where = f"prompt[{i}]"
         if isinstance(item, str):
-            prompts.append((item, len(enc.encode_ordinary(item))))
+            prompts.append((item, count_text(item, encoding)))
             continue
         if not isinstance(item, list) or not item:
             raise _invalid_type(where, "a string or a non-empty array of integers", item)

@@ -24,10 +24,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from functools import cache
+from functools import lru_cache
 from random import Random
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from .regexes import Pattern, PatternError, compile_pattern
 
 
 class SchemaError(ValueError):
@@ -47,6 +49,17 @@ _ATTEMPTS = 8
 _OPTIONAL_RATE = 0.5
 # How likely a nullable value is null (when it is not too deep to be anything else).
 _NULL_RATE = 0.2
+# What one request may ask of the generator. A real model's output ends at its token
+# limit (about 64k characters for 16k tokens); a schema that demands more is refused,
+# and the work of one request's generations (values made plus values checked, retries
+# included) is capped, so no schema stalls the event loop: $refs that fan out ten
+# properties a level, or nested anyOf/not retries, grow exponentially with the depth.
+MAX_GENERATED_LENGTH = 65_536
+MAX_GENERATED_ITEMS = 10_000
+MAX_GENERATION_STEPS = 4_000
+# The patterns the string generator takes on (longer or deeper ones: other strings, checked).
+_MAX_PATTERN_CHARS = 1_000
+_MAX_PATTERN_NESTING = 100
 
 # Keywords that describe a schema without constraining values.
 _ANNOTATIONS = frozenset(
@@ -242,7 +255,11 @@ def _check_numbers(node: dict, path: str) -> None:
         return
     step = node.get("multipleOf", 1)
     integer = node.get("type") == "integer"
-    if _multiple_range(lo, lo_open, hi, hi_open, step, integer) is None:
+    try:
+        multiples = _multiple_range(lo, lo_open, hi, hi_open, step, integer)
+    except OverflowError:  # 1e300 / 1e-300: too many multiples to count
+        raise SchemaError(f"{path}: multipleOf {step} is too small for the range {lo} to {hi}") from None
+    if multiples is None:
         what = "integer" if integer else "number"
         raise SchemaError(f"{path}: no {what} that is a multiple of {step} lies between {lo} and {hi}")
 
@@ -254,21 +271,31 @@ def _check_counts(node: dict, path: str) -> None:
     for low, high in (("minLength", "maxLength"), ("minItems", "maxItems"), ("minProperties", "maxProperties")):
         if low in node and high in node and node[low] > node[high]:
             raise SchemaError(f"{path}: {low} {node[low]} is greater than {high} {node[high]}")
+    for key, most in _GENERATED_LIMITS.items():
+        if node.get(key, 0) > most:
+            raise SchemaError(f"{path}: {key} {node[key]} is more than a model generates (at most {most})")
+
+
+_GENERATED_LIMITS = {"minLength": MAX_GENERATED_LENGTH} | dict.fromkeys(
+    ("minItems", "minProperties", "minContains"), MAX_GENERATED_ITEMS
+)
 
 
 def _check_regex(pattern: Any, path: str) -> None:
     if not isinstance(pattern, str):
         raise SchemaError(f"{path}: must be a string")
     if _regex(pattern) is None and not _UNICODE_PROPERTY.search(pattern):
-        try:
-            re.compile(_python_spelling(pattern))
-        except re.error as exc:
-            raise SchemaError(f"{path}: invalid regular expression {pattern!r} ({exc})") from None
+        problem = _python_problem(pattern)
+        if problem is not None:
+            shown = pattern if len(pattern) <= 80 else pattern[:80] + "…"
+            raise SchemaError(f"{path}: invalid regular expression {shown!r} ({problem})")
 
 
-# JSON Schema patterns are ECMA-262 regexes. Python's re reads most of them once named
-# groups are respelt; Unicode property escapes (\p{L}) it cannot read at all: such a
-# pattern is accepted but not checked.
+# JSON Schema patterns are ECMA-262 regexes, and the client's: they are matched by RE2
+# (simulator/engine/regexes.py), in time linear in the text. RE2 reads most of them once
+# named groups are respelt. What it refuses (lookarounds, backreferences) but Python's
+# re reads is valid and accepted, but not checked; so are Unicode property escapes
+# (\p{L}) that neither reads.
 _UNICODE_PROPERTY = re.compile(r"\\[pP]\{")
 
 
@@ -276,13 +303,92 @@ def _python_spelling(pattern: str) -> str:
     return re.sub(r"\(\?<(?![=!])", "(?P<", pattern)
 
 
-@cache
-def _regex(pattern: str) -> re.Pattern[str] | None:
-    """`pattern` compiled by Python's re (None when re cannot read it)."""
+def _python_problem(pattern: str) -> str | None:
+    """Why Python's re cannot read `pattern` (None: it can). It only compiles, never matches."""
     try:
-        return re.compile(_python_spelling(pattern))
-    except re.error:
+        re.compile(_python_spelling(pattern))
+    except re.error as exc:
+        return str(exc)
+    except (RecursionError, OverflowError):
+        return "too deeply nested or too large"
+    return None
+
+
+def _regex(pattern: str) -> Pattern | _Lookaheads | None:
+    """`pattern` compiled by RE2 (None when RE2 cannot take it)."""
+    # Patterns come with each request: remember the usual short ones, not every one.
+    return _short_regex(pattern) if len(pattern) <= _MAX_PATTERN_CHARS else _compiled_regex(pattern)
+
+
+def _compiled_regex(pattern: str) -> Pattern | _Lookaheads | None:
+    try:
+        return compile_pattern(_python_spelling(pattern))
+    except PatternError:
+        pass
+    try:
+        return _Lookaheads.of(_python_spelling(pattern))
+    except (PatternError, ValueError):
         return None
+
+
+_short_regex = lru_cache(maxsize=1024)(_compiled_regex)
+
+
+@dataclass(frozen=True, slots=True)
+class _Lookaheads:
+    """A pattern that opens with lookaheads, as password rules do: ^(?=.*[0-9])(?!.*\\s)[a-z0-9]{6}$.
+
+    RE2 reads no lookaround, but anchored at the start each lookahead is a pattern of
+    its own that must match (or not) there, and the rest is an ordinary pattern.
+    """
+
+    must: tuple[Pattern, ...]
+    must_not: tuple[Pattern, ...]
+    rest: Pattern
+
+    @classmethod
+    def of(cls, pattern: str) -> _Lookaheads:
+        """ValueError when `pattern` does not open with ^ and lookaheads; PatternError from RE2."""
+        if not pattern.startswith("^(?=") and not pattern.startswith("^(?!"):
+            raise ValueError("no leading lookahead")
+        must: list[Pattern] = []
+        must_not: list[Pattern] = []
+        at = 1
+        while pattern.startswith(("(?=", "(?!"), at):
+            end = _group_end(pattern, at)
+            inner = compile_pattern(f"^(?:{pattern[at + 3 : end]})")
+            (must if pattern[at + 2] == "=" else must_not).append(inner)
+            at = end + 1
+        return cls(tuple(must), tuple(must_not), compile_pattern("^" + pattern[at:]))
+
+    def search(self, text: str) -> object | None:
+        if all(p.search(text) for p in self.must) and not any(p.search(text) for p in self.must_not):
+            return self.rest.search(text)
+        return None
+
+
+def _group_end(pattern: str, start: int) -> int:
+    """The index of the ")" closing the group opened at `start` (ValueError when it is not closed)."""
+    depth, at, in_class = 0, start, False
+    while at < len(pattern):
+        char = pattern[at]
+        if char == "\\":
+            at += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[at + 1 : at + 2] == "]":  # a literal ] first in a class
+                at += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return at
+        at += 1
+    raise ValueError("unclosed group")
 
 
 def _searches(pattern: str, text: str) -> bool:
@@ -438,6 +544,28 @@ _FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
 }
 
 
+class _OutOfWork(Exception):
+    """The generations of one request used up their steps."""
+
+
+class WorkLimit:
+    """The steps (values made, values checked) the generations of one request may take together.
+
+    Past them a generation settles for its last whole value, or a fallback: the answer
+    comes at once, if not always valid, for schemas that would take seconds.
+    """
+
+    __slots__ = ("left",)
+
+    def __init__(self, steps: int = MAX_GENERATION_STEPS) -> None:
+        self.left = steps
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _OutOfWork
+
+
 @dataclass(frozen=True, slots=True)
 class _Conformance:
     """Whether a value satisfies a schema, as far as generation needs to know.
@@ -447,8 +575,10 @@ class _Conformance:
     """
 
     root: Any
+    work: WorkLimit
 
     def check(self, value: Any, schema: Any, depth: int) -> bool:
+        self.work.spend()
         if isinstance(schema, bool):
             return schema
         if not isinstance(schema, dict) or depth > _MAX_DEPTH:
@@ -615,6 +745,7 @@ class _PatternParser:
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
         self.at = 0
+        self.nesting = 0
 
     def parse(self) -> _Node:
         node = self._alternation()
@@ -652,6 +783,9 @@ class _PatternParser:
         if char in "^$":
             return None
         if char == "(":
+            self.nesting += 1
+            if self.nesting > _MAX_PATTERN_NESTING:
+                raise _Unsupported("groups nested too deeply")
             lookaround = False
             if self._peek() == "?":
                 self.at += 1
@@ -672,6 +806,7 @@ class _PatternParser:
             node = self._alternation()
             if self._take() != ")":
                 raise _Unsupported("unbalanced group")
+            self.nesting -= 1
             # A lookaround matches no text: generate none, and let the re-check retry misses.
             return None if lookaround else node
         if char == "[":
@@ -756,7 +891,7 @@ class _PatternParser:
         return ("repeat", atom, low, high)
 
 
-@cache
+@lru_cache(maxsize=256)
 def _parse_pattern(pattern: str) -> _Node:
     return _PatternParser(pattern).parse()
 
@@ -764,6 +899,8 @@ def _parse_pattern(pattern: str) -> _Node:
 def _emit(node: _Node, rng: Random, out: list[str], extra: int) -> None:
     kind = node[0]
     if kind == "chars":
+        if len(out) >= MAX_GENERATED_LENGTH:  # (a{1000}){1000}: give up rather than make a million
+            raise _Unsupported("the pattern makes strings too long")
         out.append(rng.choice(node[1]))
     elif kind == "seq":
         for child in node[1]:
@@ -780,32 +917,34 @@ def _emit(node: _Node, rng: Random, out: list[str], extra: int) -> None:
 
 def _string_from_pattern(pattern: str, rng: Random, extra: int = 3) -> str | None:
     """A string the regex produces (None when the regex uses constructs we can't generate)."""
-    try:
-        node = _parse_pattern(pattern)
-    except (_Unsupported, ValueError):
+    if len(pattern) > _MAX_PATTERN_CHARS:  # parsed trees are kept: not ones this big
         return None
     out: list[str] = []
-    _emit(node, rng, out, extra)
+    try:
+        _emit(_parse_pattern(pattern), rng, out, extra)
+    except (_Unsupported, ValueError):
+        return None
     return "".join(out)
 
 
 # -- Generation -------------------------------------------------------------------------
 
 
-def generate_value(schema: dict | bool, rng: Random, *, context: str = "") -> Any:
+def generate_value(schema: dict | bool, rng: Random, *, context: str = "", work: WorkLimit | None = None) -> Any:
     """A value that satisfies `schema`, plausible where the schema leaves room.
 
     `context` is the user's last message: free-text fields such as "query" quote it.
+    `work` is the request's WorkLimit, shared by all its generations (None: one of its own).
     """
-    return _generate(schema, rng, context, "schema")
+    return _generate(schema, rng, context, "schema", work=work or WorkLimit(), fallback=None)
 
 
-def generate_arguments(schema: dict | None, rng: Random, *, context: str = "") -> dict:
+def generate_arguments(schema: dict | None, rng: Random, *, context: str = "", work: WorkLimit | None = None) -> dict:
     """A tool call's arguments: an object satisfying the tool's parameters schema ({} for none)."""
     if not schema:
         return {}
     target = schema if "type" in schema else {**schema, "type": "object"}
-    value = _generate(target, rng, context, "parameters", root=schema)
+    value = _generate(target, rng, context, "parameters", root=schema, work=work or WorkLimit(), fallback={})
     if not isinstance(value, dict):
         raise SchemaError(f'parameters: schema must be of type "object", got {json.dumps(schema.get("type"))}')
     return value
@@ -826,14 +965,18 @@ def load_arguments(text: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _generate(schema: Any, rng: Random, context: str, path: str, root: Any = None) -> Any:
-    builder = _Builder(root=schema if root is None else root, rng=rng, context=_phrase(context))
-    checker = _Conformance(builder.root)
-    value = None
-    for _ in range(_ATTEMPTS):
-        value = builder.value(schema, (), 0, path)
-        if checker.check(value, schema, 0):
-            break
+def _generate(
+    schema: Any, rng: Random, context: str, path: str, *, work: WorkLimit, fallback: Any, root: Any = None
+) -> Any:
+    builder = _Builder(root=schema if root is None else root, rng=rng, context=_phrase(context), work=work)
+    value = fallback
+    try:
+        for _ in range(_ATTEMPTS):
+            value = builder.value(schema, (), 0, path)
+            if builder.checker.check(value, schema, 0):
+                break
+    except _OutOfWork:
+        pass  # the last whole value (or the fallback): a schema this costly gets best effort
     return value
 
 
@@ -846,11 +989,12 @@ _NESTED_KEYS = frozenset({"anyOf", "oneOf", "not"})
 class _Builder:
     """One generation: the schema document, the random source and what the user said."""
 
-    def __init__(self, root: Any, rng: Random, context: str) -> None:
+    def __init__(self, root: Any, rng: Random, context: str, work: WorkLimit) -> None:
         self.root = root
         self.rng = rng
         self.context = context
-        self.checker = _Conformance(root)
+        self.work = work
+        self.checker = _Conformance(root, work)
         # Chosen on first use, so that city, country and timezone agree within a value.
         self._place: Place | None = None
         self._person: tuple[str, str] | None = None
@@ -858,6 +1002,7 @@ class _Builder:
     # The dispatcher: combinators first (each pass removes one), then the type's generator.
 
     def value(self, schema: Any, words: tuple[str, ...], depth: int, path: str) -> Any:
+        self.work.spend()
         if depth > _MAX_DEPTH:
             raise SchemaError(
                 f"{path}: the schema nests deeper than {_MAX_DEPTH} levels (a $ref cycle with no way out?)"
@@ -1024,7 +1169,8 @@ class _Builder:
         additional = schema.get("additionalProperties", True)
         required = list(schema.get("required", ()))
         most = schema.get("maxProperties", math.inf)
-        chosen = list(dict.fromkeys(required))
+        # An insertion-ordered set (a dict): membership tests stay cheap with thousands of properties.
+        chosen = dict.fromkeys(required)
         for name, sub in properties.items():
             if name in chosen:
                 continue
@@ -1032,10 +1178,14 @@ class _Builder:
             # stay in step: the same seed picks the same properties.
             wanted = self.rng.random() < _OPTIONAL_RATE
             if wanted and sub is not False and depth < _SOFT_DEPTH and len(chosen) < most:
-                chosen.append(name)
+                chosen[name] = None
         dependencies = _dependencies(schema)
-        for name in chosen:  # grows while we walk it: dependents of dependents
-            chosen.extend(other for other in dependencies.get(name, ()) if other not in chosen)
+        walk = list(chosen)
+        for name in walk:  # grows while we walk it: dependents of dependents
+            for other in dependencies.get(name, ()):
+                if other not in chosen:
+                    chosen[other] = None
+                    walk.append(other)
         spare = (name for name, sub in properties.items() if name not in chosen and sub is not False)
         extra = 1
         while len(chosen) < schema.get("minProperties", 0):
@@ -1044,7 +1194,7 @@ class _Builder:
                 if additional is False:
                     break
                 name, extra = self._extra_name(schema, chosen, extra, depth, path), extra + 1
-            chosen.append(name)
+            chosen[name] = None
         # Declared order first, as a model writes them; then the rest.
         ordered = [name for name in properties if name in chosen] + [name for name in chosen if name not in properties]
         result = {}
@@ -1060,7 +1210,7 @@ class _Builder:
             result[name] = self.value(sub, name_words(name), depth + 1, f"{path}.properties.{name}")
         return result
 
-    def _extra_name(self, schema: dict, chosen: list[str], index: int, depth: int, path: str) -> str:
+    def _extra_name(self, schema: dict, chosen: dict[str, None], index: int, depth: int, path: str) -> str:
         """A name for a property beyond the declared ones (to reach minProperties)."""
         if "propertyNames" in schema:
             names = self._merge({"type": "string"}, self._deref(schema["propertyNames"], path), path)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from .tokens import get_encoding
+from .tokens import encode, get_encoding
 from .types import ChoicePlan, Message
 
 GENERATORS = ("lorem", "echo", "random", "fixed")
@@ -227,10 +227,15 @@ def generate(
         pieces = from_corpus(kind, encoding, rng, count)
         counts = [1] * len(pieces)
     else:
-        tokens = get_encoding(encoding).encode_ordinary(source_text(kind, rng, target_tokens, messages, fixed_text))
-        if max_tokens is not None and len(tokens) > max_tokens:
-            tokens = tokens[: max(max_tokens, 0)]
-            finish_reason = "length"
+        text = source_text(kind, rng, target_tokens, messages, fixed_text)
+        if max_tokens is None:
+            tokens = encode(text, encoding)
+        else:
+            # One token past the cap tells that the text was cut; the rest is never encoded.
+            tokens = encode(text, encoding, limit=max(max_tokens, 0) + 1)
+            if len(tokens) > max_tokens:
+                tokens = tokens[: max(max_tokens, 0)]
+                finish_reason = "length"
         pieces, counts = token_pieces(tokens, encoding)
     matched = None
     if stop:

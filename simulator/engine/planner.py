@@ -5,13 +5,13 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from .arguments import dump_arguments, generate_arguments, generate_value
+from .arguments import WorkLimit, dump_arguments, generate_arguments, generate_value
 from .errors import forced_error, pick_error, pick_fault
 from .generators import generate, last_user_text, source_text, token_pieces
 from .latency import LatencyProfile, sample_ttft_s, token_offsets_s
 from .rules import Action
 from .snapshot import ModelSpec, Scenario
-from .tokens import count_prompt, get_encoding
+from .tokens import count_prompt, count_text, encode
 from .toolcalls import PlannedToolCall, new_id_suffix, plan_tool_calls, tool_results_summary
 from .types import ChoicePlan, CompletionRequest, InjectedError, Overrides, Plan, ToolCallPlan, Usage
 
@@ -159,7 +159,8 @@ def plan(
     if budget < 0:
         thinking, budget = cap, 0
 
-    choices = tuple(answer(request, spec, scenario, rng, target, budget, action) for _ in range(request.n))
+    work = WorkLimit()  # what generating tool arguments and JSON may cost, for all n choices together
+    choices = tuple(answer(request, spec, scenario, rng, target, budget, action, work) for _ in range(request.n))
     if request.show_thinking and thinking:
         choices = tuple(
             replace(choice, thinking_pieces=thinking_text(rng, thinking, spec.encoding)) for choice in choices
@@ -200,12 +201,13 @@ def answer(
     target: int,
     budget: int,
     action: Action | None = None,
+    work: WorkLimit | None = None,
 ) -> ChoicePlan:
     """One choice: what a rule scripts, else tool calls when the model calls tools, else JSON or text."""
     if action is not None and action.kind != "generate":
-        return scripted_choice(request, spec, rng, budget, action)
+        return scripted_choice(request, spec, rng, budget, action, work)
     if request.tools:
-        calls = plan_tool_calls(request, scenario.tools, rng, parallel=request.parallel_tool_calls)
+        calls = plan_tool_calls(request, scenario.tools, rng, parallel=request.parallel_tool_calls, work=work)
         if calls:
             # A function named by tool_choice ends with "stop" on the live API; the SDKs accept both.
             named = isinstance(request.tool_choice, dict)
@@ -213,7 +215,7 @@ def answer(
 
     kind, fixed_text = scenario.generator, scenario.fixed_text
     if request.response_format is not None:
-        kind, fixed_text = "fixed", structured_text(request, rng, target)
+        kind, fixed_text = "fixed", structured_text(request, rng, target, work)
     elif request.messages and request.messages[-1].role in ("tool", "function") and kind != "fixed":
         summary = tool_results_summary(request.messages)
         if summary:
@@ -233,7 +235,12 @@ def answer(
 
 
 def scripted_choice(
-    request: CompletionRequest, spec: ModelSpec, rng: random.Random, budget: int, action: Action
+    request: CompletionRequest,
+    spec: ModelSpec,
+    rng: random.Random,
+    budget: int,
+    action: Action,
+    work: WorkLimit | None = None,
 ) -> ChoicePlan:
     """A rule's fixed text, JSON or tool calls, cut to max_tokens like any answer."""
     if action.kind == "tool_calls":
@@ -246,7 +253,7 @@ def scripted_choice(
                 dump_arguments(
                     call.arguments
                     if call.arguments is not None
-                    else generate_arguments(schemas.get(call.name), rng, context=context)
+                    else generate_arguments(schemas.get(call.name), rng, context=context, work=work)
                 ),
             )
             for call in action.tool_calls
@@ -258,24 +265,23 @@ def scripted_choice(
     )
 
 
-def structured_text(request: CompletionRequest, rng: random.Random, target: int) -> str:
+def structured_text(request: CompletionRequest, rng: random.Random, target: int, work: WorkLimit | None = None) -> str:
     """The JSON a structured-output request answers with (json_schema: valid against the schema)."""
     response_format = request.response_format or {}
     context = last_user_text(request.messages)
     if response_format.get("type") == "json_schema":
-        return dump_arguments(generate_value(response_format.get("schema") or {}, rng, context=context))
+        return dump_arguments(generate_value(response_format.get("schema") or {}, rng, context=context, work=work))
     # json_object: any object will do; its one string carries the usual answer length.
     return dump_arguments({"response": source_text("lorem", rng, target, request.messages, "")})
 
 
 def tool_call_choice(calls: tuple[PlannedToolCall, ...], encoding: str, budget: int, finish_reason: str) -> ChoicePlan:
     """The calls as streamable pieces; where max_tokens runs out the call is cut ("length")."""
-    enc = get_encoding(encoding)
     planned: list[ToolCallPlan] = []
     used = 0
     for call in calls:
-        cost = len(enc.encode_ordinary(call.name)) + TOOL_CALL_OVERHEAD_TOKENS
-        tokens = enc.encode_ordinary(call.arguments)
+        cost = count_text(call.name, encoding) + TOOL_CALL_OVERHEAD_TOKENS
+        tokens = encode(call.arguments, encoding)
         room = budget - used - cost
         if room >= len(tokens):
             pieces, _ = token_pieces(tokens, encoding)

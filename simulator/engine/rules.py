@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from .regexes import Pattern, PatternError, compile_pattern
 from .types import CompletionRequest, StreamFault
 
 
@@ -39,6 +40,9 @@ ACTION_KINDS = ("text", "tool_calls", "json", "error", "generate")
 FAULT_KINDS = ("disconnect", "error", "stall")
 SCOPES = ("conversation", "api_key", "global")
 WHEN_EXHAUSTED = ("repeat_last", "loop", "error")
+# How much of each message a text matcher reads: with linear-time (RE2) matching and
+# this bound, ten regex rules cost the event loop a bounded time even on a 10 MiB body.
+RULE_TEXT_CHARS = 65_536
 # Error statuses a rule may answer with (the providers' own).
 ERROR_STATUSES = frozenset({400, 401, 403, 404, 408, 409, 413, 422, 429, 500, 502, 503, 504, 529})
 
@@ -88,7 +92,7 @@ class Match:
     header: str = ""  # "name: value" (value may be a glob); "name" alone: present
     api_key: str = ""
 
-    def patterns(self) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    def patterns(self) -> tuple[Pattern | None, Pattern | None]:
         return _compiled(self.last_user, self.regex, self.ignore_case), _compiled(
             self.any_message, self.regex, self.ignore_case
         )
@@ -129,18 +133,17 @@ class RequestFacts(NamedTuple):
 # --- matching ------------------------------------------------------------------------
 
 
-def _compiled(text: str, regex: bool, ignore_case: bool) -> re.Pattern[str] | None:
+def _compiled(text: str, regex: bool, ignore_case: bool) -> Pattern | None:
     if not text:
         return None
-    flags = re.IGNORECASE if ignore_case else 0
     try:
-        return re.compile(text if regex else re.escape(text), flags)
-    except re.error as exc:
-        raise RuleError(f"invalid regular expression {text!r}: {exc}") from exc
+        return compile_pattern(text if regex else re.escape(text), ignore_case=ignore_case)
+    except PatternError as exc:
+        raise RuleError(str(exc)) from None
 
 
 def check_regex(text: str) -> None:
-    """RuleError when `text` is not a valid regular expression."""
+    """RuleError when `text` is not a regular expression rules can use (RE2's syntax)."""
     _compiled(text, True, False)
 
 
@@ -159,8 +162,9 @@ def _model_check_of(m: Match) -> Callable[[str], bool]:
 # A rule's other matchers, as Python source that RuleSet compiles into one function
 # for the rules in play: expressions over r (the request), f (RequestFacts), u (the last
 # user message) and uf (u casefolded), and tests of one message m that hold when some
-# message passes them. Names are local to the rule ("{p}" is replaced by a prefix per
-# rule); the matcher's own text only ever travels as a value, never as source.
+# message passes them; message text is read up to LIMIT (RULE_TEXT_CHARS) characters.
+# Names are local to the rule ("{p}" is replaced by a prefix per rule); the matcher's
+# own text only ever travels as a value, never as source.
 class Conditions(NamedTuple):
     expressions: tuple[str, ...]
     message_tests: tuple[str, ...]  # each: some message m of the request passes it
@@ -203,7 +207,7 @@ def _conditions_of(m: Match) -> Conditions:
             values["last"] = last_user.search
             reads.add("u")
         if any_message is not None:
-            message_tests.append("{p}any(m.content) is not None")
+            message_tests.append("{p}any(m.content[:LIMIT]) is not None")
             values["any"] = any_message.search
     else:
         if m.last_user:
@@ -211,10 +215,10 @@ def _conditions_of(m: Match) -> Conditions:
             values["text"] = m.last_user.casefold() if m.ignore_case else m.last_user
             reads.update(("u", "uf") if m.ignore_case else ("u",))
         if m.any_message:
-            message_tests.append(f"{{p}}words in m.content{fold}")
+            message_tests.append(f"{{p}}words in m.content[:LIMIT]{fold}")
             values["words"] = m.any_message.casefold() if m.ignore_case else m.any_message
     if m.system:
-        message_tests.append(f"m.role in ('system', 'developer') and {{p}}needle in m.content{fold}")
+        message_tests.append(f"m.role in ('system', 'developer') and {{p}}needle in m.content[:LIMIT]{fold}")
         values["needle"] = m.system.casefold() if m.ignore_case else m.system
     return Conditions(tuple(expressions), tuple(message_tests), values, frozenset(reads))
 
@@ -226,18 +230,18 @@ def _compile_finder(rules: Sequence[Rule]) -> Finder:
     """One function returning the first of `rules` whose conditions hold (their model matchers
     are known to hold): one call per request instead of one per rule, and the loops over
     the messages written out in it rather than called."""
-    names: dict[str, Any] = {}
+    names: dict[str, Any] = {"LIMIT": RULE_TEXT_CHARS}
     lines = ["def find(r, f):"]
     reads = frozenset().union(*(rule._conditions.reads for rule in rules))
     if "u" in reads:
         lines += [  # the last user message: usually the last message, read without a loop
             "    u = ''",
             "    if r.messages and (m := r.messages[-1]).role == 'user':",
-            "        u = m.content",
+            "        u = m.content[:LIMIT]",
             "    else:",
             "        for m in reversed(r.messages):",
             "            if m.role == 'user':",
-            "                u = m.content",
+            "                u = m.content[:LIMIT]",
             "                break",
         ]
         if "uf" in reads:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import tempfile
 import uuid
-from collections.abc import Iterable
-from functools import cache
+from collections.abc import Iterable, Iterator
+from functools import cache, lru_cache
 from importlib import resources
 
 import tiktoken
@@ -114,32 +115,70 @@ def encoding_name_for_model(model: str) -> str:
     return O200K
 
 
+# tiktoken's pre-tokenizer overflows its stack on a run of about a million spaces (a Rust
+# panic: a BaseException no handler expects), and one call holds the interpreter for
+# as long as the text takes. Long texts are encoded in chunks, cut before a space that
+# follows a non-space and precedes a letter: the pre-tokenizer splits there anyway (a
+# word's piece starts with its space), so the tokens are exactly the same. A chunk with
+# no such place (a megabyte of spaces) is cut where it must be, which may shift a token.
+_CHUNK_CHARS = 32_768
+_CUT = re.compile(r"(?<=\S) (?=[^\W\d_])")
+
+
+def chunks(text: str) -> Iterator[str]:
+    """`text` in pieces of at most _CHUNK_CHARS characters that encode as the whole does."""
+    start = 0
+    while len(text) - start > _CHUNK_CHARS:
+        end = start + _CHUNK_CHARS
+        found = _CUT.search(text, end - _CHUNK_CHARS // 4, end)
+        cut = found.start() if found else end
+        yield text[start:cut]
+        start = cut
+    yield text[start:]
+
+
+def encode(text: str, encoding: str = O200K, limit: int | None = None) -> list[int]:
+    """The tokens of `text` (special-token strings as ordinary text); with `limit`, at most that many."""
+    enc = get_encoding(encoding)
+    if len(text) <= _CHUNK_CHARS:
+        tokens = enc.encode_ordinary(text)
+    else:
+        tokens = []
+        for chunk in chunks(text):
+            tokens += enc.encode_ordinary(chunk)
+            if limit is not None and len(tokens) > limit:
+                break  # the rest is never said: don't encode it
+    return tokens if limit is None else tokens[:limit]
+
+
 def count_text(text: str, encoding: str = O200K) -> int:
     """Tokens in plain text (special-token strings count as ordinary text)."""
     if not text:
         return 0
-    return len(get_encoding(encoding).encode_ordinary(text))
+    if len(text) <= _CHUNK_CHARS:
+        return len(get_encoding(encoding).encode_ordinary(text))
+    enc = get_encoding(encoding)
+    return sum(len(enc.encode_ordinary(chunk)) for chunk in chunks(text))
 
 
-@cache
+@lru_cache(maxsize=64)  # roles are few, but they come from the client
 def _role_tokens(role: str, encoding: str) -> int:
-    return len(get_encoding(encoding).encode_ordinary(role))
+    return count_text(role, encoding)
 
 
 def count_messages(messages: Iterable[Message], encoding: str = O200K) -> int:
     """Prompt tokens of a chat conversation, with the chat format's per-message overhead."""
-    enc = get_encoding(encoding)
     total = REPLY_PRIMING_TOKENS
     for message in messages:
         total += TOKENS_PER_MESSAGE + _role_tokens(message.role, encoding)
         if message.content:
-            total += len(enc.encode_ordinary(message.content))
+            total += count_text(message.content, encoding)
         if message.name:
-            total += TOKENS_PER_NAME + len(enc.encode_ordinary(message.name))
+            total += TOKENS_PER_NAME + count_text(message.name, encoding)
         total += message.media_tokens
         for call in message.tool_calls:
-            total += TOKENS_PER_MESSAGE + len(enc.encode_ordinary(call.name))
-            total += len(enc.encode_ordinary(call.arguments))
+            total += TOKENS_PER_MESSAGE + count_text(call.name, encoding)
+            total += count_text(call.arguments, encoding)
     return total
 
 
@@ -155,13 +194,12 @@ _TOOLS_END = 12
 
 def count_tools(tools: Iterable[ToolDefinition], encoding: str = O200K) -> int:
     """Prompt tokens that tool definitions add (0 when there are none)."""
-    enc = get_encoding(encoding)
     total = 0
     any_tool = False
     for tool in tools:
         any_tool = True
         total += _TOOL_PREAMBLE
-        total += len(enc.encode_ordinary(f"{tool.name}:{tool.description.rstrip('.')}"))
+        total += count_text(f"{tool.name}:{tool.description.rstrip('.')}", encoding)
         properties = (tool.parameters or {}).get("properties") or {}
         if isinstance(properties, dict) and properties:
             total += _TOOL_PROPERTIES
@@ -171,9 +209,9 @@ def count_tools(tools: Iterable[ToolDefinition], encoding: str = O200K) -> int:
                 if isinstance(spec.get("enum"), list):
                     total += _TOOL_ENUM
                     for item in spec["enum"]:
-                        total += _TOOL_ENUM_ITEM + len(enc.encode_ordinary(str(item)))
+                        total += _TOOL_ENUM_ITEM + count_text(str(item), encoding)
                 description = str(spec.get("description", "")).rstrip(".")
-                total += len(enc.encode_ordinary(f"{key}:{spec.get('type', '')}:{description}"))
+                total += count_text(f"{key}:{spec.get('type', '')}:{description}", encoding)
     return total + _TOOLS_END if any_tool else 0
 
 

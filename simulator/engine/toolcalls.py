@@ -15,7 +15,7 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .arguments import dump_arguments, generate_arguments, name_words
+from .arguments import WorkLimit, dump_arguments, generate_arguments, name_words
 from .generators import last_user_text
 from .types import CompletionRequest, Message, ToolDefinition
 
@@ -56,7 +56,11 @@ _STOP_WORDS = frozenset(
 
 
 def plan_tool_calls(
-    request: CompletionRequest, behaviour: ToolBehaviour, rng: random.Random, parallel: bool = True
+    request: CompletionRequest,
+    behaviour: ToolBehaviour,
+    rng: random.Random,
+    parallel: bool = True,
+    work: WorkLimit | None = None,
 ) -> tuple[PlannedToolCall, ...]:
     """The tool calls the model makes in reply to `request` (empty: it answers in text).
 
@@ -66,14 +70,16 @@ def plan_tool_calls(
     `behaviour.rounds` tool-call turns followed the last user message. With
     `parallel`, a turn calls up to `behaviour.parallel_calls` distinct tools.
     The tools called are those whose name and description best match the user's
-    last message. Raises ValueError for a tool_choice that is none of these.
+    last message. `work` bounds what generating their arguments may cost (the
+    request's, shared by its choices). Raises ValueError for a tool_choice that is
+    none of these.
     """
     if not request.tools:
         return ()
     choice = "auto" if request.tool_choice is None else request.tool_choice
     context = last_user_text(request.messages)
     if isinstance(choice, dict):
-        return (_call(_named_tool(request.tools, choice), rng, context),)
+        return (_call(_named_tool(request.tools, choice), rng, context, work),)
     if choice == "none":
         return ()
     if choice == "auto":
@@ -82,7 +88,8 @@ def plan_tool_calls(
     elif choice != "required":
         raise ValueError(f"unknown tool_choice {choice!r}; expected none, auto, required or {{'name': ...}}")
     count = min(max(behaviour.parallel_calls, 1), len(request.tools)) if parallel else 1
-    return tuple(_call(tool, rng, context) for tool in _ranked(request.tools, request.messages)[:count])
+    ranked = _ranked(request.tools, request.messages)[:count]
+    return tuple(_call(tool, rng, context, work) for tool in ranked)
 
 
 def tool_results_summary(messages: Sequence[Message]) -> str:
@@ -127,9 +134,9 @@ def new_id_suffix(rng: random.Random) -> str:
     return "".join(rng.choices(_ID_ALPHABET, k=ID_SUFFIX_LENGTH))
 
 
-def _call(tool: ToolDefinition, rng: random.Random, context: str) -> PlannedToolCall:
+def _call(tool: ToolDefinition, rng: random.Random, context: str, work: WorkLimit | None) -> PlannedToolCall:
     id_suffix = new_id_suffix(rng)
-    arguments = dump_arguments(generate_arguments(tool.parameters, rng, context=context))
+    arguments = dump_arguments(generate_arguments(tool.parameters, rng, context=context, work=work))
     return PlannedToolCall(id_suffix=id_suffix, name=tool.name, arguments=arguments)
 
 
