@@ -124,3 +124,30 @@ def test_it_refuses_a_config_with_an_unknown_key(tmp_path):
     assert "response.colour" in result.stderr
     assert str(config) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(child) for child in children.read().split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads worker pids from /proc (Linux)")
+def test_a_worker_killed_by_the_oom_killer_is_replaced(tmp_path):
+    server = start_serve(tmp_path, ["--workers", "1"])
+    try:
+        wait_until_healthy(server)
+        (worker,) = _children(server.process.pid)
+        os.kill(worker, 9)  # what the OOM killer sends
+        killed = time.monotonic()
+        while time.monotonic() - killed < 10:
+            assert server.process.poll() is None, f"serve exited with its worker:\n{server.log()}"
+            with contextlib.suppress(OSError, urllib.error.URLError):
+                if server.health()["status"] == "ok" and _children(server.process.pid) != [worker]:
+                    break
+            time.sleep(0.1)
+        else:
+            raise AssertionError(f"no worker answered within 10 s of the kill:\n{server.log()}")
+        assert time.monotonic() - killed < 5
+        assert answer_text(server)
+    finally:
+        stop_server(server)

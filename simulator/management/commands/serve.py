@@ -27,6 +27,8 @@ from simulator.config import ConfigError, apply_startup_config, find_profile, re
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 ASGI_APP = "llmsim_project.asgi:application"
+# How soon granian replaces a worker that died (its default, 3.5 s, is long for a load test).
+RESPAWN_INTERVAL_S = 0.5
 
 
 def default_workers() -> int:
@@ -163,6 +165,10 @@ def _serve_granian(host: str, port: int, workers: int, options: dict) -> None:
         workers=workers,
         loop="uvloop",
         backlog=settings.LLMSIM_LISTEN_BACKLOG,
+        # A worker that dies (the OOM killer's kill -9) is replaced, as a load test
+        # expects of a server, instead of taking the whole server down with it.
+        respawn_failed_workers=True,
+        respawn_interval=RESPAWN_INTERVAL_S,
         log_access=options["access_log"],
         log_level="info" if options["verbosity"] > 1 else "warning",
     ).serve()
