@@ -18,7 +18,16 @@ from ..engine.ratelimit import RateLimited
 from ..engine.schedule import pacer, sleep_until
 from ..engine.snapshot import ModelSpec
 from ..engine.types import CompletionRequest, InjectedError, Plan, StreamFault
-from .http import Call, ProviderError, api_key_of, drop_connection, end_stream, until_disconnect, write_stream
+from .http import (
+    Call,
+    ProviderError,
+    api_key_of,
+    compute,
+    drop_connection,
+    end_stream,
+    until_disconnect,
+    write_stream,
+)
 from .overrides import parse_overrides
 from .simulation import SharedStep, reserve, scenario_for, scripted_action
 
@@ -64,7 +73,7 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
     if isinstance(action, SharedStep):
         action = await action.take()
     try:
-        plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
+        plan = await compute(call, planner.plan, request, spec, scenario, overrides, action, call.rule)
     except planner.ContextLengthExceeded as exc:
         raise dialect.context_exceeded(exc) from exc
     call.model = request.model

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import orjson
@@ -23,6 +23,7 @@ from stats.recorder import recorder
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Headers = list[tuple[bytes, bytes]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -154,6 +155,20 @@ def new_call(scope: dict[str, Any], receive: Receive, send: Send) -> Call:
         request_id=new_id("req_"),
         headers=headers,
     )
+
+
+# A body past this size has its parsing and planning (Python work and token counting
+# that grow with it: about a second for 10 MB) done in a worker thread, so that the
+# event loop goes on pacing every other stream meanwhile; smaller ones stay inline,
+# where a thread's hand-off would cost more than the work.
+LARGE_BODY_BYTES = 256 * 1024
+
+
+async def compute(call: Call, work: Callable[..., T], *args: Any) -> T:
+    """`work(*args)` for this call: inline for a usual body, in a thread for a large one."""
+    if len(call.body) < LARGE_BODY_BYTES:
+        return work(*args)
+    return await asyncio.to_thread(work, *args)
 
 
 # Past the body limit the rest of an upload is read and dropped, up to this much, so
