@@ -132,6 +132,7 @@ async def wait_for_reply(call: Call, plan: Plan, fault_error: Callable[[StreamFa
     offsets = plan.offsets_s[: fault.after_tokens]
     await until_disconnect(call, sleep_until(call.arrival + (offsets[-1] if offsets else plan.ttft_s)))
     call.completion_tokens = len(offsets)
+    call.injected = True
     if fault.kind == "error":
         raise fault_error(fault)
     await drop_connection(call)
@@ -140,6 +141,7 @@ async def wait_for_reply(call: Call, plan: Plan, fault_error: Callable[[StreamFa
 
 async def break_stream(call: Call, data: bytes, fault: StreamFault, error_event: bytes) -> None:
     """A mid-stream fault: the last events, then `error_event` (kind "error") or a dropped connection."""
+    call.injected = True
     if fault.kind == "error":
         call.status = fault.status
         await end_stream(call, data + error_event)

@@ -250,19 +250,23 @@ async def end_stream(call: Call, data: bytes = b"") -> None:
 
 
 async def drop_connection(call: Call) -> None:
-    """Close the client's connection without an answer (a simulated dropped connection).
+    """Close the client's connection before or amid the answer (an injected dropped connection).
 
     ASGI has no message for this. Where the server's transport can be reached it is
-    aborted; otherwise (granian) the response is started with a promised body that
-    never comes and the application raises, which makes the server close the
-    connection mid-response: the client sees a connection that broke, not an answer
-    (after a status line, which no SDK acts on without the body).
+    aborted. Otherwise (granian) the response is left unfinished — a promised body, or
+    a stream's chunks, with no end — and the application returns: the server then
+    closes the connection mid-response, and the client sees a connection that broke,
+    not an answer (after a status line, which no SDK acts on without the body). An
+    exception would do the same, but servers log it as the application's failure.
+    The call must send nothing after this.
     """
-    if abort_connection(call):
-        return
-    await start_stream(call, [(b"content-length", b"1")], status=200)
-    await write_stream(call, b"")  # some servers send the headers only with the first body message
-    raise ConnectionAbortedError("simulated dropped connection")
+    call.injected = True
+    if not abort_connection(call):
+        if not call.response_started:
+            call.response_started = True
+            await call.send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
+        await call.send({"type": "http.response.body", "body": b"", "more_body": True})
+    call.status = 0  # no answer: the stats count a dropped connection
 
 
 def abort_connection(call: Call) -> bool:
