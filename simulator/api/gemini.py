@@ -46,7 +46,9 @@ from .http import (
     dump_json,
     new_id,
     query_param,
+    quoted,
     send_bytes,
+    shorten,
     start_stream,
     until_disconnect,
 )
@@ -183,10 +185,8 @@ _TYPE_NAMES = {dict: "object", list: "array", str: "string", bool: "boolean", in
 def _expect(value: Any, kind: type | tuple[type, ...], path: str) -> Any:
     first = kind[0] if isinstance(kind, tuple) else kind
     if not isinstance(value, kind) or (isinstance(value, bool) and first is not bool):
-        raise _bad(
-            f"Invalid value at '{path}' ({_TYPE_NAMES.get(first, first.__name__)}), {orjson.dumps(value).decode()}",
-            path,
-        )
+        expected = _TYPE_NAMES.get(first, first.__name__)
+        raise _bad(f"Invalid value at '{path}' ({expected}), {shorten(orjson.dumps(value).decode())}", path)
     return value
 
 
@@ -224,7 +224,7 @@ def parse_content(raw: Any, path: str, index: int) -> tuple[str, list[Message], 
     _expect(raw, dict, path)
     role = raw.get("role") or "user"
     if role not in ("user", "model", "function"):
-        raise _bad(f"Please use a valid role: user, model. ({path}.role: {role!r})", f"{path}.role")
+        raise _bad(f"Please use a valid role: user, model. ({path}.role: {quoted(role)})", f"{path}.role")
     parts = _expect(raw.get("parts"), list, f"{path}.parts") if raw.get("parts") is not None else []
     if not parts:
         raise _bad(f"* GenerateContentRequest.{path}.parts: contents.parts must not be empty.", f"{path}.parts")
@@ -442,7 +442,7 @@ def _tool_choice_of(raw: Any, tools: tuple[ToolDefinition, ...]) -> tuple[Any, t
             if name not in names:
                 raise _bad(
                     "* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names: "
-                    f"{name!r} is not the name of a function declaration.",
+                    f"{quoted(name)} is not the name of a function declaration.",
                     "tool_config.function_calling_config.allowed_function_names",
                 )
         tools = tuple(tool for tool in tools if tool.name in allowed)
@@ -580,7 +580,7 @@ def parse_generate_request(model: str, body: Any, stream: bool) -> CompletionReq
 def model_not_found(model: str) -> ProviderError:
     return ProviderError(
         404,
-        f"models/{model} is not found for API version v1beta, or is not supported for generateContent.",
+        f"models/{shorten(model)} is not found for API version v1beta, or is not supported for generateContent.",
         "not_found",
     )
 
@@ -897,7 +897,7 @@ async def get_model(call: Call) -> None:
     model = _model_of(call)
     spec = snapshots.current().resolve(model)
     if spec is None:
-        raise ProviderError(404, f"models/{model} is not found for API version v1beta.", "not_found")
+        raise ProviderError(404, f"models/{shorten(model)} is not found for API version v1beta.", "not_found")
     await send_bytes(call, 200, dump_json(model_json(spec, model)), [JSON_CONTENT_TYPE])
 
 
