@@ -161,12 +161,18 @@ def error_json(error: ProviderError, request_id: str | None = None) -> dict[str,
     return body
 
 
-async def send_error(call: Call, error: ProviderError) -> None:
-    """The one way an Anthropic route answers with an error."""
+def error_response(call: Call, error: ProviderError) -> tuple[Headers, bytes]:
+    """The headers and body of an Anthropic error answer (its status is error.status)."""
     if error.status == 401 and api_key_of(call) is None:
         error = ProviderError(401, "x-api-key header is required", "authentication")
     headers = [JSON_CONTENT_TYPE, *common_headers(call), *error.headers]
-    await send_bytes(call, error.status, dump_json(error_json(error, call.request_id)), headers)
+    return headers, dump_json(error_json(error, call.request_id))
+
+
+async def send_error(call: Call, error: ProviderError) -> None:
+    """The one way an Anthropic route answers with an error."""
+    headers, body = error_response(call, error)
+    await send_bytes(call, error.status, body, headers)
 
 
 def error_event(error: ProviderError) -> bytes:

@@ -41,6 +41,7 @@ from .http import (
     JSON_CONTENT_TYPE,
     SSE_HEADERS,
     Call,
+    Headers,
     ProviderError,
     api_key_of,
     dump_json,
@@ -68,8 +69,10 @@ _STATUSES = {
     408: "DEADLINE_EXCEEDED",
     409: "ABORTED",
     413: "INVALID_ARGUMENT",
+    414: "INVALID_ARGUMENT",
     422: "INVALID_ARGUMENT",
     429: "RESOURCE_EXHAUSTED",
+    431: "INVALID_ARGUMENT",
     500: "INTERNAL",
     502: "UNAVAILABLE",
     503: "UNAVAILABLE",
@@ -126,11 +129,17 @@ def error_json(error: ProviderError) -> dict[str, Any]:
     return {"error": body}
 
 
-async def send_error(call: Call, error: ProviderError) -> None:
-    """The one way a Gemini route answers with an error."""
+def error_response(call: Call, error: ProviderError) -> tuple[Headers, bytes]:
+    """The headers and body of a Gemini error answer (its status is error.status)."""
     if error.status == 401 and api_key_of(call) is None:
         error = ProviderError(401, _NO_KEY, "authentication")
-    await send_bytes(call, error.status, dump_json(error_json(error)), [JSON_CONTENT_TYPE, *error.headers])
+    return [JSON_CONTENT_TYPE, *error.headers], dump_json(error_json(error))
+
+
+async def send_error(call: Call, error: ProviderError) -> None:
+    """The one way a Gemini route answers with an error."""
+    headers, body = error_response(call, error)
+    await send_bytes(call, error.status, body, headers)
 
 
 def error_event(error: ProviderError) -> bytes:
@@ -903,7 +912,7 @@ async def get_model(call: Call) -> None:
 
 # --- routes ----------------------------------------------------------------------
 
-_METHODS = {
+METHODS = {
     "generateContent": generate_content,
     "streamGenerateContent": stream_generate_content,
     "countTokens": count_tokens,
@@ -914,5 +923,5 @@ _METHODS = {
 # google-genai calls /v1 unless told v1beta; REST examples use /v1beta. GET /v1/models
 # and /v1/models/{id} are shared with OpenAI and Anthropic (see model_routes).
 for _version in API_VERSIONS:
-    for _method, _handler in _METHODS.items():
+    for _method, _handler in METHODS.items():
         route("POST", f"{_version}/models/{{model}}:{_method}")(_handler)

@@ -198,10 +198,15 @@ def error_body(error: ProviderError) -> bytes:
     )
 
 
+def error_response(call: Call, error: ProviderError) -> tuple[Headers, bytes]:
+    """The headers and body of an OpenAI error answer (its status is error.status)."""
+    return [JSON_CONTENT_TYPE, *common_headers(call), *error.headers], error_body(error)
+
+
 async def send_error(call: Call, error: ProviderError) -> None:
     """The one way an OpenAI route answers with an error."""
-    headers = [JSON_CONTENT_TYPE, *common_headers(call), *error.headers]
-    await send_bytes(call, error.status, error_body(error), headers)
+    headers, body = error_response(call, error)
+    await send_bytes(call, error.status, body, headers)
 
 
 def stream_error_event(error: ProviderError) -> bytes:
