@@ -362,7 +362,7 @@ def parse_message(raw: Any, index: int) -> list[Message]:
         where = f"{path}.content.{i}"
         _expect(block, dict, where)
         kind = block.get("type")
-        if kind not in allowed:
+        if not isinstance(kind, str) or kind not in allowed:  # a list or object as tag: not hashable
             tags = ", ".join(f"'{tag}'" for tag in sorted(allowed))
             raise _bad(
                 f"{where}.type",
