@@ -10,12 +10,15 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.core.exceptions import SuspiciousFileOperation
+from django.http import Http404
 
 from stats.sharing import sharing
 
 from . import snapshots
 from .api import (  # noqa: F401  (importing registers their routes)
     anthropic,
+    callers,
     gemini,
     health,
     model_routes,
@@ -51,12 +54,24 @@ def _prepare() -> None:
     snapshots.start()
 
 
+class StaticFiles(ASGIStaticFilesHandler):
+    """Django's static files, where a path that climbs out of the static root
+    (/static/..%2f..%2fetc%2fpasswd) is a 404: Django's handler catches only Http404, so
+    the SuspiciousFileOperation of such a path escaped as a 500."""
+
+    def serve(self, request: Any) -> Any:
+        try:
+            return super().serve(request)
+        except SuspiciousFileOperation as exc:
+            raise Http404("No such static file.") from exc
+
+
 def start_serving(django_app: Any) -> ProviderRouter:
     """Apply the startup configuration, load vocabularies and the scenario snapshot."""
     outside_event_loop(_prepare)
     # Static files are Django's side of the router: the provider routes never pay for the check.
-    fallback = ASGIStaticFilesHandler(django_app) if settings.LLMSIM_SERVE_STATIC else django_app
-    router = ProviderRouter(fallback, openai.send_error)
+    fallback = StaticFiles(django_app) if settings.LLMSIM_SERVE_STATIC else django_app
+    router = ProviderRouter(fallback, callers.answer_unrouted)
     # With Redis or serve's stats directory, this process's numbers add up with the others'.
     sharing.configure(
         settings.REDIS_URL,

@@ -70,6 +70,15 @@ def test_it_refuses_invalid_bodies(llmsim_server, body, message):
     assert error == {"type": "invalid_request_error", "message": message}
 
 
+@pytest.mark.parametrize("tag", [[], ["text"], {"type": "text"}])
+def test_a_content_block_tagged_with_a_list_or_object_is_a_400(llmsim_server, tag):
+    """Found by tests/test_fuzz.py: an unhashable tag met the set of block types and was a 500."""
+    body = {"model": MODEL, "max_tokens": 5, "messages": [{"role": "user", "content": [{"type": tag}]}]}
+    status, error = refused(llmsim_server, body)
+    assert status == 400 and error["type"] == "invalid_request_error"
+    assert error["message"].startswith("messages.0.content.0.type: Input tag")
+
+
 def test_thinking_needs_max_tokens_above_its_budget(llmsim_server):
     body = {
         "model": MODEL,

@@ -47,7 +47,9 @@ from .http import (
     dump_json,
     new_id,
     query_param,
+    quoted,
     send_bytes,
+    shorten,
     start_stream,
 )
 from .routes import route
@@ -159,12 +161,18 @@ def error_json(error: ProviderError, request_id: str | None = None) -> dict[str,
     return body
 
 
-async def send_error(call: Call, error: ProviderError) -> None:
-    """The one way an Anthropic route answers with an error."""
+def error_response(call: Call, error: ProviderError) -> tuple[Headers, bytes]:
+    """The headers and body of an Anthropic error answer (its status is error.status)."""
     if error.status == 401 and api_key_of(call) is None:
         error = ProviderError(401, "x-api-key header is required", "authentication")
     headers = [JSON_CONTENT_TYPE, *common_headers(call), *error.headers]
-    await send_bytes(call, error.status, dump_json(error_json(error, call.request_id)), headers)
+    return headers, dump_json(error_json(error, call.request_id))
+
+
+async def send_error(call: Call, error: ProviderError) -> None:
+    """The one way an Anthropic route answers with an error."""
+    headers, body = error_response(call, error)
+    await send_bytes(call, error.status, body, headers)
 
 
 def error_event(error: ProviderError) -> bytes:
@@ -329,7 +337,7 @@ def _text_of_blocks(blocks: Any, path: str) -> tuple[str, int]:
             media += tokens
         else:
             raise _bad(
-                f"{where}.type", f"Input tag {kind!r} found using 'type' does not match any of the expected tags"
+                f"{where}.type", f"Input tag {quoted(kind)} found using 'type' does not match any of the expected tags"
             )
     return "\n".join(text for text in texts if text), media
 
@@ -354,11 +362,11 @@ def parse_message(raw: Any, index: int) -> list[Message]:
         where = f"{path}.content.{i}"
         _expect(block, dict, where)
         kind = block.get("type")
-        if kind not in allowed:
+        if not isinstance(kind, str) or kind not in allowed:  # a list or object as tag: not hashable
             tags = ", ".join(f"'{tag}'" for tag in sorted(allowed))
             raise _bad(
                 f"{where}.type",
-                f"Input tag {kind!r} found using 'type' does not match any of the expected tags: {tags}",
+                f"Input tag {quoted(kind)} found using 'type' does not match any of the expected tags: {tags}",
             )
         if kind == "text":
             texts.append(_expect(_required(block, "text", where), str, f"{where}.text"))
@@ -453,7 +461,7 @@ def _tools_of(raw: Any) -> tuple[ToolDefinition, ...]:
         except SchemaError as exc:
             raise _bad("", f"{exc}") from exc
         if any(existing.name == name for existing in tools):
-            raise _bad("tools", f"Tool names must be unique; {name!r} is given twice.")
+            raise _bad("tools", f"Tool names must be unique; {quoted(name)} is given twice.")
         tools.append(ToolDefinition(name=name, description=description, parameters=schema))
     return tuple(tools)
 
@@ -472,7 +480,7 @@ def _tool_choice_of(raw: Any, tools: tuple[ToolDefinition, ...]) -> tuple[Any, b
     if kind not in ("any", "tool"):
         raise _bad("tool_choice.type", "Input should be 'auto', 'any', 'tool' or 'none'")
     if not tools:
-        raise _bad("tool_choice", f"tool_choice of type {kind!r} requires tools to be provided")
+        raise _bad("tool_choice", f"tool_choice of type {quoted(kind)} requires tools to be provided")
     if kind == "any":
         return "required", parallel
     name = _expect(_required(raw, "name", "tool_choice"), str, "tool_choice.name")
@@ -596,7 +604,7 @@ def parse_messages_request(body: Any, counting: bool = False) -> CompletionReque
 
 
 def model_not_found(model: str) -> ProviderError:
-    return ProviderError(404, f"model: {model}", "not_found")
+    return ProviderError(404, f"model: {shorten(model)}", "not_found")
 
 
 def check_model_limits(request: CompletionRequest, spec: ModelSpec) -> None:
@@ -897,5 +905,5 @@ async def retrieve_model(call: Call) -> None:
     model_id = call.path_params["model_id"]
     spec = snapshots.current().resolve(model_id)
     if spec is None:
-        raise ProviderError(404, f"model: {model_id}", "not_found")
+        raise ProviderError(404, f"model: {shorten(model_id)}", "not_found")
     await send_bytes(call, 200, dump_json(model_json(spec, model_id)), [JSON_CONTENT_TYPE, *common_headers(call)])

@@ -27,15 +27,47 @@ Handler = Callable[..., Awaitable[None]]
 SendError = Callable[[Call, ProviderError], Awaitable[None]]
 
 
+# How deep a request body may nest. The deepest real requests (a tool's JSON schema
+# inside tools[].function.parameters, a function response inside a Gemini part) stay
+# well under it; orjson alone lets 1,024 levels through, which the validators, walking
+# the body recursively, would meet with a RecursionError.
+MAX_JSON_DEPTH = 64
+
+
 def parse_json_body(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ProviderError(
             400,
             "We could not parse the JSON body of your request. The API expects a JSON payload, "
             f"but what was sent was not valid JSON ({exc}).",
         ) from exc
+    if nested_deeper_than(body, MAX_JSON_DEPTH):
+        raise ProviderError(
+            400, f"The JSON body of your request nests objects and arrays deeper than {MAX_JSON_DEPTH} levels."
+        )
+    return body
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest in `value` more than `limit` levels deep.
+
+    Level by level, not by recursion: the depth is what is in question.
+    """
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        level = [
+            child
+            for node in level
+            for child in (node.values() if isinstance(node, dict) else node)
+            if isinstance(child, (dict, list))
+        ]
+    return False
 
 
 def endpoint(

@@ -41,12 +41,15 @@ from .http import (
     JSON_CONTENT_TYPE,
     SSE_HEADERS,
     Call,
+    Headers,
     ProviderError,
     api_key_of,
     dump_json,
     new_id,
     query_param,
+    quoted,
     send_bytes,
+    shorten,
     start_stream,
     until_disconnect,
 )
@@ -66,8 +69,10 @@ _STATUSES = {
     408: "DEADLINE_EXCEEDED",
     409: "ABORTED",
     413: "INVALID_ARGUMENT",
+    414: "INVALID_ARGUMENT",
     422: "INVALID_ARGUMENT",
     429: "RESOURCE_EXHAUSTED",
+    431: "INVALID_ARGUMENT",
     500: "INTERNAL",
     502: "UNAVAILABLE",
     503: "UNAVAILABLE",
@@ -124,11 +129,17 @@ def error_json(error: ProviderError) -> dict[str, Any]:
     return {"error": body}
 
 
-async def send_error(call: Call, error: ProviderError) -> None:
-    """The one way a Gemini route answers with an error."""
+def error_response(call: Call, error: ProviderError) -> tuple[Headers, bytes]:
+    """The headers and body of a Gemini error answer (its status is error.status)."""
     if error.status == 401 and api_key_of(call) is None:
         error = ProviderError(401, _NO_KEY, "authentication")
-    await send_bytes(call, error.status, dump_json(error_json(error)), [JSON_CONTENT_TYPE, *error.headers])
+    return [JSON_CONTENT_TYPE, *error.headers], dump_json(error_json(error))
+
+
+async def send_error(call: Call, error: ProviderError) -> None:
+    """The one way a Gemini route answers with an error."""
+    headers, body = error_response(call, error)
+    await send_bytes(call, error.status, body, headers)
 
 
 def error_event(error: ProviderError) -> bytes:
@@ -183,10 +194,8 @@ _TYPE_NAMES = {dict: "object", list: "array", str: "string", bool: "boolean", in
 def _expect(value: Any, kind: type | tuple[type, ...], path: str) -> Any:
     first = kind[0] if isinstance(kind, tuple) else kind
     if not isinstance(value, kind) or (isinstance(value, bool) and first is not bool):
-        raise _bad(
-            f"Invalid value at '{path}' ({_TYPE_NAMES.get(first, first.__name__)}), {orjson.dumps(value).decode()}",
-            path,
-        )
+        expected = _TYPE_NAMES.get(first, first.__name__)
+        raise _bad(f"Invalid value at '{path}' ({expected}), {shorten(orjson.dumps(value).decode())}", path)
     return value
 
 
@@ -224,7 +233,7 @@ def parse_content(raw: Any, path: str, index: int) -> tuple[str, list[Message], 
     _expect(raw, dict, path)
     role = raw.get("role") or "user"
     if role not in ("user", "model", "function"):
-        raise _bad(f"Please use a valid role: user, model. ({path}.role: {role!r})", f"{path}.role")
+        raise _bad(f"Please use a valid role: user, model. ({path}.role: {quoted(role)})", f"{path}.role")
     parts = _expect(raw.get("parts"), list, f"{path}.parts") if raw.get("parts") is not None else []
     if not parts:
         raise _bad(f"* GenerateContentRequest.{path}.parts: contents.parts must not be empty.", f"{path}.parts")
@@ -442,7 +451,7 @@ def _tool_choice_of(raw: Any, tools: tuple[ToolDefinition, ...]) -> tuple[Any, t
             if name not in names:
                 raise _bad(
                     "* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names: "
-                    f"{name!r} is not the name of a function declaration.",
+                    f"{quoted(name)} is not the name of a function declaration.",
                     "tool_config.function_calling_config.allowed_function_names",
                 )
         tools = tuple(tool for tool in tools if tool.name in allowed)
@@ -580,7 +589,7 @@ def parse_generate_request(model: str, body: Any, stream: bool) -> CompletionReq
 def model_not_found(model: str) -> ProviderError:
     return ProviderError(
         404,
-        f"models/{model} is not found for API version v1beta, or is not supported for generateContent.",
+        f"models/{shorten(model)} is not found for API version v1beta, or is not supported for generateContent.",
         "not_found",
     )
 
@@ -897,13 +906,13 @@ async def get_model(call: Call) -> None:
     model = _model_of(call)
     spec = snapshots.current().resolve(model)
     if spec is None:
-        raise ProviderError(404, f"models/{model} is not found for API version v1beta.", "not_found")
+        raise ProviderError(404, f"models/{shorten(model)} is not found for API version v1beta.", "not_found")
     await send_bytes(call, 200, dump_json(model_json(spec, model)), [JSON_CONTENT_TYPE])
 
 
 # --- routes ----------------------------------------------------------------------
 
-_METHODS = {
+METHODS = {
     "generateContent": generate_content,
     "streamGenerateContent": stream_generate_content,
     "countTokens": count_tokens,
@@ -914,5 +923,5 @@ _METHODS = {
 # google-genai calls /v1 unless told v1beta; REST examples use /v1beta. GET /v1/models
 # and /v1/models/{id} are shared with OpenAI and Anthropic (see model_routes).
 for _version in API_VERSIONS:
-    for _method, _handler in _METHODS.items():
+    for _method, _handler in METHODS.items():
         route("POST", f"{_version}/models/{{model}}:{_method}")(_handler)

@@ -36,6 +36,24 @@ SSE_HEADERS: Headers = [
 ]
 
 
+QUOTE_LIMIT = 100
+# Past this, an error message or param is cut, whatever it quotes (see ProviderError).
+MESSAGE_LIMIT = 2000
+
+
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """`text` cut to at most `limit` characters (the last one an ellipsis when cut)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def quoted(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """repr(value) for an error message, at most `limit` characters: a caller's value is
+    quoted back to them, and a 10 MB one must not come back whole in the error body."""
+    if isinstance(value, str | bytes) and len(value) > limit:
+        value = value[:limit]  # repr only what can be shown
+    return shorten(repr(value), limit)
+
+
 class ProviderError(Exception):
     """A failure to answer in the caller's provider format (each adapter renders it).
 
@@ -52,6 +70,11 @@ class ProviderError(Exception):
         code: str | None = None,
         headers: Iterable[tuple[bytes, bytes]] = (),
     ) -> None:
+        # Messages quote the caller's values (through quoted() where a whole value goes in);
+        # a value that slipped in whole, such as a megabyte-long key in a field path, is cut
+        # here: an error must not send back what a load test sent.
+        message = shorten(message, MESSAGE_LIMIT)
+        param = None if param is None else shorten(param, MESSAGE_LIMIT)
         super().__init__(message)
         self.status = status
         self.message = message

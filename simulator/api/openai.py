@@ -44,7 +44,9 @@ from .http import (
     ProviderError,
     dump_json,
     new_id,
+    quoted,
     send_bytes,
+    shorten,
     start_stream,
 )
 from .routes import route
@@ -169,12 +171,12 @@ def rate_limited_error(exc: RateLimited, model: str) -> ProviderError:
     per_min = "requests per min (RPM)" if exc.which == "requests" else "tokens per min (TPM)"
     if exc.retry_after_s is None:
         message = (
-            f"Request too large for {model} in organization org-llmsim on {per_min}: Limit {exc.limit}, "
+            f"Request too large for {shorten(model)} in organization org-llmsim on {per_min}: Limit {exc.limit}, "
             f"Requested {exc.requested}. The input or output tokens must be reduced in order to run successfully."
         )
     else:
         message = (
-            f"Rate limit reached for {model} in organization org-llmsim on {per_min}: Limit {exc.limit}, "
+            f"Rate limit reached for {shorten(model)} in organization org-llmsim on {per_min}: Limit {exc.limit}, "
             f"Used {exc.used}, Requested {exc.requested}. Please try again in {duration_text(exc.retry_after_s)}."
         )
     headers = _retry_headers(exc.retry_after_s) + ratelimit_headers(exc.state)
@@ -196,10 +198,15 @@ def error_body(error: ProviderError) -> bytes:
     )
 
 
+def error_response(call: Call, error: ProviderError) -> tuple[Headers, bytes]:
+    """The headers and body of an OpenAI error answer (its status is error.status)."""
+    return [JSON_CONTENT_TYPE, *common_headers(call), *error.headers], error_body(error)
+
+
 async def send_error(call: Call, error: ProviderError) -> None:
     """The one way an OpenAI route answers with an error."""
-    headers = [JSON_CONTENT_TYPE, *common_headers(call), *error.headers]
-    await send_bytes(call, error.status, error_body(error), headers)
+    headers, body = error_response(call, error)
+    await send_bytes(call, error.status, body, headers)
 
 
 def stream_error_event(error: ProviderError) -> bytes:
@@ -231,7 +238,7 @@ def injected_error(error: InjectedError, model: str) -> ProviderError:
     if error.status == 429:
         wait = error.retry_after_s or 1.0
         message = (
-            f"Rate limit reached for {model} on requests per min (RPM): Limit 500, Used 500, Requested 1. "
+            f"Rate limit reached for {shorten(model)} on requests per min (RPM): Limit 500, Used 500, Requested 1. "
             f"Please try again in {duration_text(wait)}. (simulated by LLMSim)"
         )
         headers += [
@@ -344,7 +351,7 @@ def _text_of(content: Any, param: str, allowed_parts: tuple[str, ...]) -> str:
             allowed = ", ".join(f"'{p}'" for p in allowed_parts)
             raise ProviderError(
                 400,
-                f"Invalid value: {kind!r}. Supported values are: {allowed}.",
+                f"Invalid value: {quoted(kind)}. Supported values are: {allowed}.",
                 param=f"{where}.type",
                 code="invalid_value",
             )
@@ -417,7 +424,7 @@ def parse_message(raw: Any, index: int) -> Message:
         supported = ", ".join(f"'{r}'" for r in ROLES[:-1]) + f", and '{ROLES[-1]}'"
         raise ProviderError(
             400,
-            f"Invalid value: {role!r}. Supported values are: {supported}.",
+            f"Invalid value: {quoted(role)}. Supported values are: {supported}.",
             param=f"{param}.role",
             code="invalid_value",
         )
@@ -514,7 +521,7 @@ def strict_schema_fault(schema: Any, context: tuple[str, ...] = ()) -> str | Non
         return None
     if not isinstance(schema, dict):
         return None
-    where = f"In context={context!r}"
+    where = f"In context={quoted(context)}"
     if schema.get("type") == "object" or "properties" in schema:
         if schema.get("additionalProperties") is not False:
             return f"{where}, 'additionalProperties' is required to be supplied and to be false."
@@ -583,7 +590,7 @@ def _definitions_of(raw: Any, key: str) -> tuple[ToolDefinition, ...]:
         if kind != "function":
             raise ProviderError(
                 400,
-                f"Invalid value: {kind!r}. Supported values are: 'function'.",
+                f"Invalid value: {quoted(kind)}. Supported values are: 'function'.",
                 param=f"{where}.type",
                 code="invalid_value",
             )
@@ -616,7 +623,10 @@ def _tool_choice_of(raw: Any, tools: tuple[ToolDefinition, ...], key: str = "too
         if raw not in modes:
             supported = ", ".join(f"'{m}'" for m in modes[:-1]) + f", and '{modes[-1]}'"
             raise ProviderError(
-                400, f"Invalid value: {raw!r}. Supported values are: {supported}.", param=key, code="invalid_value"
+                400,
+                f"Invalid value: {quoted(raw)}. Supported values are: {supported}.",
+                param=key,
+                code="invalid_value",
             )
         return raw
     if not isinstance(raw, dict):
@@ -628,7 +638,7 @@ def _tool_choice_of(raw: Any, tools: tuple[ToolDefinition, ...], key: str = "too
         if kind != "function":
             raise ProviderError(
                 400,
-                f"Invalid value: {kind!r}. Supported values are: 'function' and 'allowed_tools'.",
+                f"Invalid value: {quoted(kind)}. Supported values are: 'function' and 'allowed_tools'.",
                 param=f"{key}.type",
                 code="invalid_value",
             )
@@ -658,7 +668,7 @@ def _allowed_tools_of(raw: dict[str, Any], tools: tuple[ToolDefinition, ...]) ->
     if mode not in ("auto", "required"):
         raise ProviderError(
             400,
-            f"Invalid value: {mode!r}. Supported values are: 'auto' and 'required'.",
+            f"Invalid value: {quoted(mode)}. Supported values are: 'auto' and 'required'.",
             param="tool_choice.allowed_tools.mode",
             code="invalid_value",
         )
@@ -751,7 +761,7 @@ def _response_format_of(raw: Any, messages: tuple[Message, ...]) -> dict[str, An
     if kind not in ("text", "json_object", "json_schema"):
         raise ProviderError(
             400,
-            f"Invalid value: {kind!r}. Supported values are: 'text', 'json_object', and 'json_schema'.",
+            f"Invalid value: {quoted(kind)}. Supported values are: 'text', 'json_object', and 'json_schema'.",
             param="response_format.type",
             code="invalid_value",
         )
@@ -886,7 +896,7 @@ def parse_chat_request(body: Any) -> CompletionRequest:
         supported = ", ".join(f"'{e}'" for e in planner.EFFORT_SCALE)
         raise ProviderError(
             400,
-            f"Invalid value: {effort!r}. Supported values are: {supported}.",
+            f"Invalid value: {quoted(effort)}. Supported values are: {supported}.",
             param="reasoning_effort",
             code="invalid_value",
         )
@@ -945,7 +955,7 @@ def check_model_limits(body: dict, request: CompletionRequest, spec: ModelSpec) 
 def model_not_found(model: str, param: str | None = None) -> ProviderError:
     return ProviderError(
         404,
-        f"The model `{model}` does not exist or you do not have access to it.",
+        f"The model `{shorten(model)}` does not exist or you do not have access to it.",
         "not_found",
         param=param,
         code="model_not_found",

@@ -41,6 +41,7 @@ from .http import (
     dump_json,
     new_id,
     query_param,
+    quoted,
     send_bytes,
     start_stream,
     write_stream,
@@ -273,7 +274,8 @@ def _tools(body: dict[str, Any], key: str = "tools") -> list[dict[str, Any]] | N
         if kind != "function":
             raise ProviderError(
                 400,
-                f"Invalid value: {kind!r}. Supported values are: 'code_interpreter', 'file_search', and 'function'.",
+                f"Invalid value: {quoted(kind)}. "
+                "Supported values are: 'code_interpreter', 'file_search', and 'function'.",
                 param=f"{where}.type",
                 code="invalid_value",
             )
@@ -352,7 +354,7 @@ def content_blocks(raw: Any, param: str) -> list[dict[str, Any]]:
         if kind not in _CONTENT_PARTS:
             raise ProviderError(
                 400,
-                f"Invalid value: {kind!r}. Supported values are: 'text', 'image_url', and 'image_file'.",
+                f"Invalid value: {quoted(kind)}. Supported values are: 'text', 'image_url', and 'image_file'.",
                 param=f"{where}.type",
                 code="invalid_value",
             )
@@ -390,7 +392,7 @@ def parse_message(raw: Any, param: str) -> NewMessage:
     if role not in ("user", "assistant"):
         raise ProviderError(
             400,
-            f"Invalid value: {role!r}. Supported values are: 'user' and 'assistant'.",
+            f"Invalid value: {quoted(role)}. Supported values are: 'user' and 'assistant'.",
             param=f"{where}role",
             code="invalid_value",
         )
@@ -771,7 +773,7 @@ def page_request(call: Call) -> PageRequest:
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
             raise ProviderError(
                 400,
-                f"Invalid 'limit': expected an integer from 1 to 100, but got {raw_limit!r} instead.",
+                f"Invalid 'limit': expected an integer from 1 to 100, but got {quoted(raw_limit)} instead.",
                 param="limit",
                 code="invalid_value",
             )
@@ -780,7 +782,7 @@ def page_request(call: Call) -> PageRequest:
     if order not in ("asc", "desc"):
         raise ProviderError(
             400,
-            f"Invalid value: {order!r}. Supported values are: 'asc' and 'desc'.",
+            f"Invalid value: {quoted(order)}. Supported values are: 'asc' and 'desc'.",
             param="order",
             code="invalid_value",
         )

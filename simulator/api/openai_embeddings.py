@@ -18,7 +18,7 @@ from ..engine.embeddings import base64_floats, embedding
 from ..engine.tokens import count_text, get_encoding
 from ..engine.types import CompletionRequest, Message
 from .answering import plan_answer, wait_for_reply
-from .http import JSON_CONTENT_TYPE, Call, ProviderError, dump_json, send_bytes
+from .http import JSON_CONTENT_TYPE, Call, ProviderError, dump_json, quoted, send_bytes
 from .openai import (
     _integer,
     _invalid_type,
@@ -134,7 +134,7 @@ def _encoding_format(body: dict[str, Any]) -> str:
     if value not in ("float", "base64"):
         raise ProviderError(
             400,
-            f"Invalid value: {value!r}. Supported values are: 'float' and 'base64'.",
+            f"Invalid value: {quoted(value)}. Supported values are: 'float' and 'base64'.",
             param="encoding_format",
             code="invalid_value",
         )

@@ -17,7 +17,17 @@ from ..engine.snapshot import ModelSpec
 from ..engine.tokens import count_text, get_encoding
 from ..engine.types import CompletionRequest, Message, Plan
 from .answering import plan_answer, stream_plan, wait_for_reply
-from .http import JSON_CONTENT_TYPE, SSE_HEADERS, Call, ProviderError, dump_json, new_id, send_bytes, start_stream
+from .http import (
+    JSON_CONTENT_TYPE,
+    SSE_HEADERS,
+    Call,
+    ProviderError,
+    dump_json,
+    new_id,
+    quoted,
+    send_bytes,
+    start_stream,
+)
 from .openai import (
     _SAMPLING_RANGES,
     SYSTEM_FINGERPRINT,
@@ -77,7 +87,7 @@ def parse_prompts(raw: Any, encoding: str) -> list[tuple[str, int]]:
                 raise ProviderError(
                     400,
                     f"Invalid token in '{where}[{j}]': expected an integer from 0 to {enc.n_vocab - 1}, "
-                    f"but got {token!r}.",
+                    f"but got {quoted(token)}.",
                     param=f"{where}[{j}]",
                     code="invalid_value",
                 )

@@ -51,6 +51,7 @@ from .http import (
     dump_json,
     new_id,
     query_param,
+    quoted,
     send_bytes,
     start_stream,
 )
@@ -92,7 +93,7 @@ _MIN_OUTPUT_TOKENS = 16
 def _invalid_value(param: str, value: Any, allowed: tuple[str, ...]) -> ProviderError:
     listed = ", ".join(f"'{a}'" for a in allowed[:-1]) + f", and '{allowed[-1]}'" if len(allowed) > 1 else allowed[0]
     return ProviderError(
-        400, f"Invalid value: {value!r}. Supported values are: {listed}.", param=param, code="invalid_value"
+        400, f"Invalid value: {quoted(value)}. Supported values are: {listed}.", param=param, code="invalid_value"
     )
 
 
@@ -1042,7 +1043,7 @@ async def list_input_items(call: Call) -> None:
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
         raise ProviderError(
             400,
-            f"Invalid 'limit': expected an integer between 1 and 100, but got {raw_limit!r} instead.",
+            f"Invalid 'limit': expected an integer between 1 and 100, but got {quoted(raw_limit)} instead.",
             param="limit",
             code="invalid_value",
         )

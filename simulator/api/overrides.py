@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..engine.errors import FORCEABLE_STATUSES
 from ..engine.types import Overrides
-from .http import ProviderError
+from .http import ProviderError, quoted
 
 NO_OVERRIDES = Overrides()
 _MAX_MS = 600_000.0
@@ -23,7 +23,7 @@ def _number(headers: dict[str, str], name: str, low: float, high: float, integer
     if value is None or not (low <= value <= high) or value != value:  # NaN fails the last test
         kind = "an integer" if integer else "a number"
         raise ProviderError(
-            400, f"Invalid {name} header: expected {kind} from {low:g} to {high:g}, got {raw!r}.", param=name
+            400, f"Invalid {name} header: expected {kind} from {low:g} to {high:g}, got {quoted(raw)}.", param=name
         )
     return value
 

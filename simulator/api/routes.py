@@ -7,12 +7,12 @@ dashboard, static files) goes to Django's ASGI handler.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from stats.logs import request_id
 
-from .http import Call, ProviderError, new_call
+from .http import Call, new_call
 
 Handler = Callable[[Call], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
@@ -67,11 +67,15 @@ def find(path: str) -> tuple[dict[str, Handler] | None, dict[str, str], str]:
 
 
 class ProviderRouter:
-    """ASGI app: provider routes first, Django for everything else."""
+    """ASGI app: provider routes first, Django for everything else.
 
-    def __init__(self, fallback: ASGIApp, send_error: Callable[[Call, ProviderError], Awaitable[None]]) -> None:
+    `unrouted(call, allowed)` answers a request no route takes, in the caller's format:
+    `allowed` is empty when no route has the path, else the methods its route takes.
+    """
+
+    def __init__(self, fallback: ASGIApp, unrouted: Callable[[Call, Sequence[str]], Awaitable[None]]) -> None:
         self.fallback = fallback
-        self.send_error = send_error
+        self.unrouted = unrouted
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         path = scope["path"]
@@ -81,21 +85,9 @@ class ProviderRouter:
         call = new_call(scope, receive, send)
         request_id.set(call.request_id)  # this request's task only: its log lines carry it
         methods, params, call.route = find(path)
-        if methods is None:
-            await self.send_error(call, ProviderError(404, f"Invalid URL ({scope['method']} {path})", "not_found"))
-            return
-        handler = methods.get(scope["method"])
+        handler = None if methods is None else methods.get(scope["method"])
         if handler is None:
-            allowed = ", ".join(sorted(methods))
-            await self.send_error(
-                call,
-                ProviderError(
-                    405,
-                    f"Method {scope['method']} is not allowed on {path}; use {allowed}.",
-                    "method_not_allowed",
-                    headers=[(b"allow", allowed.encode())],
-                ),
-            )
+            await self.unrouted(call, sorted(methods or ()))
             return
         call.path_params = params
         await handler(call)

@@ -32,7 +32,7 @@ from ..engine.rules import (
 )
 from ..engine.snapshot import Scenario, Snapshot
 from ..engine.types import CompletionRequest, Plan
-from .http import Call, ProviderError, api_key_of
+from .http import Call, ProviderError, api_key_of, quoted
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def scenario_for(call: Call, snapshot: Snapshot) -> Scenario:
         known = ", ".join(sorted(s.name for s in snapshot.scenarios.values())) or "none defined"
         raise ProviderError(
             400,
-            f"Unknown scenario {name!r} in the {SCENARIO_HEADER} header. Known scenarios: {known}.",
+            f"Unknown scenario {quoted(name)} in the {SCENARIO_HEADER} header. Known scenarios: {known}.",
             param=SCENARIO_HEADER,
             code="unknown_scenario",
         )

@@ -1,27 +1,24 @@
-"""Daphne's runserver, with a listen backlog fit for load tests.
+"""Daphne's runserver, as LLMSim serves it (simulator.daphne_server): a listen backlog
+fit for load tests, and the requests Twisted refuses answered in the caller's format.
 
-Daphne's endpoints carry Twisted's default backlog of 50: a load test that opens a
-thousand streams at once overflows it, and the dropped connections retry a second
-later, wrecking time to first token. `simulator` is listed before `daphne` in
-INSTALLED_APPS so that this command is the one `manage.py runserver` runs.
+`simulator` is listed before `daphne` in INSTALLED_APPS so that this command is the
+one `manage.py runserver` runs.
 """
 
 from daphne.management.commands.runserver import Command as DaphneRunserverCommand
-from daphne.server import Server
+from daphne.management.commands.runserver import get_default_application
 from django.conf import settings
 
-
-def with_backlog(endpoint: str) -> str:
-    """Add the configured backlog to a Twisted tcp: endpoint description."""
-    if endpoint.startswith("tcp:") and ":backlog=" not in endpoint:
-        return f"{endpoint}:backlog={settings.LLMSIM_LISTEN_BACKLOG}"
-    return endpoint
-
-
-class BackloggedServer(Server):
-    def __init__(self, *args, endpoints, **kwargs) -> None:
-        super().__init__(*args, endpoints=[with_backlog(e) for e in endpoints], **kwargs)
+from simulator.daphne_server import LLMSimServer
 
 
 class Command(DaphneRunserverCommand):
-    server_cls = BackloggedServer
+    server_cls = LLMSimServer
+
+    def get_application(self, options):
+        # The application serves STATIC_URL itself (simulator.startup.StaticFiles, unless
+        # LLMSIM_SERVE_STATIC is off). Daphne would put Django's stock handler in front
+        # of it under DEBUG, and that one answers a path out of the static root with a 500.
+        if not options.get("use_static_handler", True):
+            settings.LLMSIM_SERVE_STATIC = False
+        return get_default_application()

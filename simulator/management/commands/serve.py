@@ -176,12 +176,12 @@ def _serve_granian(host: str, port: int, workers: int, options: dict) -> None:
 
 def _serve_daphne(host: str, port: int, options: dict) -> None:
     from daphne.access import AccessLogGenerator
-    from daphne.server import Server
 
     from llmsim_project.asgi import application
+    from simulator.daphne_server import LLMSimServer
 
     interface = host.strip("[]").replace(":", r"\:")  # Twisted endpoint syntax escapes IPv6 colons
-    server = Server(
+    server = LLMSimServer(
         application=application,
         endpoints=[f"tcp:port={port}:interface={interface}:backlog={settings.LLMSIM_LISTEN_BACKLOG}"],
         signal_handlers=True,
