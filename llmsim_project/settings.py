@@ -22,8 +22,17 @@ env = environ.Env(
     LLMSIM_LOG_REQUESTS=(bool, False),
     LLMSIM_STATS_PUBLISH_SECONDS=(float, 1.0),
     LLMSIM_RESPONSES_RETAIN=(int, 10_000),
+    LLMSIM_RESPONSES_RETAIN_BYTES=(int, 1024**3),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _at_least(least: float, name: str) -> float:
+    value = env(name)
+    if value < least:
+        raise ImproperlyConfigured(f"{name} must be {least} or more, not {value}")
+    return value
+
 
 DEBUG = env("DEBUG")
 # A simulator usually runs on a developer machine or inside a test network, so a
@@ -174,6 +183,6 @@ LLMSIM_ADMIN_TOKEN = env("LLMSIM_ADMIN_TOKEN", default="")
 # Responses API answers created with store: true are kept in the database for
 # retrieval and previous_response_id: the newest this many (the oldest are pruned as
 # new ones come in, so a load test cannot fill the disk). 0 stores none.
-LLMSIM_RESPONSES_RETAIN = env("LLMSIM_RESPONSES_RETAIN")
-if LLMSIM_RESPONSES_RETAIN < 0:
-    raise ImproperlyConfigured(f"LLMSIM_RESPONSES_RETAIN must be 0 or more, not {LLMSIM_RESPONSES_RETAIN}")
+LLMSIM_RESPONSES_RETAIN = _at_least(0, "LLMSIM_RESPONSES_RETAIN")
+# ... and within this many bytes (their input items and the response as stored; 1 GiB).
+LLMSIM_RESPONSES_RETAIN_BYTES = _at_least(1, "LLMSIM_RESPONSES_RETAIN_BYTES")
