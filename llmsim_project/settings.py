@@ -23,6 +23,8 @@ env = environ.Env(
     LLMSIM_STATS_PUBLISH_SECONDS=(float, 1.0),
     LLMSIM_RESPONSES_RETAIN=(int, 10_000),
     LLMSIM_RESPONSES_RETAIN_BYTES=(int, 1024**3),
+    LLMSIM_ASSISTANTS_RETAIN=(int, 10_000),
+    LLMSIM_ASSISTANTS_RETAIN_BYTES=(int, 256 * 1024**2),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -186,3 +188,8 @@ LLMSIM_ADMIN_TOKEN = env("LLMSIM_ADMIN_TOKEN", default="")
 LLMSIM_RESPONSES_RETAIN = _at_least(0, "LLMSIM_RESPONSES_RETAIN")
 # ... and within this many bytes (their input items and the response as stored; 1 GiB).
 LLMSIM_RESPONSES_RETAIN_BYTES = _at_least(1, "LLMSIM_RESPONSES_RETAIN_BYTES")
+# Assistants API objects: the newest this many assistants and this many threads (a
+# pruned thread takes its messages and runs along), and the newest ten times as many
+# messages and runs; each of the four kinds within LLMSIM_ASSISTANTS_RETAIN_BYTES.
+LLMSIM_ASSISTANTS_RETAIN = _at_least(1, "LLMSIM_ASSISTANTS_RETAIN")
+LLMSIM_ASSISTANTS_RETAIN_BYTES = _at_least(1, "LLMSIM_ASSISTANTS_RETAIN_BYTES")

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from django.db import close_old_connections, transaction
 
 from .. import snapshots
+from ..assistants_retention import assistants_retention
 from ..engine.types import CompletionRequest, Message, Plan, ToolCall, ToolDefinition
 from ..models import Assistant, Run, Thread, ThreadMessage
 from .answering import plan_answer, stream_plan
@@ -523,7 +524,7 @@ def settle(run: Run, now: float) -> Run:
             status=run.outcome, ended_at=None if run.outcome == Status.REQUIRES_ACTION else int(run.due_at)
         )
         if won and run.answer_message_id:
-            ThreadMessage.objects.create(
+            answer = ThreadMessage.objects.create(
                 public_id=run.answer_message_id,
                 thread_id=run.thread_id,
                 created_at=int(run.due_at),
@@ -532,6 +533,7 @@ def settle(run: Run, now: float) -> Run:
                 assistant_id=run.assistant_id,
                 run_id=run.public_id,
             )
+            assistants_retention().wrote(answer)
     return _reload(run)
 
 
@@ -553,7 +555,7 @@ def _conversation(thread: Thread | None, new_messages: list[NewMessage]) -> list
 
 
 def _add_messages(thread: Thread, messages: list[NewMessage], created_at: int) -> list[ThreadMessage]:
-    return [
+    rows = [
         ThreadMessage.objects.create(
             public_id=new_id("msg_", 96),
             thread=thread,
@@ -565,6 +567,8 @@ def _add_messages(thread: Thread, messages: list[NewMessage], created_at: int) -
         )
         for m in messages
     ]
+    assistants_retention().wrote(*rows)
+    return rows
 
 
 # --- planning a run's step ------------------------------------------------------------------
@@ -847,7 +851,9 @@ async def create_assistant(call: Call, body: Any) -> None:
     }
 
     def create() -> Assistant:
-        return Assistant.objects.create(public_id=new_id("asst_", 96), created_at=int(time.time()), **fields)
+        assistant = Assistant.objects.create(public_id=new_id("asst_", 96), created_at=int(time.time()), **fields)
+        assistants_retention().wrote(assistant)
+        return assistant
 
     await reply(call, assistant_json(await off_loop(create)))
 
@@ -891,6 +897,7 @@ def _thread_fields(body: dict[str, Any], where: str = "") -> dict[str, Any]:
 def _new_thread(fields: dict[str, Any], messages: list[NewMessage]) -> Thread:
     now = int(time.time())
     thread = Thread.objects.create(public_id=new_id("thread_", 96), created_at=now, **fields)
+    assistants_retention().wrote(thread)
     _add_messages(thread, messages, now)
     return thread
 
@@ -999,7 +1006,7 @@ def _save_run(draft: RunDraft, settings: dict[str, Any], step: Step) -> Run:
             if active is not None:
                 raise _active_run(thread, active)
             _add_messages(thread, draft.new_messages, int(step.started_at))
-        return Run.objects.create(
+        run = Run.objects.create(
             public_id=new_id("run_", 96),
             thread=thread,
             assistant_id=assistant.public_id,
@@ -1017,6 +1024,8 @@ def _save_run(draft: RunDraft, settings: dict[str, Any], step: Step) -> Run:
             **settings,
             **_step_fields(step),
         )
+    assistants_retention().wrote(run)
+    return run
 
 
 async def start_run(call: Call, draft: RunDraft) -> None:
@@ -1200,7 +1209,10 @@ async def submit_tool_outputs(call: Call, body: Any) -> None:
         )
         if not changed:  # cancelled, or another submission won
             raise _no_tool_outputs(_reload(run))
-        return _reload(run)
+        saved = _reload(run)
+        saved.save(update_fields=["size"])  # the tool outputs made it bigger
+        assistants_retention().wrote(saved)
+        return saved
 
     saved = await off_loop(save)
     queued = run_json(saved, "queued")
