@@ -326,6 +326,9 @@ def neutral_tool_choice(raw: Any, tools: tuple[ToolDefinition, ...]) -> Any:
 
 
 _CONTENT_PARTS = ("text", "image_url", "image_file")
+# OpenAI's limits on what one request may put in a thread.
+MAX_NEW_MESSAGES = 32
+MAX_MESSAGE_CHARS = 256_000
 
 
 def content_blocks(raw: Any, param: str) -> list[dict[str, Any]]:
@@ -339,6 +342,8 @@ def content_blocks(raw: Any, param: str) -> list[dict[str, Any]]:
                 param=param,
                 code="string_below_min_length",
             )
+        if len(raw) > MAX_MESSAGE_CHARS:
+            raise _too_long(param, MAX_MESSAGE_CHARS, len(raw), "string")
         return text_content(raw)
     if not isinstance(raw, list):
         raise _invalid_type(param, "a string or an array", raw)
@@ -361,6 +366,8 @@ def content_blocks(raw: Any, param: str) -> list[dict[str, Any]]:
             text = part.get("text")
             if not isinstance(text, str):
                 raise _invalid_type(f"{where}.text", "a string", text)
+            if len(text) > MAX_MESSAGE_CHARS:
+                raise _too_long(f"{where}.text", MAX_MESSAGE_CHARS, len(text), "string")
             blocks.extend(text_content(text))
         else:
             if not isinstance(part.get(kind), dict):
@@ -410,6 +417,8 @@ def parse_messages(raw: Any, param: str) -> list[NewMessage]:
         return []
     if not isinstance(raw, list):
         raise _invalid_type(param, "an array", raw)
+    if len(raw) > MAX_NEW_MESSAGES:
+        raise _too_long(param, MAX_NEW_MESSAGES, len(raw))
     return [parse_message(item, f"{param}[{i}]") for i, item in enumerate(raw)]
 
 
