@@ -5,6 +5,7 @@ project root). Simulator behaviour (generator, latency, errors) is not here: it 
 in the database, edited in the admin, and is loaded into an in-memory snapshot.
 """
 
+import math
 from pathlib import Path
 
 import environ
@@ -25,6 +26,7 @@ env = environ.Env(
     LLMSIM_RESPONSES_RETAIN_BYTES=(int, 1024**3),
     LLMSIM_ASSISTANTS_RETAIN=(int, 10_000),
     LLMSIM_ASSISTANTS_RETAIN_BYTES=(int, 256 * 1024**2),
+    LLMSIM_DB_BUSY_TIMEOUT_S=(float, 5.0),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -96,11 +98,24 @@ ASGI_APPLICATION = "llmsim_project.asgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+# How long a query waits for a database that is busy (SQLite: another process's write;
+# PostgreSQL: connecting) before the request gets a 503 with retry-after.
+LLMSIM_DB_BUSY_TIMEOUT_S = _at_least(0.01, "LLMSIM_DB_BUSY_TIMEOUT_S")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Server processes poll the snapshot version while the admin writes: WAL lets
     # readers and the writer proceed together instead of meeting "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "transaction_mode": "IMMEDIATE"}
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": LLMSIM_DB_BUSY_TIMEOUT_S,
+        }
+    )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A server that does not answer (not one that refuses) would hold each request for
+    # the operating system's TCP timeout, minutes; libpq counts whole seconds, two at least.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", max(2, math.ceil(LLMSIM_DB_BUSY_TIMEOUT_S))
     )
 
 # The management API (/llmsim/api/, simulator/rest/): staff users only, by API token
