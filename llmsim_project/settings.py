@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it sees a view's exception first: a busy database is a 503, not a 500 page.
+    "simulator.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "llmsim_project.urls"

@@ -24,6 +24,7 @@ from .services import postgres_url
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # client.beta is deprecated
 
 MODEL = "gpt-4o-mini"
+ADMIN_TOKEN = "s3cret"
 UNAVAILABLE = {
     "error": {
         "message": "The server could not reach its database in time (it is busy or unavailable). Please retry your "
@@ -38,9 +39,8 @@ UNAVAILABLE = {
 @pytest.fixture(scope="module", params=["runserver", "serve"])
 def server(request, tmp_path_factory):
     """A live server that waits for a locked database 0.2 s (LLMSIM_DB_BUSY_TIMEOUT_S), not 5."""
-    live = start_server(
-        tmp_path_factory.mktemp(f"busy-{request.param}"), request.param, {"LLMSIM_DB_BUSY_TIMEOUT_S": "0.2"}
-    )
+    env = {"LLMSIM_DB_BUSY_TIMEOUT_S": "0.2", "LLMSIM_ADMIN_TOKEN": ADMIN_TOKEN}
+    live = start_server(tmp_path_factory.mktemp(f"busy-{request.param}"), request.param, env)
     yield live
     stop_server(live)
 
@@ -63,13 +63,13 @@ def write_lock(db_path) -> Iterator[None]:
         connection.close()
 
 
-def call(server, method: str, path: str, body: dict | None = None):
+def call(server, method: str, path: str, body: dict | None = None, key: str = "test"):
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
         f"{server.base_url}{path}",
         data=data,
         method=method,
-        headers={"Authorization": "Bearer test", "Content-Type": "application/json", **INSTANT},
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json", **INSTANT},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -101,10 +101,15 @@ def test_it_answers_writes_to_a_locked_database_with_a_503_and_retry_after_then_
         assert client.beta.threads.retrieve(thread.id).id == thread.id
         assert client.responses.retrieve(stored.id).id == stored.id
         assert client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}]).choices
+        # The management API (a Django view) says it in its own format.
+        status, headers, answer = call(server, "POST", "/llmsim/api/scenarios", {"name": "busy"}, ADMIN_TOKEN)
+        assert (status, headers["retry-after"]) == (503, "1")
+        assert answer == {"detail": "The database is busy or unavailable. Please retry your request shortly."}
     # Released: the same writes go through.
     for method, path, body in writes[:3]:
         status, _, answer = call(server, method, path, body)
         assert status == 200, (method, path, answer)
+    assert call(server, "POST", "/llmsim/api/scenarios", {"name": "busy"}, ADMIN_TOKEN)[0] == 201
     run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
     assert run.status == "completed"
     client.responses.delete(stored.id)
