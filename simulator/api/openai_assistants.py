@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
-from django.db import close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 
 from .. import snapshots
 from ..assistants_retention import assistants_retention
@@ -955,7 +955,10 @@ async def create_message(call: Call, body: Any) -> None:
         active = _settle_thread(thread, time.time())
         if active is not None:
             raise ProviderError(400, f"Can't add messages to {thread_id} while a run {active.public_id} is active.")
-        return _add_messages(thread, [message], int(time.time()))[0]
+        try:
+            return _add_messages(thread, [message], int(time.time()))[0]
+        except IntegrityError:  # its foreign key: the thread was deleted or pruned since it was read
+            raise _not_found("thread", thread_id) from None
 
     await reply(call, message_json(await off_loop(create), thread_id))
 
@@ -1005,34 +1008,43 @@ def _draft_run(thread_id: str, options: RunOptions) -> RunDraft:
 
 def _save_run(draft: RunDraft, settings: dict[str, Any], step: Step) -> Run:
     """The new run (and its new thread and messages) in one transaction."""
+    try:
+        return _insert_run(draft, settings, step)
+    except IntegrityError:  # its foreign key: the thread was deleted or pruned since the run was drafted
+        if draft.thread is None:
+            raise
+        raise _not_found("thread", draft.thread.public_id) from None
+
+
+@transaction.atomic
+def _insert_run(draft: RunDraft, settings: dict[str, Any], step: Step) -> Run:
     options, assistant = draft.options, draft.assistant
-    with transaction.atomic():
-        thread = draft.thread
-        if thread is None:
-            thread = _new_thread(draft.new_thread, draft.new_messages)
-        else:
-            active = _settle_thread(thread, time.time())  # another run may have started meanwhile
-            if active is not None:
-                raise _active_run(thread, active)
-            _add_messages(thread, draft.new_messages, int(step.started_at))
-        run = Run.objects.create(
-            public_id=new_id("run_", 96),
-            thread=thread,
-            assistant_id=assistant.public_id,
-            created_at=int(step.started_at),
-            model=draft.model,
-            instructions=draft.instructions,
-            metadata=options.metadata,
-            temperature=options.temperature if options.temperature is not None else assistant.temperature,
-            top_p=options.top_p if options.top_p is not None else assistant.top_p,
-            max_prompt_tokens=options.max_prompt_tokens,
-            max_completion_tokens=options.max_completion_tokens,
-            truncation_strategy=options.truncation_strategy,
-            prompt_tokens=step.plan.usage.prompt_tokens,
-            completion_tokens=step.plan.usage.completion_tokens,
-            **settings,
-            **_step_fields(step),
-        )
+    thread = draft.thread
+    if thread is None:
+        thread = _new_thread(draft.new_thread, draft.new_messages)
+    else:
+        active = _settle_thread(thread, time.time())  # another run may have started meanwhile
+        if active is not None:
+            raise _active_run(thread, active)
+        _add_messages(thread, draft.new_messages, int(step.started_at))
+    run = Run.objects.create(
+        public_id=new_id("run_", 96),
+        thread=thread,
+        assistant_id=assistant.public_id,
+        created_at=int(step.started_at),
+        model=draft.model,
+        instructions=draft.instructions,
+        metadata=options.metadata,
+        temperature=options.temperature if options.temperature is not None else assistant.temperature,
+        top_p=options.top_p if options.top_p is not None else assistant.top_p,
+        max_prompt_tokens=options.max_prompt_tokens,
+        max_completion_tokens=options.max_completion_tokens,
+        truncation_strategy=options.truncation_strategy,
+        prompt_tokens=step.plan.usage.prompt_tokens,
+        completion_tokens=step.plan.usage.completion_tokens,
+        **settings,
+        **_step_fields(step),
+    )
     assistants_retention().wrote(run)
     return run
 
