@@ -53,23 +53,33 @@ class AssistantsRetention:
         with self._lock:
             self._rows += len(rows)
             self._bytes += sum(row.size for row in rows)
-            if self._pending or (self._rows < self.every_rows and self._bytes < self.every_bytes):
+            if self._pending or not self._due():
                 return
-            self._rows = self._bytes = 0
             self._pending = True
         self._pruner.submit(self._prune_in_background)
 
+    def _due(self) -> bool:
+        """Whether a tenth of a limit has come in since the last prune began (hold the lock); if so, count anew."""
+        if self._rows < self.every_rows and self._bytes < self.every_bytes:
+            return False
+        self._rows = self._bytes = 0
+        return True
+
     def _prune_in_background(self) -> None:
-        try:
-            self.prune()
-        except DatabaseError as exc:  # busy or unreachable: the next prune catches up
-            logger.warning("could not prune the Assistants tables: %s", exc)
-        except Exception:
-            logger.exception("could not prune the Assistants tables")
-        finally:
-            connections[self.using].close()  # prunes are rare: no connection kept for the next
+        while True:
+            try:
+                self.prune()
+            except DatabaseError as exc:  # busy or unreachable: the next prune catches up
+                logger.warning("could not prune the Assistants tables: %s", exc)
+            except Exception:
+                logger.exception("could not prune the Assistants tables")
+            finally:
+                connections[self.using].close()  # prunes are rare: no connection kept for the next
             with self._lock:
-                self._pending = False
+                # What came in while this prune ran was counted, not queued: its turn is now.
+                if not self._due():
+                    self._pending = False
+                    return
 
     def prune(self) -> dict[str, int]:
         """Delete the oldest rows past the limits; how many went, by table."""
