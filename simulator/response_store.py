@@ -4,10 +4,11 @@ The request path never runs a query itself: Django forbids it in an event loop, 
 query there would stall every stream of the process. Saves go to one writer thread,
 which inserts whatever has queued up in one transaction (a burst of answers costs one
 commit, not one each), wakes the waiting requests with one call per batch, and prunes
-the oldest rows every so often; reads and deletes go to a small thread pool. The table keeps the newest
-LLMSIM_RESPONSES_RETAIN rows within LLMSIM_RESPONSES_RETAIN_BYTES (simulator/retention.py).
-The SQL is written out (portable between SQLite and PostgreSQL): the ORM's per-row Python cost
-would be paid under the interpreter lock the event loop needs.
+the oldest rows every so often (the table keeps the newest LLMSIM_RESPONSES_RETAIN rows
+within LLMSIM_RESPONSES_RETAIN_BYTES: simulator/retention.py); reads and deletes go to
+a small thread pool. The SQL is written out (portable between SQLite and PostgreSQL):
+the ORM's per-row Python cost would be paid under the interpreter lock the event loop
+needs.
 
 Only requests that store (`store: true`, the API's default), continue an earlier
 response (`previous_response_id`) or retrieve one pay for any of this.
@@ -169,14 +170,15 @@ class ResponseStore:
         """Insert `records` in one transaction, and prune when enough saves have come in."""
         connection = connections[self.using]
         created = connection.ops.adapt_datetimefield_value(timezone.now())
+        sizes = [r.size for r in records]
         rows = [
-            (created, r.size, r.response_id, r.model, r.previous_response_id, r.input_items, r.response)
-            for r in records
+            (created, size, r.response_id, r.model, r.previous_response_id, r.input_items, r.response)
+            for r, size in zip(records, sizes, strict=True)
         ]
         with transaction.atomic(using=self.using), connection.cursor() as cursor:
             cursor.executemany(_INSERT, rows)
         self._saved_since_prune += len(rows)
-        self._bytes_since_prune += sum(row[1] for row in rows)
+        self._bytes_since_prune += sum(sizes)
         if self._saved_since_prune >= self.prune_every or self._bytes_since_prune >= self.prune_every_bytes:
             self._saved_since_prune = self._bytes_since_prune = 0
             self.prune()
