@@ -5,6 +5,7 @@ project root). Simulator behaviour (generator, latency, errors) is not here: it 
 in the database, edited in the admin, and is loaded into an in-memory snapshot.
 """
 
+import math
 from pathlib import Path
 
 import environ
@@ -22,8 +23,20 @@ env = environ.Env(
     LLMSIM_LOG_REQUESTS=(bool, False),
     LLMSIM_STATS_PUBLISH_SECONDS=(float, 1.0),
     LLMSIM_RESPONSES_RETAIN=(int, 10_000),
+    LLMSIM_RESPONSES_RETAIN_BYTES=(int, 1024**3),
+    LLMSIM_ASSISTANTS_RETAIN=(int, 10_000),
+    LLMSIM_ASSISTANTS_RETAIN_BYTES=(int, 256 * 1024**2),
+    LLMSIM_DB_BUSY_TIMEOUT_S=(float, 5.0),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _at_least(least: float, name: str) -> float:
+    value = env(name)
+    if value < least:
+        raise ImproperlyConfigured(f"{name} must be {least} or more, not {value}")
+    return value
+
 
 DEBUG = env("DEBUG")
 # A simulator usually runs on a developer machine or inside a test network, so a
@@ -60,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it sees a view's exception first: a busy database is a 503, not a 500 page.
+    "simulator.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "llmsim_project.urls"
@@ -85,11 +100,24 @@ ASGI_APPLICATION = "llmsim_project.asgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+# How long a query waits for a database that is busy (SQLite: another process's write;
+# PostgreSQL: connecting) before the request gets a 503 with retry-after.
+LLMSIM_DB_BUSY_TIMEOUT_S = _at_least(0.01, "LLMSIM_DB_BUSY_TIMEOUT_S")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Server processes poll the snapshot version while the admin writes: WAL lets
     # readers and the writer proceed together instead of meeting "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "transaction_mode": "IMMEDIATE"}
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": LLMSIM_DB_BUSY_TIMEOUT_S,
+        }
+    )
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # A server that does not answer (not one that refuses) would hold each request for
+    # the operating system's TCP timeout, minutes; libpq counts whole seconds, two at least.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", max(2, math.ceil(LLMSIM_DB_BUSY_TIMEOUT_S))
     )
 
 # The management API (/llmsim/api/, simulator/rest/): staff users only, by API token
@@ -174,6 +202,11 @@ LLMSIM_ADMIN_TOKEN = env("LLMSIM_ADMIN_TOKEN", default="")
 # Responses API answers created with store: true are kept in the database for
 # retrieval and previous_response_id: the newest this many (the oldest are pruned as
 # new ones come in, so a load test cannot fill the disk). 0 stores none.
-LLMSIM_RESPONSES_RETAIN = env("LLMSIM_RESPONSES_RETAIN")
-if LLMSIM_RESPONSES_RETAIN < 0:
-    raise ImproperlyConfigured(f"LLMSIM_RESPONSES_RETAIN must be 0 or more, not {LLMSIM_RESPONSES_RETAIN}")
+LLMSIM_RESPONSES_RETAIN = _at_least(0, "LLMSIM_RESPONSES_RETAIN")
+# ... and within this many bytes (their input items and the response as stored; 1 GiB).
+LLMSIM_RESPONSES_RETAIN_BYTES = _at_least(1, "LLMSIM_RESPONSES_RETAIN_BYTES")
+# Assistants API objects: the newest this many assistants and this many threads (a
+# pruned thread takes its messages and runs along), and the newest ten times as many
+# messages and runs; each of the four kinds within LLMSIM_ASSISTANTS_RETAIN_BYTES.
+LLMSIM_ASSISTANTS_RETAIN = _at_least(1, "LLMSIM_ASSISTANTS_RETAIN")
+LLMSIM_ASSISTANTS_RETAIN_BYTES = _at_least(1, "LLMSIM_ASSISTANTS_RETAIN_BYTES")

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -413,11 +415,45 @@ class SnapshotVersion(models.Model):
         verbose_name = "snapshot version"
 
 
-class StoredResponse(models.Model):
+def stored_size(row: models.Model) -> int:
+    """The bytes a row's text and JSON fields take as stored (JSON as Django writes it)."""
+    size = 0
+    for field in row._meta.concrete_fields:
+        value = getattr(row, field.attname)
+        if value is None:
+            continue
+        if isinstance(field, models.JSONField):
+            size += len(json.dumps(value, cls=field.encoder))
+        elif isinstance(value, str):
+            size += len(value.encode())
+    return size
+
+
+class ClientData(models.Model):
+    """A row that clients' requests create (not scenario data). The tables of these are kept
+    within a number of rows and of bytes (simulator/retention.py): `size` is the row's share."""
+
+    size = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Bytes of its text and JSON fields as stored; retention counts them."
+    )
+
+    class Meta:
+        abstract = True
+        # Retention adds up the newest rows' sizes: this index answers that without
+        # reading the rows themselves (in SQLite, a large row's tail is a chain of pages).
+        indexes = [models.Index(fields=["id", "size"], name="%(app_label)s_%(class)s_size")]
+
+    def save(self, *args, **kwargs) -> None:
+        self.size = stored_size(self)
+        super().save(*args, **kwargs)
+
+
+class StoredResponse(ClientData):
     """A Responses API answer created with `store: true`, for GET /v1/responses/{id}, its
-    input items and `previous_response_id`. Written off the event loop (simulator/api/
-    response_store.py) and pruned to LLMSIM_RESPONSES_RETAIN rows; not scenario data, so
-    saving one never bumps the snapshot version."""
+    input items and `previous_response_id`. Written off the event loop (simulator/
+    response_store.py) and pruned to the newest LLMSIM_RESPONSES_RETAIN rows within
+    LLMSIM_RESPONSES_RETAIN_BYTES; not scenario data, so saving one never bumps the
+    snapshot version."""
 
     response_id = models.CharField("response id", max_length=64, unique=True, help_text="resp_…, as clients see it.")
     created = models.DateTimeField(default=timezone.now)
@@ -428,7 +464,7 @@ class StoredResponse(models.Model):
     input_items = models.TextField(help_text="The request's input items as JSON, each with its id.")
     response = models.TextField(help_text="The response object as JSON, exactly as it was answered.")
 
-    class Meta:
+    class Meta(ClientData.Meta):
         verbose_name = "stored response"
 
     def __str__(self) -> str:
@@ -438,12 +474,13 @@ class StoredResponse(models.Model):
 # --- Assistants API (simulator/api/openai_assistants.py) -----------------------------
 # What clients of the deprecated Assistants API create through it: assistants, threads,
 # their messages and runs. Not scenario data (signals.WATCHED leaves them out, so
-# writing them never rebuilds the snapshot); read and written off the event loop.
+# writing them never rebuilds the snapshot); read and written off the event loop, and
+# pruned oldest first (simulator/assistants_retention.py).
 # Each row has the id clients see (asst_…, thread_…, msg_…, run_…) next to an
 # auto-increment key that orders lists the way they were created.
 
 
-class Assistant(models.Model):
+class Assistant(ClientData):
     public_id = models.CharField("id", max_length=64, unique=True, help_text="asst_…, as clients see it.")
     created_at = models.BigIntegerField(help_text="Unix seconds.")
     model = models.CharField(max_length=200)
@@ -461,7 +498,7 @@ class Assistant(models.Model):
         return self.public_id
 
 
-class Thread(models.Model):
+class Thread(ClientData):
     public_id = models.CharField("id", max_length=64, unique=True, help_text="thread_…, as clients see it.")
     created_at = models.BigIntegerField(help_text="Unix seconds.")
     metadata = models.JSONField(default=dict, blank=True)
@@ -471,7 +508,7 @@ class Thread(models.Model):
         return self.public_id
 
 
-class ThreadMessage(models.Model):
+class ThreadMessage(ClientData):
     public_id = models.CharField("id", max_length=64, unique=True, help_text="msg_…, as clients see it.")
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
     created_at = models.BigIntegerField(help_text="Unix seconds.")
@@ -482,14 +519,14 @@ class ThreadMessage(models.Model):
     attachments = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
 
-    class Meta:
+    class Meta(ClientData.Meta):
         verbose_name = "thread message"
 
     def __str__(self) -> str:
         return self.public_id
 
 
-class Run(models.Model):
+class Run(ClientData):
     """A run of an assistant on a thread. Its status follows from the clock: a step
     planned at `started_at` ends at `due_at` with `outcome`, which the first read after
     that writes down (the answer's message too)."""

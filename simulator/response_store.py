@@ -4,9 +4,11 @@ The request path never runs a query itself: Django forbids it in an event loop, 
 query there would stall every stream of the process. Saves go to one writer thread,
 which inserts whatever has queued up in one transaction (a burst of answers costs one
 commit, not one each), wakes the waiting requests with one call per batch, and prunes
-the oldest rows every so often; reads and deletes go to a small thread pool. The SQL is
-written out (portable between SQLite and PostgreSQL): the ORM's per-row Python cost
-would be paid under the interpreter lock the event loop needs.
+the oldest rows every so often (the table keeps the newest LLMSIM_RESPONSES_RETAIN rows
+within LLMSIM_RESPONSES_RETAIN_BYTES: simulator/retention.py); reads and deletes go to
+a small thread pool. The SQL is written out (portable between SQLite and PostgreSQL):
+the ORM's per-row Python cost would be paid under the interpreter lock the event loop
+needs.
 
 Only requests that store (`store: true`, the API's default), continue an earlier
 response (`previous_response_id`) or retrieve one pay for any of this.
@@ -28,6 +30,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections, transaction
 from django.utils import timezone
 
+from . import retention
 from .models import StoredResponse
 
 logger = logging.getLogger(__name__)
@@ -41,7 +44,7 @@ MAX_CHAIN = 1000
 
 _TABLE = StoredResponse._meta.db_table
 _COLUMNS = "response_id, model, previous_response_id, input_items, response"
-_INSERT = f"INSERT INTO {_TABLE} (created, {_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s)"
+_INSERT = f"INSERT INTO {_TABLE} (created, size, {_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
 _SELECT = f"SELECT {_COLUMNS} FROM {_TABLE} WHERE response_id = %s"
 # The response and its predecessors in one query, newest first.
 _CHAIN = f"""
@@ -66,20 +69,31 @@ class Record:
     input_items: str  # JSON array
     response: str  # JSON object
 
+    @property
+    def size(self) -> int:
+        """Its bytes as stored (what LLMSIM_RESPONSES_RETAIN_BYTES counts)."""
+        return len(self.input_items.encode()) + len(self.response.encode())
+
 
 Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
 
 
 class ResponseStore:
-    """StoredResponse rows behind awaitables: save, get, chain, delete; keeps the newest `retain`."""
+    """StoredResponse rows behind awaitables: save, get, chain, delete; keeps the newest
+    `retain` rows within `retain_bytes`."""
 
-    def __init__(self, retain: int, using: str = "default", prune_every: int | None = None) -> None:
+    def __init__(self, retain: int, retain_bytes: int, using: str = "default", prune_every: int | None = None) -> None:
         self.retain = retain
+        self.retain_bytes = retain_bytes
         self.using = using
-        # Pruning is one indexed DELETE, run every so many saves: the table holds at most
-        # retain + prune_every rows between two prunes.
-        self.prune_every = prune_every or max(1, min(1000, retain // 10))
+        # Pruning is one indexed DELETE, run every so many saves or bytes: the table holds
+        # at most retain + prune_every rows, and retain_bytes + prune_every_bytes (and one
+        # response), between two prunes.
+        rows, size = retention.prune_every(retain, retain_bytes)
+        self.prune_every = prune_every or rows
+        self.prune_every_bytes = size
         self._saved_since_prune = 0
+        self._bytes_since_prune = 0
         self._queue: queue.SimpleQueue[tuple[Record, Waiter]] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -156,23 +170,24 @@ class ResponseStore:
         """Insert `records` in one transaction, and prune when enough saves have come in."""
         connection = connections[self.using]
         created = connection.ops.adapt_datetimefield_value(timezone.now())
-        rows = [(created, r.response_id, r.model, r.previous_response_id, r.input_items, r.response) for r in records]
+        sizes = [r.size for r in records]
+        rows = [
+            (created, size, r.response_id, r.model, r.previous_response_id, r.input_items, r.response)
+            for r, size in zip(records, sizes, strict=True)
+        ]
         with transaction.atomic(using=self.using), connection.cursor() as cursor:
             cursor.executemany(_INSERT, rows)
         self._saved_since_prune += len(rows)
-        if self._saved_since_prune >= self.prune_every:
-            self._saved_since_prune = 0
+        self._bytes_since_prune += sum(sizes)
+        if self._saved_since_prune >= self.prune_every or self._bytes_since_prune >= self.prune_every_bytes:
+            self._saved_since_prune = self._bytes_since_prune = 0
             self.prune()
 
     def prune(self) -> int:
-        """Delete all but the newest `retain` rows (by insertion order); the number deleted."""
+        """Delete all but the newest `retain` rows (by insertion order) within `retain_bytes`; the number deleted."""
         with connections[self.using].cursor() as cursor:
-            cursor.execute(f"SELECT MAX(id) FROM {_TABLE}")
-            newest = cursor.fetchone()[0]
-            if newest is None or newest <= self.retain:
-                return 0
-            cursor.execute(f"DELETE FROM {_TABLE} WHERE id <= %s", [newest - self.retain])
-            return cursor.rowcount
+            last = retention.cutoff(cursor, _TABLE, self.retain, self.retain_bytes)
+            return retention.delete_through(cursor, _TABLE, last)
 
     def _get(self, response_id: str) -> Record | None:
         with connections[self.using].cursor() as cursor:
@@ -205,8 +220,9 @@ _store: ResponseStore | None = None
 
 
 def store() -> ResponseStore:
-    """This process's store (LLMSIM_RESPONSES_RETAIN rows at most, give or take a prune)."""
+    """This process's store (LLMSIM_RESPONSES_RETAIN rows and LLMSIM_RESPONSES_RETAIN_BYTES at
+    most, give or take a prune)."""
     global _store
     if _store is None:
-        _store = ResponseStore(settings.LLMSIM_RESPONSES_RETAIN)
+        _store = ResponseStore(settings.LLMSIM_RESPONSES_RETAIN, settings.LLMSIM_RESPONSES_RETAIN_BYTES)
     return _store

@@ -387,3 +387,46 @@ def test_bad_list_parameters_get_400(beta, query):
     with pytest.raises(openai.BadRequestError) as raised:
         beta.threads.messages.list(thread.id, extra_query=dict([query.split("=")]))
     assert raised.value.param == query.split("=")[0]
+
+
+def test_a_request_puts_at_most_32_messages_in_a_thread(beta, assistant):
+    messages = [{"role": "user", "content": f"Message {n}"} for n in range(33)]
+    thread = new_thread(beta)
+    attempts = [
+        ("messages", lambda: beta.threads.create(messages=messages)),
+        (
+            "thread.messages",
+            lambda: beta.threads.create_and_run(assistant_id=assistant.id, thread={"messages": messages}),
+        ),
+        (
+            "additional_messages",
+            lambda: beta.threads.runs.create(thread.id, assistant_id=assistant.id, additional_messages=messages),
+        ),
+    ]
+    for param, attempt in attempts:
+        with pytest.raises(openai.BadRequestError) as raised:
+            attempt()
+        assert raised.value.body == {
+            "message": f"Invalid '{param}': array too long. Expected an array with maximum length 32, but got an "
+            "array with length 33 instead.",
+            "type": "invalid_request_error",
+            "param": param,
+            "code": "array_above_max_length",
+        }
+    full = beta.threads.create(messages=messages[:32])
+    assert len(beta.threads.messages.list(full.id, limit=100).data) == 32
+
+
+def test_a_message_holds_at_most_256000_characters(beta):
+    thread = new_thread(beta)
+    for content, param in [("x" * 256_001, "content"), ([{"type": "text", "text": "x" * 256_001}], "content[0].text")]:
+        with pytest.raises(openai.BadRequestError) as raised:
+            beta.threads.messages.create(thread.id, role="user", content=content)
+        assert raised.value.body == {
+            "message": f"Invalid '{param}': string too long. Expected a string with maximum length 256000, but got a "
+            "string with length 256001 instead.",
+            "type": "invalid_request_error",
+            "param": param,
+            "code": "string_above_max_length",
+        }
+    beta.threads.messages.create(thread.id, role="user", content="x" * 256_000)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import urllib.error
 import urllib.request
 
@@ -13,9 +14,10 @@ import pytest
 
 from simulator.response_store import Record, ResponseStore
 
-from .conftest import INSTANT
+from .conftest import INSTANT, start_server, stop_server
 
 MODEL = "gpt-4o"
+GIB = 1024**3
 
 
 def create(client, prompt="Hello", **kwargs):
@@ -131,6 +133,31 @@ def request(server, method: str, path: str):
         return error.code, error.headers, json.loads(error.read())
 
 
+@pytest.fixture(scope="module", params=["runserver", "serve"])
+def small_store(request, tmp_path_factory):
+    """A live server that keeps 100,000 bytes of responses (LLMSIM_RESPONSES_RETAIN_BYTES)."""
+    env = {"LLMSIM_RESPONSES_RETAIN_BYTES": "100000"}
+    live = start_server(tmp_path_factory.mktemp(f"bytes-{request.param}"), request.param, env)
+    yield live
+    stop_server(live)
+
+
+def test_it_keeps_the_newest_responses_within_the_byte_limit(small_store):
+    with openai.OpenAI(base_url=f"{small_store.base_url}/v1", api_key="test", max_retries=0) as client:
+        created = [create(client, f"Document {n}: " + "lorem ipsum " * 2_500) for n in range(10)]  # 30 KB each
+        kept = []
+        for response in created:
+            try:
+                kept.append(client.responses.retrieve(response.id).id)
+            except openai.NotFoundError:
+                continue
+    # About 32 KB a response as stored: the newest three fit.
+    assert kept == [response.id for response in created[-3:]]
+    with sqlite3.connect(small_store.db_path) as connection:
+        rows, size = connection.execute("SELECT COUNT(*), SUM(size) FROM simulator_storedresponse").fetchone()
+    assert rows == 3 and 90_000 < size <= 100_000
+
+
 # --- the store itself ----------------------------------------------------------------
 
 
@@ -142,7 +169,7 @@ def record(n: int) -> Record:
 def test_the_store_keeps_only_the_newest_responses():
     from simulator.models import StoredResponse
 
-    store = ResponseStore(retain=3, prune_every=2)
+    store = ResponseStore(retain=3, retain_bytes=GIB, prune_every=2)
     for n in range(10):
         store.write([record(n)])
     # Pruned every second save: never more than retain + prune_every rows.
@@ -152,15 +179,31 @@ def test_the_store_keeps_only_the_newest_responses():
 
 
 @pytest.mark.django_db
+def test_the_store_keeps_the_newest_responses_within_its_byte_limit():
+    from django.db.models import Sum
+
+    from simulator.models import StoredResponse
+
+    store = ResponseStore(retain=100, retain_bytes=10_000)
+    records = [Record(f"resp_{n}", MODEL, "", json.dumps(["x" * 2_000]), "{}") for n in range(10)]
+    for saved in records:
+        store.write([saved])  # over a tenth of the limit: pruned after each
+    # 2,006 bytes a response: the newest four fit in 10,000.
+    kept = list(StoredResponse.objects.order_by("id").values_list("response_id", flat=True))
+    assert kept == ["resp_6", "resp_7", "resp_8", "resp_9"]
+    assert StoredResponse.objects.aggregate(total=Sum("size"))["total"] == 4 * records[0].size == 8_024
+
+
+@pytest.mark.django_db
 def test_the_default_retention_prunes_in_batches():
-    store = ResponseStore(retain=10_000)
+    store = ResponseStore(retain=10_000, retain_bytes=GIB)
     assert store.prune_every == 1000
-    assert ResponseStore(retain=5).prune_every == 1
+    assert ResponseStore(retain=5, retain_bytes=GIB).prune_every == 1
 
 
 @pytest.mark.django_db(transaction=True)
 def test_saves_from_the_event_loop_are_written_by_one_thread_and_chained():
-    store = ResponseStore(retain=100)
+    store = ResponseStore(retain=100, retain_bytes=GIB)
 
     async def scenario():
         await asyncio.gather(*(store.save(record(n)) for n in range(20)))

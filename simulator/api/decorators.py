@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from stats.recorder import recorder
 
@@ -25,6 +26,24 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[..., Awaitable[None]]
 SendError = Callable[[Call, ProviderError], Awaitable[None]]
+
+# A database that is busy (another process holds SQLite's write lock past
+# LLMSIM_DB_BUSY_TIMEOUT_S) or unreachable (PostgreSQL restarting) is a moment's trouble:
+# the client is told to try again, as a provider says when it is overloaded.
+DATABASE_RETRY_AFTER_S = 1
+
+
+def database_unavailable() -> ProviderError:
+    return ProviderError(
+        503,
+        "The server could not reach its database in time (it is busy or unavailable). Please retry your request "
+        "shortly.",
+        "service_unavailable",
+        headers=[
+            (b"retry-after", b"%d" % DATABASE_RETRY_AFTER_S),
+            (b"retry-after-ms", b"%d" % (DATABASE_RETRY_AFTER_S * 1000)),
+        ],
+    )
 
 
 # How deep a request body may nest. The deepest real requests (a tool's JSON schema
@@ -76,8 +95,9 @@ def endpoint(
     """Make a provider route: stats, API key check, JSON body, and errors in the provider's format.
 
     A handler declared as `(call, body)` receives the parsed JSON body; `(call)` reads none.
-    Nothing escapes as an HTML page or a bare 500: unexpected exceptions become the
-    provider's server_error, before or during a stream.
+    Nothing escapes as an HTML page or a bare 500: a busy or unreachable database becomes
+    the provider's 503 with retry-after, unexpected exceptions its server_error, before or
+    during a stream.
     """
 
     def decorate(handler: Handler) -> Handler:
@@ -103,6 +123,9 @@ def endpoint(
                 await _answer_error(call, error, send_error, stream_error_event)
             except (asyncio.CancelledError, ConnectionAbortedError):
                 raise
+            except (OperationalError, InterfaceError) as exc:
+                logger.warning("database unavailable answering %s %s: %s", call.method, call.path, exc)
+                await _answer_error(call, database_unavailable(), send_error, stream_error_event)
             except Exception:
                 logger.exception("unexpected error answering %s %s", call.method, call.path)
                 error = ProviderError(500, "The server had an error while processing your request.", "server_error")

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
-from django.db import close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, transaction
 
 from .. import snapshots
+from ..assistants_retention import assistants_retention
 from ..engine.types import CompletionRequest, Message, Plan, ToolCall, ToolDefinition
 from ..models import Assistant, Run, Thread, ThreadMessage
 from .answering import plan_answer, stream_plan
@@ -327,6 +328,9 @@ def neutral_tool_choice(raw: Any, tools: tuple[ToolDefinition, ...]) -> Any:
 
 
 _CONTENT_PARTS = ("text", "image_url", "image_file")
+# OpenAI's limits on what one request may put in a thread.
+MAX_NEW_MESSAGES = 32
+MAX_MESSAGE_CHARS = 256_000
 
 
 def content_blocks(raw: Any, param: str) -> list[dict[str, Any]]:
@@ -340,6 +344,8 @@ def content_blocks(raw: Any, param: str) -> list[dict[str, Any]]:
                 param=param,
                 code="string_below_min_length",
             )
+        if len(raw) > MAX_MESSAGE_CHARS:
+            raise _too_long(param, MAX_MESSAGE_CHARS, len(raw), "string")
         return text_content(raw)
     if not isinstance(raw, list):
         raise _invalid_type(param, "a string or an array", raw)
@@ -362,6 +368,8 @@ def content_blocks(raw: Any, param: str) -> list[dict[str, Any]]:
             text = part.get("text")
             if not isinstance(text, str):
                 raise _invalid_type(f"{where}.text", "a string", text)
+            if len(text) > MAX_MESSAGE_CHARS:
+                raise _too_long(f"{where}.text", MAX_MESSAGE_CHARS, len(text), "string")
             blocks.extend(text_content(text))
         else:
             if not isinstance(part.get(kind), dict):
@@ -411,6 +419,8 @@ def parse_messages(raw: Any, param: str) -> list[NewMessage]:
         return []
     if not isinstance(raw, list):
         raise _invalid_type(param, "an array", raw)
+    if len(raw) > MAX_NEW_MESSAGES:
+        raise _too_long(param, MAX_NEW_MESSAGES, len(raw))
     return [parse_message(item, f"{param}[{i}]") for i, item in enumerate(raw)]
 
 
@@ -525,7 +535,7 @@ def settle(run: Run, now: float) -> Run:
             status=run.outcome, ended_at=None if run.outcome == Status.REQUIRES_ACTION else int(run.due_at)
         )
         if won and run.answer_message_id:
-            ThreadMessage.objects.create(
+            answer = ThreadMessage.objects.create(
                 public_id=run.answer_message_id,
                 thread_id=run.thread_id,
                 created_at=int(run.due_at),
@@ -534,6 +544,7 @@ def settle(run: Run, now: float) -> Run:
                 assistant_id=run.assistant_id,
                 run_id=run.public_id,
             )
+            assistants_retention().wrote(answer)
     return _reload(run)
 
 
@@ -555,7 +566,7 @@ def _conversation(thread: Thread | None, new_messages: list[NewMessage]) -> list
 
 
 def _add_messages(thread: Thread, messages: list[NewMessage], created_at: int) -> list[ThreadMessage]:
-    return [
+    rows = [
         ThreadMessage.objects.create(
             public_id=new_id("msg_", 96),
             thread=thread,
@@ -567,6 +578,8 @@ def _add_messages(thread: Thread, messages: list[NewMessage], created_at: int) -
         )
         for m in messages
     ]
+    assistants_retention().wrote(*rows)
+    return rows
 
 
 # --- planning a run's step ------------------------------------------------------------------
@@ -849,7 +862,9 @@ async def create_assistant(call: Call, body: Any) -> None:
     }
 
     def create() -> Assistant:
-        return Assistant.objects.create(public_id=new_id("asst_", 96), created_at=int(time.time()), **fields)
+        assistant = Assistant.objects.create(public_id=new_id("asst_", 96), created_at=int(time.time()), **fields)
+        assistants_retention().wrote(assistant)
+        return assistant
 
     await reply(call, assistant_json(await off_loop(create)))
 
@@ -893,6 +908,7 @@ def _thread_fields(body: dict[str, Any], where: str = "") -> dict[str, Any]:
 def _new_thread(fields: dict[str, Any], messages: list[NewMessage]) -> Thread:
     now = int(time.time())
     thread = Thread.objects.create(public_id=new_id("thread_", 96), created_at=now, **fields)
+    assistants_retention().wrote(thread)
     _add_messages(thread, messages, now)
     return thread
 
@@ -941,7 +957,10 @@ async def create_message(call: Call, body: Any) -> None:
         active = _settle_thread(thread, time.time())
         if active is not None:
             raise ProviderError(400, f"Can't add messages to {thread_id} while a run {active.public_id} is active.")
-        return _add_messages(thread, [message], int(time.time()))[0]
+        try:
+            return _add_messages(thread, [message], int(time.time()))[0]
+        except IntegrityError:  # its foreign key: the thread was deleted or pruned since it was read
+            raise _not_found("thread", thread_id) from None
 
     await reply(call, message_json(await off_loop(create), thread_id))
 
@@ -991,34 +1010,45 @@ def _draft_run(thread_id: str, options: RunOptions) -> RunDraft:
 
 def _save_run(draft: RunDraft, settings: dict[str, Any], step: Step) -> Run:
     """The new run (and its new thread and messages) in one transaction."""
+    try:
+        return _insert_run(draft, settings, step)
+    except IntegrityError:  # its foreign key: the thread was deleted or pruned since the run was drafted
+        if draft.thread is None:
+            raise
+        raise _not_found("thread", draft.thread.public_id) from None
+
+
+@transaction.atomic
+def _insert_run(draft: RunDraft, settings: dict[str, Any], step: Step) -> Run:
     options, assistant = draft.options, draft.assistant
-    with transaction.atomic():
-        thread = draft.thread
-        if thread is None:
-            thread = _new_thread(draft.new_thread, draft.new_messages)
-        else:
-            active = _settle_thread(thread, time.time())  # another run may have started meanwhile
-            if active is not None:
-                raise _active_run(thread, active)
-            _add_messages(thread, draft.new_messages, int(step.started_at))
-        return Run.objects.create(
-            public_id=new_id("run_", 96),
-            thread=thread,
-            assistant_id=assistant.public_id,
-            created_at=int(step.started_at),
-            model=draft.model,
-            instructions=draft.instructions,
-            metadata=options.metadata,
-            temperature=options.temperature if options.temperature is not None else assistant.temperature,
-            top_p=options.top_p if options.top_p is not None else assistant.top_p,
-            max_prompt_tokens=options.max_prompt_tokens,
-            max_completion_tokens=options.max_completion_tokens,
-            truncation_strategy=options.truncation_strategy,
-            prompt_tokens=step.plan.usage.prompt_tokens,
-            completion_tokens=step.plan.usage.completion_tokens,
-            **settings,
-            **_step_fields(step),
-        )
+    thread = draft.thread
+    if thread is None:
+        thread = _new_thread(draft.new_thread, draft.new_messages)
+    else:
+        active = _settle_thread(thread, time.time())  # another run may have started meanwhile
+        if active is not None:
+            raise _active_run(thread, active)
+        _add_messages(thread, draft.new_messages, int(step.started_at))
+    run = Run.objects.create(
+        public_id=new_id("run_", 96),
+        thread=thread,
+        assistant_id=assistant.public_id,
+        created_at=int(step.started_at),
+        model=draft.model,
+        instructions=draft.instructions,
+        metadata=options.metadata,
+        temperature=options.temperature if options.temperature is not None else assistant.temperature,
+        top_p=options.top_p if options.top_p is not None else assistant.top_p,
+        max_prompt_tokens=options.max_prompt_tokens,
+        max_completion_tokens=options.max_completion_tokens,
+        truncation_strategy=options.truncation_strategy,
+        prompt_tokens=step.plan.usage.prompt_tokens,
+        completion_tokens=step.plan.usage.completion_tokens,
+        **settings,
+        **_step_fields(step),
+    )
+    assistants_retention().wrote(run)
+    return run
 
 
 async def start_run(call: Call, draft: RunDraft) -> None:
@@ -1202,7 +1232,10 @@ async def submit_tool_outputs(call: Call, body: Any) -> None:
         )
         if not changed:  # cancelled, or another submission won
             raise _no_tool_outputs(_reload(run))
-        return _reload(run)
+        saved = _reload(run)
+        saved.save(update_fields=["size"])  # the tool outputs made it bigger
+        assistants_retention().wrote(saved)
+        return saved
 
     saved = await off_loop(save)
     queued = run_json(saved, "queued")
