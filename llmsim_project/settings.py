@@ -177,3 +177,14 @@ LLMSIM_ADMIN_TOKEN = env("LLMSIM_ADMIN_TOKEN", default="")
 LLMSIM_RESPONSES_RETAIN = env("LLMSIM_RESPONSES_RETAIN")
 if LLMSIM_RESPONSES_RETAIN < 0:
     raise ImproperlyConfigured(f"LLMSIM_RESPONSES_RETAIN must be 0 or more, not {LLMSIM_RESPONSES_RETAIN}")
+
+# --- Who may see what -----------------------------------------------------------
+# The load-test numbers (GET /llmsim/stats, GET /metrics, the dashboard page and its
+# socket): "public" (anyone who reaches the server), or "private": a staff user's admin
+# session, or `Authorization: Bearer <token>` with LLMSIM_OPS_TOKEN (read-only, e.g. for
+# Prometheus) or LLMSIM_ADMIN_TOKEN. /health stays public for load balancers.
+LLMSIM_OPS_AUTH = env.str("LLMSIM_OPS_AUTH", default="public")
+if LLMSIM_OPS_AUTH not in ("public", "private"):
+    raise ImproperlyConfigured(f"LLMSIM_OPS_AUTH must be public or private, not {LLMSIM_OPS_AUTH!r}")
+LLMSIM_OPS_TOKEN = env.str("LLMSIM_OPS_TOKEN", default="")
+
