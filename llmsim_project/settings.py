@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from . import secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env(
@@ -26,10 +28,6 @@ env = environ.Env(
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env("DEBUG")
-# A simulator usually runs on a developer machine or inside a test network, so a
-# fixed development key is acceptable by default; production-like deployments set
-# DJANGO_SECRET_KEY.
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="llmsim-insecure-development-key-change-me")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -91,6 +89,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "transaction_mode": "IMMEDIATE"}
     )
+
+# DJANGO_SECRET_KEY, or a random key generated once per install and kept beside the
+# SQLite database (llmsim_project/secret_key.py). Replicas sharing a database must share
+# DJANGO_SECRET_KEY: each server process says at start which source it uses and warns
+# when another process sharing its database or Redis signs with a different key
+# (simulator/key_agreement.py).
+try:
+    _secret_key = secret_key.choose(
+        env.str("DJANGO_SECRET_KEY", default=""),
+        Path(env.str("LLMSIM_SECRET_KEY_FILE", default="") or secret_key.key_file_for(DATABASES["default"], BASE_DIR)),
+    )
+except secret_key.SecretKeyError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+SECRET_KEY = _secret_key.value
+# The file holding the generated key; empty when the key comes from DJANGO_SECRET_KEY.
+LLMSIM_SECRET_KEY_FILE = str(_secret_key.file or "")
 
 # The management API (/llmsim/api/, simulator/rest/): staff users only, by API token
 # (`Token <key>` or `Bearer <key>`; manage.py llmsim_token), LLMSIM_ADMIN_TOKEN as a
