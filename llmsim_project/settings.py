@@ -28,7 +28,14 @@ env = environ.Env(
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env("DEBUG")
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
+# Django checks the Host header only on its side of the site (admin, dashboard and its
+# socket, management API); the provider routes, /health, /llmsim/stats and /metrics are
+# answered before Django and take any Host. By default the admin answers the names of
+# this machine's loopback interface only (what a local run opens): a web page on another
+# site cannot reach it through DNS rebinding. Reached by another name or address, set
+# DJANGO_ALLOWED_HOSTS (`manage.py serve --host <address>` adds that address itself).
+LOCAL_HOSTS = [".localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=LOCAL_HOSTS)
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -143,7 +150,10 @@ if LLMSIM_LOG_FORMAT not in ("text", "json"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "stats.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "stats.logs.RequestIdFilter"},
+        "without_traceback": {"()": "stats.logs.WithoutTraceback"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "stats.logs.JsonFormatter"},
@@ -151,6 +161,9 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LLMSIM_LOG_FORMAT}
     },
+    # A Host header that is not in ALLOWED_HOSTS is the client's mistake (or a probe): one
+    # line saying so, not a traceback per request.
+    "loggers": {"django.security.DisallowedHost": {"filters": ["without_traceback"]}},
     "root": {"handlers": ["console"], "level": env("LLMSIM_LOG_LEVEL", default="INFO")},
 }
 # One log line per answered provider request (method, path, status, model, tokens, duration).

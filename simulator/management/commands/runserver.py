@@ -10,6 +10,8 @@ from daphne.management.commands.runserver import Command as DaphneRunserverComma
 from daphne.server import Server
 from django.conf import settings
 
+from simulator.exposure import note_bind_address
+
 
 def with_backlog(endpoint: str) -> str:
     """Add the configured backlog to a Twisted tcp: endpoint description."""
@@ -25,3 +27,7 @@ class BackloggedServer(Server):
 
 class Command(DaphneRunserverCommand):
     server_cls = BackloggedServer
+
+    def inner_run(self, *args, **options) -> None:
+        note_bind_address(self.addr)  # the Host names the admin answers, and warnings past loopback
+        super().inner_run(*args, **options)
