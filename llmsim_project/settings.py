@@ -24,6 +24,8 @@ env = environ.Env(
     LLMSIM_LOG_REQUESTS=(bool, False),
     LLMSIM_STATS_PUBLISH_SECONDS=(float, 1.0),
     LLMSIM_RESPONSES_RETAIN=(int, 10_000),
+    LLMSIM_HTTPS=(bool, False),
+    LLMSIM_HSTS_SECONDS=(int, 3600),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -215,3 +217,19 @@ if LLMSIM_OPS_AUTH not in ("public", "private"):
     raise ImproperlyConfigured(f"LLMSIM_OPS_AUTH must be public or private, not {LLMSIM_OPS_AUTH!r}")
 LLMSIM_OPS_TOKEN = env.str("LLMSIM_OPS_TOKEN", default="")
 
+# LLMSIM_HTTPS=true: the site is reached over HTTPS only, through a proxy that ends TLS
+# and sets X-Forwarded-Proto (LLMSim's servers speak plain HTTP). Cookies then travel
+# over HTTPS only, and Django's side of the site (admin, dashboard, management API)
+# redirects plain HTTP and sends HSTS; the provider routes are answered before Django,
+# so an SDK pointed at http:// is neither redirected nor refused.
+LLMSIM_HTTPS = env("LLMSIM_HTTPS")
+if LLMSIM_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env("LLMSIM_HSTS_SECONDS")
+# `manage.py check --deploy` (see also simulator/checks.py). HSTS for every subdomain
+# and the browsers' preload list commit the whole domain to HTTPS for months or years:
+# the owner of the domain decides that, not one service on it.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]
