@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from . import secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env(
@@ -27,6 +29,8 @@ env = environ.Env(
     LLMSIM_ASSISTANTS_RETAIN=(int, 10_000),
     LLMSIM_ASSISTANTS_RETAIN_BYTES=(int, 256 * 1024**2),
     LLMSIM_DB_BUSY_TIMEOUT_S=(float, 5.0),
+    LLMSIM_HTTPS=(bool, False),
+    LLMSIM_HSTS_SECONDS=(int, 3600),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
@@ -39,11 +43,14 @@ def _at_least(least: float, name: str) -> float:
 
 
 DEBUG = env("DEBUG")
-# A simulator usually runs on a developer machine or inside a test network, so a
-# fixed development key is acceptable by default; production-like deployments set
-# DJANGO_SECRET_KEY.
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="llmsim-insecure-development-key-change-me")
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["*"])
+# Django checks the Host header only on its side of the site (admin, dashboard and its
+# socket, management API); the provider routes, /health, /llmsim/stats and /metrics are
+# answered before Django and take any Host. By default the admin answers the names of
+# this machine's loopback interface only (what a local run opens): a web page on another
+# site cannot reach it through DNS rebinding. Reached by another name or address, set
+# DJANGO_ALLOWED_HOSTS (`manage.py serve --host <address>` adds that address itself).
+LOCAL_HOSTS = [".localhost", "127.0.0.1", "[::1]"]
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=LOCAL_HOSTS)
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
@@ -120,6 +127,22 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         "connect_timeout", max(2, math.ceil(LLMSIM_DB_BUSY_TIMEOUT_S))
     )
 
+# DJANGO_SECRET_KEY, or a random key generated once per install and kept beside the
+# SQLite database (llmsim_project/secret_key.py). Replicas sharing a database must share
+# DJANGO_SECRET_KEY: each server process says at start which source it uses and warns
+# when another process sharing its database or Redis signs with a different key
+# (simulator/key_agreement.py).
+try:
+    _secret_key = secret_key.choose(
+        env.str("DJANGO_SECRET_KEY", default=""),
+        Path(env.str("LLMSIM_SECRET_KEY_FILE", default="") or secret_key.key_file_for(DATABASES["default"], BASE_DIR)),
+    )
+except secret_key.SecretKeyError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+SECRET_KEY = _secret_key.value
+# The file holding the generated key; empty when the key comes from DJANGO_SECRET_KEY.
+LLMSIM_SECRET_KEY_FILE = str(_secret_key.file or "")
+
 # The management API (/llmsim/api/, simulator/rest/): staff users only, by API token
 # (`Token <key>` or `Bearer <key>`; manage.py llmsim_token), LLMSIM_ADMIN_TOKEN as a
 # bearer token, or an admin session. Anonymous requests get 401, others 403.
@@ -157,7 +180,10 @@ if LLMSIM_LOG_FORMAT not in ("text", "json"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "stats.logs.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "stats.logs.RequestIdFilter"},
+        "without_traceback": {"()": "stats.logs.WithoutTraceback"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {"()": "stats.logs.JsonFormatter"},
@@ -165,6 +191,9 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LLMSIM_LOG_FORMAT}
     },
+    # A Host header that is not in ALLOWED_HOSTS is the client's mistake (or a probe): one
+    # line saying so, not a traceback per request.
+    "loggers": {"django.security.DisallowedHost": {"filters": ["without_traceback"]}},
     "root": {"handlers": ["console"], "level": env("LLMSIM_LOG_LEVEL", default="INFO")},
 }
 # One log line per answered provider request (method, path, status, model, tokens, duration).
@@ -210,3 +239,30 @@ LLMSIM_RESPONSES_RETAIN_BYTES = _at_least(1, "LLMSIM_RESPONSES_RETAIN_BYTES")
 # messages and runs; each of the four kinds within LLMSIM_ASSISTANTS_RETAIN_BYTES.
 LLMSIM_ASSISTANTS_RETAIN = _at_least(1, "LLMSIM_ASSISTANTS_RETAIN")
 LLMSIM_ASSISTANTS_RETAIN_BYTES = _at_least(1, "LLMSIM_ASSISTANTS_RETAIN_BYTES")
+
+# --- Who may see what -----------------------------------------------------------
+# The load-test numbers (GET /llmsim/stats, GET /metrics, the dashboard page and its
+# socket): "public" (anyone who reaches the server), or "private": a staff user's admin
+# session, or `Authorization: Bearer <token>` with LLMSIM_OPS_TOKEN (read-only, e.g. for
+# Prometheus) or LLMSIM_ADMIN_TOKEN. /health stays public for load balancers.
+LLMSIM_OPS_AUTH = env.str("LLMSIM_OPS_AUTH", default="public")
+if LLMSIM_OPS_AUTH not in ("public", "private"):
+    raise ImproperlyConfigured(f"LLMSIM_OPS_AUTH must be public or private, not {LLMSIM_OPS_AUTH!r}")
+LLMSIM_OPS_TOKEN = env.str("LLMSIM_OPS_TOKEN", default="")
+
+# LLMSIM_HTTPS=true: the site is reached over HTTPS only, through a proxy that ends TLS
+# and sets X-Forwarded-Proto (LLMSim's servers speak plain HTTP). Cookies then travel
+# over HTTPS only, and Django's side of the site (admin, dashboard, management API)
+# redirects plain HTTP and sends HSTS; the provider routes are answered before Django,
+# so an SDK pointed at http:// is neither redirected nor refused.
+LLMSIM_HTTPS = env("LLMSIM_HTTPS")
+if LLMSIM_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env("LLMSIM_HSTS_SECONDS")
+# `manage.py check --deploy` (see also simulator/checks.py). HSTS for every subdomain
+# and the browsers' preload list commit the whole domain to HTTPS for months or years:
+# the owner of the domain decides that, not one service on it.
+SILENCED_SYSTEM_CHECKS = ["security.W005", "security.W021"]

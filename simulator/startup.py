@@ -15,7 +15,7 @@ from django.http import Http404
 
 from stats.sharing import sharing
 
-from . import snapshots
+from . import key_agreement, snapshots
 from .api import (  # noqa: F401  (importing registers their routes)
     anthropic,
     callers,
@@ -48,6 +48,7 @@ def outside_event_loop(work: Callable[[], T]) -> T:
 def _prepare() -> None:
     from .config import apply_startup_config
 
+    key_agreement.start()  # says which secret key this process signs with, and whether peers agree
     apply_startup_config()
     tokens.warm_up()  # the first request must not pay for loading vocabularies...
     generators.warm_up(tokens.ENCODINGS)  # ...or for tokenizing the lorem/random corpora

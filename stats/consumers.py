@@ -8,6 +8,7 @@ import contextlib
 import orjson
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from . import access
 from .sharing import sharing, snapshot
 
 
@@ -15,6 +16,10 @@ class StatsConsumer(AsyncWebsocketConsumer):
     """Sends the stats snapshot at once, then once per publish interval, until the page goes."""
 
     async def connect(self) -> None:
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in self.scope["headers"]}
+        if not await access.allowed(headers):
+            await self.close()  # before accept: the server refuses the handshake (403)
+            return
         await self.accept()
         self.pusher = asyncio.create_task(self.push())
 

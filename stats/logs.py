@@ -30,6 +30,14 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class WithoutTraceback(logging.Filter):
+    """Drops the traceback of a record whose message says it all (a client's mistake, not a bug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = record.exc_text = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request_id, process, fields."""
 

@@ -16,9 +16,10 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt, ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from . import sharing
+from . import access, sharing
 
 
+@access.page
 @ensure_csrf_cookie  # the reset button sends it back
 def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
@@ -35,13 +36,6 @@ def _error(status: int, message: str, **headers: str) -> JsonResponse:
     return response
 
 
-def _bearer_token(request: HttpRequest) -> str | None:
-    authorization = request.headers.get("authorization", "")
-    if authorization[:7].lower() == "bearer ":
-        return authorization[7:].strip()
-    return None
-
-
 def staff_or_token(view):
     """Let in a request with `Authorization: Bearer <LLMSIM_ADMIN_TOKEN>`, or a staff user's
     session (CSRF-checked); anyone else gets 401 (no credentials) or 403."""
@@ -49,7 +43,7 @@ def staff_or_token(view):
     @csrf_exempt  # token callers have no CSRF cookie; session callers are checked below
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        token = _bearer_token(request)
+        token = access.bearer_token(request.headers.get("authorization", ""))
         if token is not None:
             expected = settings.LLMSIM_ADMIN_TOKEN
             if not expected or not hmac.compare_digest(token.encode(), expected.encode()):

@@ -16,7 +16,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,8 +91,14 @@ def _migrated_template() -> Path:
     return _TEMPLATE[0]
 
 
-def start_server(tmp: Path, kind: str = "runserver", extra_env: dict[str, str] | None = None) -> LiveServer:
-    """Migrate a fresh SQLite file, start the server (see SERVER_COMMANDS) and wait for /health."""
+def start_server(
+    tmp: Path,
+    kind: str = "runserver",
+    extra_env: dict[str, str] | None = None,
+    command: Callable[[int], list[str]] | None = None,
+) -> LiveServer:
+    """Migrate a fresh SQLite file, start the server (see SERVER_COMMANDS, or `command(port)`
+    for other arguments; it must listen on 127.0.0.1) and wait for /health."""
     db_path = tmp / "db.sqlite3"
     env = {
         **os.environ,
@@ -109,7 +115,7 @@ def start_server(tmp: Path, kind: str = "runserver", extra_env: dict[str, str] |
     log_path = tmp / "server.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "manage.py", *SERVER_COMMANDS[kind](port)],
+        [sys.executable, "manage.py", *(command or SERVER_COMMANDS[kind])(port)],
         cwd=ROOT,
         env=env,
         stdout=log,

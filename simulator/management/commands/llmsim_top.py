@@ -48,8 +48,11 @@ def number(value: Any) -> str:
     return f"{int(value):,}"
 
 
-def fetch(url: str, timeout: float = 3.0) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{url.rstrip('/')}/llmsim/stats", timeout=timeout) as response:
+def fetch(url: str, token: str = "", timeout: float = 3.0) -> dict[str, Any]:
+    """GET /llmsim/stats; `token` for a server whose numbers are private (LLMSIM_OPS_AUTH=private)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(f"{url.rstrip('/')}/llmsim/stats", headers=headers)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read())
 
 
@@ -188,6 +191,12 @@ def pressed_quit(fd: int | None, wait: float) -> bool:
     return any(key in data for key in (b"q", b"Q", b"\x04"))
 
 
+def _hint(exc: Exception) -> str:
+    if isinstance(exc, urllib.error.HTTPError) and exc.code == 401:
+        return " (its numbers are private: pass --token or set LLMSIM_OPS_TOKEN)"
+    return ""
+
+
 class Command(BaseCommand):
     help = "Watch a running LLMSim server's stats in the terminal (q quits)."
 
@@ -195,17 +204,22 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="The server (default %(default)s).")
         parser.add_argument("--interval", type=float, default=1.0, help="Seconds between refreshes (default 1).")
         parser.add_argument("--once", action="store_true", help="Print the panels once and exit.")
+        parser.add_argument(
+            "--token",
+            default=os.environ.get("LLMSIM_OPS_TOKEN", ""),
+            help="Bearer token for a server with LLMSIM_OPS_AUTH=private (default: $LLMSIM_OPS_TOKEN).",
+        )
 
     def handle(self, *args, **options) -> None:
-        url, interval = options["url"], options["interval"]
+        url, interval, token = options["url"], options["interval"], options["token"]
         if interval <= 0:
             raise CommandError("--interval must be above 0")
         console = Console()
         if options["once"]:
             try:
-                stats = fetch(url)
+                stats = fetch(url, token)
             except (OSError, ValueError) as exc:
-                raise CommandError(f"could not read {url}/llmsim/stats: {exc}") from None
+                raise CommandError(f"could not read {url}/llmsim/stats: {exc}{_hint(exc)}") from None
             console.print(render(stats, url, None, console.width), height=40)
             return
         stats: dict[str, Any] | None = None
@@ -213,9 +227,9 @@ class Command(BaseCommand):
             while True:
                 error = None
                 try:
-                    stats = fetch(url)
+                    stats = fetch(url, token)
                 except (OSError, ValueError) as exc:
-                    error = f"cannot reach the server: {getattr(exc, 'reason', exc)}"
+                    error = f"cannot reach the server: {getattr(exc, 'reason', exc)}{_hint(exc)}"
                 live.update(render(stats, url, error, console.width), refresh=True)
                 try:
                     if pressed_quit(fd, interval):

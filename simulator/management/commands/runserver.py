@@ -10,10 +10,15 @@ from daphne.management.commands.runserver import get_default_application
 from django.conf import settings
 
 from simulator.daphne_server import LLMSimServer
+from simulator.exposure import note_bind_address
 
 
 class Command(DaphneRunserverCommand):
     server_cls = LLMSimServer
+
+    def inner_run(self, *args, **options) -> None:
+        note_bind_address(self.addr)  # the Host names the admin answers, and warnings past loopback
+        super().inner_run(*args, **options)
 
     def get_application(self, options):
         # The application serves STATIC_URL itself (simulator.startup.StaticFiles, unless

@@ -23,6 +23,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from simulator.config import ConfigError, apply_startup_config, find_profile, resolve, to_environ
+from simulator.exposure import note_bind_address
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -102,6 +103,7 @@ class Command(BaseCommand):
         server = options["server"]
         if server == "daphne" and options["workers"] not in (None, 1):
             raise CommandError("--server daphne runs one process; use uvicorn for --workers")
+        note_bind_address(host)  # before the workers start: they inherit the Host names it allows
         self.stdout.write(
             f"LLMSim listening on http://{_url_host(host)}:{port}/ ({server}, "
             f"{1 if server == 'daphne' else workers} worker(s); config file: {path or 'none'}; "
