@@ -36,6 +36,8 @@ from .simulation import SharedStep, reserve, scenario_for, scripted_action
 _FLUSH_S = 0.02
 
 SendError = Callable[[Call, ProviderError], Awaitable[None]]
+# The most steps (tokens) a stream renders into one write: about 30 KB of events.
+WRITE_STEPS = 128
 
 
 def _no_limits(request: CompletionRequest, spec: ModelSpec) -> None:
@@ -169,11 +171,22 @@ async def stream_plan(
     steps = len(offsets)
 
     def emit(first: int, end: int) -> Coroutine[Any, Any, None]:
+        if end - first > WRITE_STEPS:
+            return emit_in_slices(first, end)
         if end < steps:
             return write_stream(call, render(first, end, False))
         if fault is not None:
             return break_stream(call, render(first, end, False), fault, error_event(False))
         return end_stream(call, render(first, end, True))
+
+    async def emit_in_slices(first: int, end: int) -> None:
+        # Many steps due at once (no gap between tokens, or a client that read nothing for
+        # a while): each slice waits for the connection to take it (flow control), so a
+        # client that does not read never has its whole stream rendered and held.
+        while end - first > WRITE_STEPS:
+            await write_stream(call, render(first, first + WRITE_STEPS, False))
+            first += WRITE_STEPS
+        await emit(first, end)
 
     if steps:
         await until_disconnect(call, pacer().pace(call.arrival, offsets, emit))

@@ -13,13 +13,14 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import orjson
 
 from stats.recorder import recorder
+
+from . import transport
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class Call:
     last_write: float = 0.0
     stream_ended: bool = False
     model_stats: Any = None  # the recorder's per-model numbers, looked up once per stream
+    flow: Any = None  # the stream's flow control where the server's send has none (transport.py)
 
     @property
     def method(self) -> str:
@@ -255,14 +257,19 @@ async def start_stream(call: Call, headers: Headers, status: int = 200) -> None:
     call.response_started = True
     call.status = status
     recorder.stream_started(call)
+    call.flow = transport.flow_for(call.send)
     await call.send({"type": "http.response.start", "status": status, "headers": headers})
 
 
 # The one place a stream's body goes out: the stats' time to first token and gaps
-# between tokens are measured here, one write per batch of due tokens.
+# between tokens are measured here, one write per batch of due tokens. A write returns
+# once the connection can take more (flow control): a client that stops reading holds
+# up its own stream, and the server holds no more of it than the transport's buffers.
 async def write_stream(call: Call, data: bytes) -> None:
     recorder.wrote(call)
     await call.send({"type": "http.response.body", "body": data, "more_body": True})
+    if call.flow is not None and call.flow.paused:
+        await call.flow.writable()
 
 
 async def end_stream(call: Call, data: bytes = b"") -> None:
@@ -270,6 +277,8 @@ async def end_stream(call: Call, data: bytes = b"") -> None:
     if data:
         recorder.wrote(call)
     await call.send({"type": "http.response.body", "body": data})
+    if call.flow is not None:
+        call.flow.release()
 
 
 async def drop_connection(call: Call) -> None:
@@ -284,32 +293,14 @@ async def drop_connection(call: Call) -> None:
     The call must send nothing after this.
     """
     call.injected = True
-    if not abort_connection(call):
+    if call.flow is not None:
+        call.flow.release()
+    if not transport.abort(call.send):
         if not call.response_started:
             call.response_started = True
             await call.send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]})
         await call.send({"type": "http.response.body", "body": b"", "more_body": True})
     call.status = 0  # no answer: the stats count a dropped connection
-
-
-def abort_connection(call: Call) -> bool:
-    """Abort the connection through the server's transport; False when it cannot be reached.
-
-    Daphne passes `send` as partial(handle_reply, protocol) (a Twisted transport behind
-    protocol.channel); uvicorn passes a bound method of an object holding the asyncio
-    transport.
-    """
-    send = call.send
-    if isinstance(send, partial) and send.args:
-        transport = getattr(getattr(send.args[0], "channel", None), "transport", None)
-        if transport is not None and hasattr(transport, "abortConnection"):
-            transport.abortConnection()
-            return True
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    if transport is not None and hasattr(transport, "abort"):
-        transport.abort()
-        return True
-    return False
 
 
 async def watch_disconnect(call: Call, work: asyncio.Future[None]) -> None:
