@@ -17,8 +17,10 @@ from typing import Any, Protocol
 
 logger = logging.getLogger("llmsim.requests")
 
-# Distinct model names are client input: beyond this many, the rest count as "other".
+# Distinct model names are client input: beyond this many, the rest count as "other",
+# as do names longer than a model name could plausibly be.
 MAX_MODELS = 100
+MAX_MODEL_NAME_CHARS = 256
 OTHER = "other"
 
 
@@ -219,7 +221,7 @@ class Recorder:
 
     def _model_stats(self, model: str) -> tuple[str, ModelStats]:
         models = self.state.models
-        if model not in models and len(models) >= MAX_MODELS:
+        if model not in models and (len(models) >= MAX_MODELS or len(model) > MAX_MODEL_NAME_CHARS):
             model = OTHER
         stats = models.get(model)
         if stats is None:

@@ -126,6 +126,15 @@ def test_a_backtracking_regex_matches_a_long_near_miss_at_once(pattern):
     assert first_match(RuleSet((r,)), request(Message("user", "aaaa 7")), NO_FACTS) is (r if "d" in pattern else None)
 
 
+def test_a_megabyte_long_model_name_is_matched_but_not_kept():
+    rules = RuleSet((rule(model="gpt-4*"),))
+    name = "gpt-4o-" + "x" * 1_000_000
+    assert first_match(rules, request(model=name), NO_FACTS) is rules[0]
+    assert name not in rules.finders
+    assert first_match(rules, request(model="gpt-4o"), NO_FACTS) is rules[0]
+    assert "gpt-4o" in rules.finders
+
+
 def test_a_rule_reads_the_first_rule_text_chars_of_a_message():
     r = rule(any_message="needle")
     inside = "x" * (RULE_TEXT_CHARS - 10) + " needle"

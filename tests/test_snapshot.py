@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 
 from simulator.engine.snapshot import ModelSpec, Snapshot
@@ -144,3 +146,15 @@ def test_it_bounds_the_memory_spent_on_names_clients_make_up():
         assert snapshot.resolve(f"made-up-model-{i}") is None
     assert len(snapshot._memo) <= _RESOLVE_MEMO_LIMIT
     assert snapshot.resolve("gpt-5-2025-08-07") is GPT_5  # still resolves past the cap
+
+
+def test_it_keeps_no_megabyte_long_model_name():
+    snapshot = Snapshot(models=MODELS)
+    tracemalloc.start()
+    try:
+        for i in range(20):
+            assert snapshot.resolve(f"gpt-5-{i}" + "x" * 1_000_000) is GPT_5
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 2_000_000  # twenty names would be 20 MB

@@ -119,6 +119,13 @@ def test_it_caps_distinct_models():
     assert by_model[OTHER] == 20
 
 
+def test_it_counts_an_implausibly_long_model_name_as_other():
+    recorder = Recorder()
+    answer(recorder, model="gpt-4o-" + "x" * 1_000_000)
+    answer(recorder, model="gpt-4o")
+    assert to_json(merge([recorder.export()]), "process")["requests"]["by_model"] == {OTHER: 1, "gpt-4o": 1}
+
+
 def test_percentiles_come_from_buckets_within_a_few_per_cent():
     values = [i / 1000 for i in range(1, 1001)]  # 1..1000 ms, uniform
     latency = latency_of(values)

@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from .regexes import Pattern, PatternError, compile_pattern
-from .types import CompletionRequest, StreamFault
+from .types import MEMO_NAME_CHARS, CompletionRequest, StreamFault
 
 
 class RuleError(ValueError):
@@ -314,6 +314,8 @@ class RuleSet(tuple):
         found = self.finders.get(model)
         if found is None:
             found = _compile_finder(self.in_play(model))
+            if len(model) > MEMO_NAME_CHARS:
+                return found  # not kept: a megabyte-long model name must not stay in memory
             if len(self.finders) >= self.MEMO_LIMIT:
                 self.finders.clear()
             self.finders[model] = found

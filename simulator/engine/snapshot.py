@@ -14,6 +14,7 @@ from .errors import NO_ERRORS, ErrorProfile
 from .latency import INSTANT, LatencyProfile
 from .rules import NO_RULES, RuleSet
 from .toolcalls import ToolBehaviour
+from .types import MEMO_NAME_CHARS
 
 if TYPE_CHECKING:
     from .ratelimit import RateLimit
@@ -106,7 +107,7 @@ class Snapshot:
         except KeyError:
             pass
         spec = self._exact.get(key) or self._match_pattern(key) or self._match_prefix(key)
-        if len(self._memo) < _RESOLVE_MEMO_LIMIT:
+        if len(self._memo) < _RESOLVE_MEMO_LIMIT and len(key) <= MEMO_NAME_CHARS:
             self._memo[key] = spec
         return spec
 

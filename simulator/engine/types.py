@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Model names are client input: memos keyed by them keep only names of a plausible
+# length (a megabyte-long name is worked out anew each time, never kept).
+MEMO_NAME_CHARS = 256
+
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:
