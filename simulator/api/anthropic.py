@@ -44,6 +44,7 @@ from .http import (
     Headers,
     ProviderError,
     api_key_of,
+    compute,
     dump_json,
     new_id,
     query_param,
@@ -821,7 +822,7 @@ DIALECT = Dialect(
 @anthropic_endpoint
 async def create_message(call: Call, body: Any) -> None:
     require_version(call)
-    plan = await plan_answer(call, parse_messages_request(body), DIALECT)
+    plan = await plan_answer(call, await compute(call, parse_messages_request, body), DIALECT)
     if plan is None:
         return
     message_id = new_id("msg_01", 96)
@@ -835,12 +836,12 @@ async def create_message(call: Call, body: Any) -> None:
 @anthropic_endpoint
 async def count_tokens(call: Call, body: Any) -> None:
     require_version(call)
-    request = parse_messages_request(body, counting=True)
+    request = await compute(call, parse_messages_request, body, True)
     spec = snapshots.current().model_for(request.model)
     if spec is None:
         raise model_not_found(request.model)
     call.model = request.model
-    tokens = count_prompt(request.messages, request.tools, spec.encoding)
+    tokens = await compute(call, count_prompt, request.messages, request.tools, spec.encoding)
     await send_bytes(call, 200, dump_json({"input_tokens": tokens}), [JSON_CONTENT_TYPE, *common_headers(call)])
 
 

@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError
 
 from stats.recorder import recorder
 
-from .http import Call, ProviderError, api_key_of, end_stream, read_body
+from .http import Call, ProviderError, api_key_of, compute, end_stream, read_body
 from .simulation import settle
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ def parse_json_body(raw: bytes) -> Any:
             "We could not parse the JSON body of your request. The API expects a JSON payload, "
             f"but what was sent was not valid JSON ({exc}).",
         ) from exc
-    if nested_deeper_than(body, MAX_JSON_DEPTH):
+    # Fewer brackets than the limit cannot nest past it (the usual body): no walk needed.
+    if raw.count(b"{") + raw.count(b"[") > MAX_JSON_DEPTH and nested_deeper_than(body, MAX_JSON_DEPTH):
         raise ProviderError(
             400, f"The JSON body of your request nests objects and arrays deeper than {MAX_JSON_DEPTH} levels."
         )
@@ -115,7 +116,7 @@ def endpoint(
                         "authentication",
                     )
                 if wants_body:
-                    body = parse_json_body(await read_body(call, settings.LLMSIM_MAX_BODY_BYTES))
+                    body = await compute(call, parse_json_body, await read_body(call, settings.LLMSIM_MAX_BODY_BYTES))
                     await handler(call, body)
                 else:
                     await handler(call)

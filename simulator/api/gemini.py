@@ -44,6 +44,7 @@ from .http import (
     Headers,
     ProviderError,
     api_key_of,
+    compute,
     dump_json,
     new_id,
     query_param,
@@ -766,7 +767,8 @@ DIALECT = Dialect(
 
 
 async def _generate(call: Call, body: Any, stream: bool, sse: bool = True) -> None:
-    plan = await plan_answer(call, parse_generate_request(_model_of(call), body, stream), DIALECT)
+    request = await compute(call, parse_generate_request, _model_of(call), body, stream)
+    plan = await plan_answer(call, request, DIALECT)
     if plan is None:
         return
     response_id = new_id("", 96)
@@ -793,15 +795,15 @@ async def count_tokens(call: Call, body: Any) -> None:
     model = _model_of(call)
     inner = _get(body, "generateContentRequest")
     if inner is not None:
-        request = parse_generate_request(model, inner, stream=False)
+        request = await compute(call, parse_generate_request, model, inner, False)
         messages, tools = request.messages, request.tools
     else:
-        messages, tools = tuple(parse_contents(body.get("contents"))), ()
+        messages, tools = tuple(await compute(call, parse_contents, body.get("contents"))), ()
     spec = snapshots.current().model_for(model)
     if spec is None:
         raise model_not_found(model)
     call.model = model
-    total = count_prompt(messages, tools, spec.encoding)
+    total = await compute(call, count_prompt, messages, tools, spec.encoding)
     answer = {"totalTokens": total, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": total}]}
     await send_bytes(call, 200, dump_json(answer), [JSON_CONTENT_TYPE])
 

@@ -42,6 +42,7 @@ from .http import (
     Call,
     Headers,
     ProviderError,
+    compute,
     dump_json,
     new_id,
     quoted,
@@ -1193,7 +1194,7 @@ def dialect(model: str, **wording: Any) -> Dialect:
 @route("POST", "/v1/chat/completions")
 @openai_endpoint
 async def chat_completions(call: Call, body: Any) -> None:
-    request = parse_chat_request(body)
+    request = await compute(call, parse_chat_request, body)
     model = request.model
     wording = Dialect(
         send_error=send_error,

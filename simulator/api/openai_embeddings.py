@@ -18,7 +18,7 @@ from ..engine.embeddings import base64_floats, embedding
 from ..engine.tokens import count_text, get_encoding
 from ..engine.types import CompletionRequest, Message
 from .answering import plan_answer, wait_for_reply
-from .http import JSON_CONTENT_TYPE, Call, ProviderError, dump_json, quoted, send_bytes
+from .http import JSON_CONTENT_TYPE, Call, ProviderError, compute, dump_json, quoted, send_bytes
 from .openai import (
     _integer,
     _invalid_type,
@@ -157,7 +157,7 @@ async def embeddings(call: Call, body: Any) -> None:
     spec = snapshots.current().model_for(model)
     if spec is None:
         raise model_not_found(model)
-    inputs = parse_inputs(body.get("input"), spec.encoding)
+    inputs = await compute(call, parse_inputs, body.get("input"), spec.encoding)
     dimensions = _dimensions(body, spec.id)
     encoding_format = _encoding_format(body)
     user = body.get("user")

@@ -22,6 +22,7 @@ from .http import (
     SSE_HEADERS,
     Call,
     ProviderError,
+    compute,
     dump_json,
     new_id,
     quoted,
@@ -237,7 +238,7 @@ async def completions(call: Call, body: Any) -> None:
     spec = snapshots.current().model_for(model)
     if spec is None:
         raise model_not_found(model)
-    prompts = parse_prompts(body.get("prompt"), spec.encoding)
+    prompts = await compute(call, parse_prompts, body.get("prompt"), spec.encoding)
     options = _parse_options(body)
     _check_length(spec, max(tokens for _, tokens in prompts), options["max_tokens"])
 

@@ -48,6 +48,7 @@ from .http import (
     SSE_HEADERS,
     Call,
     ProviderError,
+    compute,
     dump_json,
     new_id,
     query_param,
@@ -945,7 +946,7 @@ async def _until_stored(saving: asyncio.Future[None] | None) -> None:
 @route("POST", "/v1/responses")
 @openai_endpoint
 async def create_response(call: Call, body: Any) -> None:
-    parsed = parse_responses_request(body)
+    parsed = await compute(call, parse_responses_request, body)
     earlier = await earlier_context(parsed.previous_response_id) if parsed.previous_response_id else []
     request = completion_request(parsed, earlier)
     plan = await plan_answer(
@@ -983,14 +984,14 @@ async def create_response(call: Call, body: Any) -> None:
 @route("POST", "/v1/responses/input_tokens")
 @openai_endpoint
 async def count_input_tokens(call: Call, body: Any) -> None:
-    parsed = parse_responses_request(body, counting=True)
+    parsed = await compute(call, parse_responses_request, body, True)
     earlier = await earlier_context(parsed.previous_response_id) if parsed.previous_response_id else []
     request = completion_request(parsed, earlier)
     spec = snapshots.current().model_for(request.model) if request.model else None
     if request.model and spec is None:
         raise model_not_found(request.model)
     call.model = request.model
-    tokens = count_prompt(request.messages, request.tools, spec.encoding if spec is not None else O200K)
+    tokens = await compute(call, count_prompt, request.messages, request.tools, spec.encoding if spec else O200K)
     body = dump_json({"object": "response.input_tokens", "input_tokens": tokens})
     await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])
 
