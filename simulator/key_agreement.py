@@ -5,7 +5,7 @@ login) signed by one is refused by the others, so users are logged out at random
 server process publishes a fingerprint of its key (an HMAC of a fixed text: the key
 cannot be recovered from it) with an expiry, at start and every REFRESH_SECONDS, and
 reads its peers': through Redis when REDIS_URL is set, otherwise through the database
-(Django's session table, whose rows expire by design). A fingerprint that differs from
+(the KeyFingerprint table). A fingerprint that differs from
 its own is logged once as a warning naming the fix. Fingerprints of stopped processes
 expire after TTL_SECONDS, so after a key change and a restart of every replica the
 warning stops within that time.
@@ -54,26 +54,20 @@ class RedisFingerprints:
 
 
 class DatabaseFingerprints:
-    """Rows of Django's session table, which every install has and whose rows expire.
-
-    They are never valid sessions: their data is empty, so a cookie naming one loads an
-    empty session, and `clearsessions` deletes them once expired as it does any session.
-    """
+    """Rows of the KeyFingerprint table, each with an expiry, in the database the processes share."""
 
     name = "database"
-    PREFIX = "llmsim-secret-key-"  # real session keys are 32 letters and digits: no clash
 
     def exchange(self, mine: str) -> set[str]:
-        from django.contrib.sessions.models import Session
+        from .models import KeyFingerprint
 
         close_old_connections()
         now = timezone.now()
-        Session.objects.update_or_create(
-            session_key=self.PREFIX + mine,
-            defaults={"session_data": "", "expire_date": now + timedelta(seconds=TTL_SECONDS)},
+        KeyFingerprint.objects.update_or_create(
+            fingerprint=mine, defaults={"expires": now + timedelta(seconds=TTL_SECONDS)}
         )
-        live = Session.objects.filter(session_key__startswith=self.PREFIX, expire_date__gt=now)
-        return {key.removeprefix(self.PREFIX) for key in live.values_list("session_key", flat=True)}
+        KeyFingerprint.objects.filter(expires__lte=now).delete()
+        return set(KeyFingerprint.objects.values_list("fingerprint", flat=True))
 
 
 class KeyAgreement:

@@ -415,6 +415,17 @@ class SnapshotVersion(models.Model):
         verbose_name = "snapshot version"
 
 
+class KeyFingerprint(models.Model):
+    """A fingerprint of the secret key a server process signs with (never the key), with
+    an expiry: processes sharing the database compare theirs (simulator/key_agreement.py)."""
+
+    fingerprint = models.CharField(max_length=64, unique=True)
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "secret key fingerprint"
+
+
 def stored_size(row: models.Model) -> int:
     """The bytes a row's text and JSON fields take as stored (JSON as Django writes it)."""
     size = 0
