@@ -755,7 +755,7 @@ def test_it_accepts_every_schema_it_can_generate_for(name):
 # --- what one request may cost ---------------------------------------------------------
 
 
-def _fanning_out(levels: int, width: int) -> dict:
+def fanning_out(levels: int, width: int) -> dict:
     """Each level's object has `width` required properties of the next level: width**levels leaves."""
     defs = {
         f"L{i}": {
@@ -774,7 +774,7 @@ for _ in range(12):
     NESTED_NOT = {"not": NESTED_NOT}
 
 COSTLY = {
-    "ten to the twelfth leaves": _fanning_out(12, 10),
+    "ten to the twelfth leaves": fanning_out(12, 10),
     "nested not": {"type": "object", "properties": {"x": NESTED_NOT}, "required": ["x"]},
     "a backtracking pattern": {
         "type": "object",

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from .conftest import INSTANT, post
+from .test_arguments import fanning_out
 
 pytestmark = pytest.mark.live
 LIVE_SERVERS = ("runserver", "serve")
@@ -27,20 +28,6 @@ def chat(content: str, **extra) -> dict:
 
 def tool(name: str = "get_weather", parameters: dict = WEATHER) -> dict:
     return {"type": "function", "function": {"name": name, "description": "Weather", "parameters": parameters}}
-
-
-def fanning_out(levels: int = 12, width: int = 10) -> dict:
-    """An object schema whose smallest value has width**levels leaves."""
-    defs = {
-        f"L{i}": {
-            "type": "object",
-            "properties": {f"p{j}": {"$ref": f"#/$defs/L{i + 1}"} for j in range(width)},
-            "required": [f"p{j}" for j in range(width)],
-        }
-        for i in range(levels)
-    }
-    defs[f"L{levels}"] = {"type": "string"}
-    return {"type": "object", "$defs": defs, "properties": {"x": {"$ref": "#/$defs/L0"}}, "required": ["x"]}
 
 
 LONG_NAME = "A" * 16_000
@@ -71,7 +58,7 @@ HEAVY = {
     ),
     "a tool schema of 10**12 values": (
         "/v1/chat/completions",
-        chat("hi", tools=[tool("f", fanning_out())], tool_choice="required"),
+        chat("hi", tools=[tool("f", fanning_out(12, 10))], tool_choice="required"),
     ),
     "2 MB of spaces": ("/v1/chat/completions", chat(" " * 2_000_000, max_tokens=5)),
     "240,000 short messages": (
