@@ -190,6 +190,7 @@ async def stream_plan(
         while end - first > WRITE_STEPS:
             await write_stream(call, render(first, first + WRITE_STEPS, False))
             first += WRITE_STEPS
+            await asyncio.sleep(0)  # a write that did not wait still lets other requests go on
         await emit(first, end)
 
     if steps:
