@@ -68,7 +68,6 @@ def test_suffix_and_sampling_options_are_accepted(client):
         suffix="return x",
         temperature=0.2,
         top_p=0.9,
-        logprobs=2,
         best_of=2,
         user="u-1",
         max_tokens=3,

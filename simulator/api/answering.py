@@ -75,7 +75,11 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
     if isinstance(action, SharedStep):
         action = await action.take()
     try:
-        plan = await compute(call, planner.plan, request, spec, scenario, overrides, action, call.rule)
+        # Logprobs are drawn for every token with up to 20 alternatives each: for a long
+        # answer that would hold the event loop too long, so such a request is planned in a thread.
+        plan = await compute(
+            call, planner.plan, request, spec, scenario, overrides, action, call.rule, heavy=request.logprobs
+        )
     except planner.ContextLengthExceeded as exc:
         raise dialect.context_exceeded(exc) from exc
     call.model = request.model
@@ -186,6 +190,7 @@ async def stream_plan(
         while end - first > WRITE_STEPS:
             await write_stream(call, render(first, first + WRITE_STEPS, False))
             first += WRITE_STEPS
+            await asyncio.sleep(0)  # a write that did not wait still lets other requests go on
         await emit(first, end)
 
     if steps:

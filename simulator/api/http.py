@@ -189,9 +189,10 @@ def new_call(scope: dict[str, Any], receive: Receive, send: Send) -> Call:
 LARGE_BODY_BYTES = 256 * 1024
 
 
-async def compute(call: Call, work: Callable[..., T], *args: Any) -> T:
-    """`work(*args)` for this call: inline for a usual body, in a thread for a large one."""
-    if len(call.body) < LARGE_BODY_BYTES:
+async def compute(call: Call, work: Callable[..., T], *args: Any, heavy: bool = False) -> T:
+    """`work(*args)` for this call: inline for a usual body, in a thread for a large one
+    (or when the caller knows the work is `heavy` whatever the body)."""
+    if len(call.body) < LARGE_BODY_BYTES and not heavy:
         return work(*args)
     return await asyncio.to_thread(work, *args)
 

@@ -13,6 +13,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from orjson import Fragment
+
 from .. import snapshots
 from ..engine import planner
 from ..engine.arguments import SchemaError, check_schema
@@ -30,6 +32,7 @@ from ..engine.types import (
     Message,
     Plan,
     StreamFault,
+    TokenLogprob,
     ToolCall,
     ToolCallPlan,
     ToolDefinition,
@@ -50,6 +53,7 @@ from .http import (
     shorten,
     start_stream,
 )
+from .openai_logprobs import chat_logprobs, flat
 from .routes import route
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
@@ -891,7 +895,7 @@ def parse_chat_request(body: Any) -> CompletionRequest:
 
     for key in _SAMPLING_RANGES.keys() & body.keys():  # usually none: check only what was sent
         _number(body, key, *_SAMPLING_RANGES[key])
-    _boolean(body, "logprobs")
+    logprobs = bool(_boolean(body, "logprobs"))
     effort = body.get("reasoning_effort")
     if effort is not None and effort not in planner.EFFORT_SCALE:
         supported = ", ".join(f"'{e}'" for e in planner.EFFORT_SCALE)
@@ -901,7 +905,11 @@ def parse_chat_request(body: Any) -> CompletionRequest:
             param="reasoning_effort",
             code="invalid_value",
         )
-    _integer(body, "top_logprobs", 0, 20)
+    top_logprobs = _integer(body, "top_logprobs", 0, 20)
+    if top_logprobs is not None and not logprobs:
+        raise ProviderError(
+            400, "The 'top_logprobs' parameter is only allowed when 'logprobs' is enabled.", param="top_logprobs"
+        )
     max_tokens = _integer(body, "max_tokens", 1)
     max_completion_tokens = _integer(body, "max_completion_tokens", 1)
     tools, tool_choice, parallel = _tool_fields(body) if not _TOOL_KEYS.isdisjoint(body) else ((), None, True)
@@ -922,11 +930,13 @@ def parse_chat_request(body: Any) -> CompletionRequest:
         seed=_integer(body, "seed"),
         stream=stream,
         include_usage=include_usage,
+        logprobs=logprobs,
+        top_logprobs=top_logprobs or 0,
     )
 
 
 def check_model_limits(body: dict, request: CompletionRequest, spec: ModelSpec) -> None:
-    """Refuse what the real model refuses: max_tokens on reasoning models, caps above its limit."""
+    """Refuse what the real model refuses: max_tokens or logprobs on reasoning models, caps above its limit."""
     if not spec.reasoning and body.get("reasoning_effort") is not None:
         raise ProviderError(
             400,
@@ -940,6 +950,14 @@ def check_model_limits(body: dict, request: CompletionRequest, spec: ModelSpec) 
             "Unsupported parameter: 'max_tokens' is not supported with this model. "
             "Use 'max_completion_tokens' instead.",
             param="max_tokens",
+            code="unsupported_parameter",
+        )
+    if spec.reasoning and request.logprobs and request.reasoning_effort != "none":
+        # Reasoning models give no logprobs while they reason (gpt-5.1 and later do with effort "none").
+        raise ProviderError(
+            400,
+            "Unsupported parameter: 'logprobs' is not supported with this model.",
+            param="logprobs",
             code="unsupported_parameter",
         )
     if request.max_tokens is not None and request.max_tokens > spec.max_output_tokens:
@@ -1021,13 +1039,17 @@ def completion_json(completion_id: str, created: int, plan: Plan, legacy_functio
                 "message": message_json(choice, legacy_functions)
                 if choice.tool_calls
                 else {"role": "assistant", "content": choice.text, "refusal": None, "annotations": []},
-                "logprobs": None,
+                "logprobs": None if choice.logprobs is None else Fragment(chat_logprobs(flat(choice.logprobs))),
                 "finish_reason": finish_reason(choice, legacy_functions),
             }
             for index, choice in enumerate(plan.choices)
         ],
         "usage": _usage_json(plan),
     }
+
+
+def completion_body(completion_id: str, created: int, plan: Plan, legacy_functions: bool) -> bytes:
+    return dump_json(completion_json(completion_id, created, plan, legacy_functions))
 
 
 # JSON of the token pieces streamed most: corpus answers reuse a few thousand strings.
@@ -1076,6 +1098,8 @@ class ChunkWriter:
             for index, choice in enumerate(plan.choices)
             if choice.tool_calls
         }
+        # One choice of plain content chunks: most steps are one such chunk.
+        self._plain = len(plan.choices) == 1 and not self._tool_steps and plan.choices[0].logprobs is None
 
     def _chunk(self, index: int, delta: bytes, finish_reason: bytes = b"null") -> bytes:
         return b"".join(
@@ -1094,8 +1118,20 @@ class ChunkWriter:
     def role(self, index: int) -> bytes:
         return self._chunk(index, b'{"role":"assistant","content":"","refusal":null}')
 
-    def content(self, index: int, piece: str) -> bytes:
-        return self._content_open[index] + piece_json(piece) + self._content_close
+    def content(self, index: int, piece: str, logprobs: tuple[TokenLogprob, ...] | None = None) -> bytes:
+        """A content chunk; with `logprobs`, those of its tokens."""
+        if logprobs is None:
+            return self._content_open[index] + piece_json(piece) + self._content_close
+        return b"".join(
+            (
+                self._content_open[index],
+                piece_json(piece),
+                b'},"logprobs":',
+                chat_logprobs(logprobs),
+                b',"finish_reason":null}]',
+                self._tail,
+            )
+        )
 
     def finish(self, index: int, reason: str) -> bytes:
         return self._chunk(index, b"{}", b'"' + reason.encode() + b'"')
@@ -1135,7 +1171,7 @@ class ChunkWriter:
     def steps(self, first: int, end: int) -> bytes:
         """Every event due for steps first..end-1, as one write."""
         choices = self._plan.choices
-        if end == first + 1 and len(choices) == 1 and first not in self._special_steps and not self._tool_steps:
+        if end == first + 1 and self._plain and first not in self._special_steps:
             # The usual case, once per token: one content chunk.
             return self.content(0, choices[0].pieces[first])
         out: list[bytes] = []
@@ -1150,7 +1186,8 @@ class ChunkWriter:
                 if step == 0:
                     out.append(self.role(index))
                 if step < len(pieces):
-                    out.append(self.content(index, pieces[step]))
+                    logprobs = None if choice.logprobs is None else choice.logprobs[step]
+                    out.append(self.content(index, pieces[step], logprobs))
                 if step == max(len(pieces) - 1, 0):
                     out.append(self.finish(index, choice.finish_reason))
         return b"".join(out)
@@ -1224,7 +1261,10 @@ async def chat_completions(call: Call, body: Any) -> None:
 
         await stream_plan(call, plan, render, lambda opening: stream_error_event(fault_error(plan.fault, model)))
     elif await wait_for_reply(call, plan, lambda fault: fault_error(fault, model)):
-        body = dump_json(completion_json(completion_id, created, plan, legacy_functions))
+        # With logprobs the answer can be megabytes of JSON: rendered in a thread.
+        body = await compute(
+            call, completion_body, completion_id, created, plan, legacy_functions, heavy=request.logprobs
+        )
         await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])
 
 

@@ -8,14 +8,16 @@ scenarios, response rules, rate limits and latency as Chat Completions, rendered
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
 from .. import snapshots
 from ..engine import planner
+from ..engine.logprobs import text_logprobs
 from ..engine.snapshot import ModelSpec
 from ..engine.tokens import count_text, get_encoding
-from ..engine.types import CompletionRequest, Message, Plan
+from ..engine.types import CompletionRequest, Message, Plan, TokenLogprob
 from .answering import plan_answer, stream_plan, wait_for_reply
 from .http import (
     JSON_CONTENT_TYPE,
@@ -48,6 +50,7 @@ from .openai import (
     stream_error_event,
     stream_fields,
 )
+from .openai_logprobs import LegacyLogprobs
 from .routes import route
 
 # What OpenAI generates when the request sends no max_tokens.
@@ -107,7 +110,7 @@ def _parse_options(body: dict[str, Any]) -> dict[str, Any]:
         raise ProviderError(400, "best_of must be greater than or equal to n.", param="best_of", code="invalid_value")
     if best_of is not None and best_of > 1 and stream:
         raise ProviderError(400, "Cannot stream results with best_of > 1.", param="best_of", code="invalid_value")
-    _integer(body, "logprobs", 0, 5)  # accepted; the answer's logprobs stay null
+    logprobs = _integer(body, "logprobs", 0, 5)
     for key in ("suffix", "user"):
         if body.get(key) is not None and not isinstance(body[key], str):
             raise _invalid_type(key, "a string", body[key])
@@ -120,6 +123,7 @@ def _parse_options(body: dict[str, Any]) -> dict[str, Any]:
         "max_tokens": DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens,
         "stop": _stop_of(body.get("stop")),
         "seed": _integer(body, "seed"),
+        "logprobs": logprobs,
     }
 
 
@@ -146,13 +150,31 @@ def _context_exceeded(exc: planner.ContextLengthExceeded) -> ProviderError:
     )
 
 
+def legacy_logprobs(plan: Plan, echoes: list[str], encoding: str, top: int) -> list[LegacyLogprobs]:
+    """Each choice's logprobs: its echoed prompt's tokens (scored as a prompt is: the same
+    prompt, the same numbers), then its answer's from the plan."""
+    scored: dict[str, tuple[TokenLogprob, ...]] = {}
+    for echo in echoes:
+        if echo and echo not in scored:
+            scored[echo] = text_logprobs(echo, encoding, random.Random(f"prompt/{echo}"), top)
+    return [
+        LegacyLogprobs(scored.get(echo, ()), choice.logprobs or ())
+        for echo, choice in zip(echoes, plan.choices, strict=True)
+    ]
+
+
 def _usage_json(plan: Plan, prompt_tokens: int) -> dict[str, int]:
     completion = plan.usage.completion_tokens
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}
 
 
 def completion_json(
-    completion_id: str, created: int, plan: Plan, prompt_tokens: int, echoes: list[str]
+    completion_id: str,
+    created: int,
+    plan: Plan,
+    prompt_tokens: int,
+    echoes: list[str],
+    logprobs: list[LegacyLogprobs] | None = None,
 ) -> dict[str, Any]:
     return {
         "id": completion_id,
@@ -164,7 +186,7 @@ def completion_json(
             {
                 "text": echoes[index] + choice.text,
                 "index": index,
-                "logprobs": None,
+                "logprobs": None if logprobs is None else logprobs[index].whole(),
                 "finish_reason": choice.finish_reason,
             }
             for index, choice in enumerate(plan.choices)
@@ -173,11 +195,29 @@ def completion_json(
     }
 
 
+def completion_body(
+    completion_id: str,
+    created: int,
+    plan: Plan,
+    prompt_tokens: int,
+    echoes: list[str],
+    logprobs: list[LegacyLogprobs] | None,
+) -> bytes:
+    return dump_json(completion_json(completion_id, created, plan, prompt_tokens, echoes, logprobs))
+
+
 class TextChunkWriter:
     """Renders text_completion stream chunks: one per token of each choice, then its finish chunk."""
 
     def __init__(
-        self, completion_id: str, created: int, plan: Plan, prompt_tokens: int, echoes: list[str], include_usage: bool
+        self,
+        completion_id: str,
+        created: int,
+        plan: Plan,
+        prompt_tokens: int,
+        echoes: list[str],
+        include_usage: bool,
+        logprobs: list[LegacyLogprobs] | None = None,
     ) -> None:
         head = dump_json(
             {
@@ -193,15 +233,25 @@ class TextChunkWriter:
         self._prompt_tokens = prompt_tokens
         self._echoes = echoes
         self._include_usage = include_usage
+        self._logprobs = logprobs
 
-    def _chunk(self, index: int, text: str, finish_reason: str | None = None, echo: str = "") -> bytes:
+    def _chunk(
+        self,
+        index: int,
+        text: str,
+        finish_reason: str | None = None,
+        echo: str = "",
+        logprobs: dict[str, Any] | None = None,
+    ) -> bytes:
         reason = b"null" if finish_reason is None else b'"' + finish_reason.encode() + b'"'
         return b"".join(
             (
                 self._head,
                 b'{"text":',
                 dump_json(echo + text) if echo else piece_json(text),  # prompts stay out of the pieces' cache
-                b',"index":%d,"logprobs":null,"finish_reason":' % index,
+                b',"index":%d,"logprobs":' % index,
+                b"null" if logprobs is None else dump_json(logprobs),
+                b',"finish_reason":',
                 reason,
                 b"}]}\n\n",
             )
@@ -215,14 +265,17 @@ class TextChunkWriter:
                 pieces = choice.pieces
                 if step < len(pieces):
                     # An echoed prompt goes out with the first token.
-                    out.append(self._chunk(index, pieces[step], echo=self._echoes[index] if step == 0 else ""))
+                    logprobs = None if self._logprobs is None else self._logprobs[index].step(step, step == 0)
+                    echo = self._echoes[index] if step == 0 else ""
+                    out.append(self._chunk(index, pieces[step], echo=echo, logprobs=logprobs))
                 if step == len(pieces) - 1:
                     out.append(self._chunk(index, "", choice.finish_reason))
         if last:
             for index, choice in enumerate(self._plan.choices):
                 if not choice.pieces:
                     if self._echoes[index]:
-                        out.append(self._chunk(index, "", echo=self._echoes[index]))
+                        logprobs = None if self._logprobs is None else self._logprobs[index].echo_only()
+                        out.append(self._chunk(index, "", echo=self._echoes[index], logprobs=logprobs))
                     out.append(self._chunk(index, "", choice.finish_reason))
             if self._include_usage:
                 usage = dump_json(_usage_json(self._plan, self._prompt_tokens))
@@ -255,6 +308,9 @@ async def completions(call: Call, body: Any) -> None:
         stream=options["stream"],
         include_usage=options["include_usage"],
         thinking_budget=0,  # completion models answer at once, whatever profile they fall back on
+        # logprobs 0 still gives each token's own logprob (in top_logprobs too), as OpenAI's does.
+        logprobs=options["logprobs"] is not None,
+        top_logprobs=max(options["logprobs"] or 0, 1),
     )
     plan = await plan_answer(call, request, dialect(model, context_exceeded=_context_exceeded))
     if plan is None:
@@ -262,12 +318,19 @@ async def completions(call: Call, body: Any) -> None:
     prompt_tokens = sum(tokens for _, tokens in prompts)
     call.prompt_tokens = prompt_tokens
     echoes = [text if options["echo"] else "" for text, _ in prompts for _ in range(n)]
+    logprobs = None
+    if request.logprobs:
+        logprobs = await compute(call, legacy_logprobs, plan, echoes, spec.encoding, request.top_logprobs, heavy=True)
     completion_id = new_id("cmpl-", 96)
     created = int(time.time())
     if options["stream"]:
-        writer = TextChunkWriter(completion_id, created, plan, prompt_tokens, echoes, options["include_usage"])
+        writer = TextChunkWriter(
+            completion_id, created, plan, prompt_tokens, echoes, options["include_usage"], logprobs
+        )
         await start_stream(call, [*SSE_HEADERS, *common_headers(call)])
         await stream_plan(call, plan, writer.render, lambda opening: stream_error_event(fault_error(plan.fault, model)))
     elif await wait_for_reply(call, plan, lambda fault: fault_error(fault, model)):
-        body = dump_json(completion_json(completion_id, created, plan, prompt_tokens, echoes))
+        body = await compute(
+            call, completion_body, completion_id, created, plan, prompt_tokens, echoes, logprobs, heavy=request.logprobs
+        )
         await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])

@@ -75,6 +75,7 @@ from .openai import (
     piece_json,
     tool_call_id,
 )
+from .openai_logprobs import entries_json, flat
 from .routes import route
 
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
@@ -86,6 +87,9 @@ _ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning")
 _MAX_TOOLS = 128
 # The API refuses caps below this many output tokens.
 _MIN_OUTPUT_TOKENS = 16
+# What `include` names to have the output text's logprobs (as many alternatives as top_logprobs).
+LOGPROBS_INCLUDE = "message.output_text.logprobs"
+_NO_LOGPROBS = orjson.Fragment(b"[]")
 
 
 # --- errors ----------------------------------------------------------------------
@@ -497,6 +501,7 @@ class ResponsesRequest:
     previous_response_id: str | None
     echo: dict[str, Any]  # the request's fields as the response object repeats them
     include: tuple[str, ...] = ()
+    top_logprobs: int = 0
 
 
 def parse_responses_request(body: Any, counting: bool = False) -> ResponsesRequest:
@@ -528,7 +533,7 @@ def parse_responses_request(body: Any, counting: bool = False) -> ResponsesReque
     effort, summary = _reasoning_of(body.get("reasoning"))
     for key, (low, high) in {"temperature": (0, 2), "top_p": (0, 1)}.items():
         _number(body, key, low, high)
-    _integer(body, "top_logprobs", 0, 20)
+    top_logprobs = _integer(body, "top_logprobs", 0, 20)
     _integer(body, "max_tool_calls", 1)
     max_output_tokens = _integer(body, "max_output_tokens", _MIN_OUTPUT_TOKENS)
     truncation = body.get("truncation") or "disabled"
@@ -553,7 +558,7 @@ def parse_responses_request(body: Any, counting: bool = False) -> ResponsesReque
         "text": text,
         "tool_choice": body.get("tool_choice") or "auto",
         "tools": echoed_tools,
-        "top_logprobs": body.get("top_logprobs") or 0,
+        "top_logprobs": top_logprobs or 0,
         "top_p": body.get("top_p", 1.0),
         "truncation": truncation,
         "user": body.get("user"),
@@ -574,6 +579,7 @@ def parse_responses_request(body: Any, counting: bool = False) -> ResponsesReque
         previous_response_id=previous,
         echo=echo,
         include=tuple(include),
+        top_logprobs=top_logprobs or 0,
     )
 
 
@@ -611,6 +617,8 @@ def completion_request(parsed: ResponsesRequest, earlier: list[Message]) -> Comp
         max_tokens=parsed.max_output_tokens,
         stream=parsed.stream,
         reasoning_effort=parsed.reasoning_effort,
+        logprobs=LOGPROBS_INCLUDE in parsed.include,
+        top_logprobs=parsed.top_logprobs,
     )
 
 
@@ -718,6 +726,12 @@ class ResponseWriter:
             "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
             "total_tokens": usage.prompt_tokens + usage.completion_tokens,
         }
+        # The output text's logprobs, as JSON: the part's (with bytes) and the text events' (without).
+        self._part_logprobs = self._text_logprobs = _NO_LOGPROBS
+        if choice.logprobs is not None:
+            logprobs = flat(choice.logprobs)
+            self._part_logprobs = orjson.Fragment(entries_json(logprobs))
+            self._text_logprobs = orjson.Fragment(entries_json(logprobs, with_bytes=False))
         # The one event per token of a text answer: these two around the piece's JSON.
         message = next((item for item in self.items if item.kind == "message"), None)
         if message is not None:
@@ -728,7 +742,6 @@ class ResponseWriter:
             ).encode()
 
     # --- whole objects ---
-
     def item_json(self, item: _Item, done: bool = True) -> dict[str, Any]:
         choice = self._choice
         if item.kind == "reasoning":
@@ -740,7 +753,7 @@ class ResponseWriter:
         cut = choice.finish_reason == "length"
         if item.kind == "message":
             status = ("incomplete" if cut else "completed") if done else "in_progress"
-            content = [_text_part(choice.text)] if done else []
+            content = [_text_part(choice.text, self._part_logprobs)] if done else []
             return {"id": item.id, "type": "message", "status": status, "role": "assistant", "content": content}
         call = item.call
         assert call is not None
@@ -834,20 +847,24 @@ class ResponseWriter:
         text = self._choice.text
         where = {"item_id": item.id, "output_index": output_index, "content_index": 0}
         return [
-            self._next("response.output_text.done", {**where, "text": text, "logprobs": []}),
-            self._next("response.content_part.done", {**where, "part": _text_part(text)}),
+            self._next("response.output_text.done", {**where, "text": text, "logprobs": self._text_logprobs}),
+            self._next("response.content_part.done", {**where, "part": _text_part(text, self._part_logprobs)}),
             self._next("response.output_item.done", {"output_index": output_index, "item": self.item_json(item)}),
         ]
 
-    def _text_delta(self, piece: str) -> bytes:
+    def _text_delta(self, at: int) -> bytes:
+        """The delta of the text's piece `at` (with its tokens' logprobs when asked for)."""
+        logprobs = self._choice.logprobs
         event = b"".join(
             (
                 self._delta_open,
                 b'"sequence_number":',
                 str(self._sequence).encode(),
                 self._delta_middle,
-                piece_json(piece),
-                b',"logprobs":[]}\n\n',
+                piece_json(self._choice.pieces[at]),
+                b',"logprobs":',
+                b"[]" if logprobs is None else entries_json(logprobs[at], with_bytes=False),
+                b"}\n\n",
             )
         )
         self._sequence += 1
@@ -861,7 +878,7 @@ class ResponseWriter:
         if item.kind == "message":
             pieces = self._choice.pieces
             out = self._message_start(item, output_index) if at == 0 else []
-            out.append(self._text_delta(pieces[at]))
+            out.append(self._text_delta(at))
             if at == len(pieces) - 1:
                 out += self._message_end(item, output_index)
             return out
@@ -899,7 +916,7 @@ class ResponseWriter:
             item = self._streamed[position]
             at = first - item.start
             if item.kind == "message" and 0 < at < len(self._choice.pieces) - 1:
-                return self._text_delta(self._choice.pieces[at])  # the usual case, once per token
+                return self._text_delta(at)  # the usual case, once per token
         for step in range(first, end):
             out += self._step(step)
         if last:
@@ -924,8 +941,15 @@ class ResponseWriter:
         return b"".join(out)
 
 
-def _text_part(text: str) -> dict[str, Any]:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+def answer_of(parsed: ResponsesRequest, plan: Plan, cached: int, summary: str) -> tuple[ResponseWriter, bytes]:
+    """The writer of a new response, and the response as it is stored (and sent, when not streaming)."""
+    writer = ResponseWriter(new_id("resp_", 192), parsed, plan, cached, summary)
+    return writer, dump_json(writer.final_json())
+
+
+def _text_part(text: str, logprobs: orjson.Fragment = _NO_LOGPROBS) -> dict[str, Any]:
+    """An output_text part; `logprobs`: its tokens' as JSON."""
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": logprobs}
 
 
 # --- routes ----------------------------------------------------------------------
@@ -960,8 +984,8 @@ async def create_response(call: Call, body: Any) -> None:
         opening = request.messages[: len(request.messages) - len(parsed.input.messages)]
         cached = cached_tokens(list(opening), spec.encoding if spec is not None else O200K)
     summary = _summary_text(request.messages) if parsed.reasoning_summary else ""
-    writer = ResponseWriter(new_id("resp_", 192), parsed, plan, cached, summary)
-    final = dump_json(writer.final_json())
+    # With logprobs the response can be megabytes of JSON: rendered in a thread.
+    writer, final = await compute(call, answer_of, parsed, plan, cached, summary, heavy=request.logprobs)
     saving = None
     if parsed.store and settings.LLMSIM_RESPONSES_RETAIN > 0:
         # Stored while the model "thinks"; committed before the answer is complete, so that

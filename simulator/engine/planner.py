@@ -9,6 +9,7 @@ from .arguments import WorkLimit, dump_arguments, generate_arguments, generate_v
 from .errors import forced_error, pick_error, pick_fault
 from .generators import generate, last_user_text, source_text, token_pieces
 from .latency import LatencyProfile, sample_ttft_s, token_offsets_s
+from .logprobs import answer_logprobs
 from .rules import Action
 from .snapshot import ModelSpec, Scenario
 from .tokens import count_prompt, count_text, encode
@@ -38,12 +39,27 @@ class ContextLengthExceeded(ValueError):
 _unseeded = random.Random()
 
 
+def request_seed(request: CompletionRequest, overrides: Overrides, scenario: Scenario) -> int | None:
+    """The request's seed: x-llmsim-seed, then `seed`, then the global seed (None: unseeded)."""
+    if overrides.seed is not None:
+        return overrides.seed
+    return request.seed if request.seed is not None else scenario.seed
+
+
 def make_rng(request: CompletionRequest, overrides: Overrides, scenario: Scenario) -> random.Random:
-    """The request's random source: seeded (x-llmsim-seed, then `seed`, then the global seed) or shared."""
-    seed = overrides.seed
-    if seed is None:
-        seed = request.seed if request.seed is not None else scenario.seed
+    """The request's random source: seeded (see request_seed) or shared."""
+    seed = request_seed(request, overrides, scenario)
     return _unseeded if seed is None else random.Random(seed)
+
+
+def with_logprobs(choices: tuple[ChoicePlan, ...], encoding: str, top: int, seed: int | None) -> tuple[ChoicePlan, ...]:
+    """The choices with the logprobs of their text's tokens.
+
+    From a random source of their own, so that asking for logprobs changes nothing
+    else of a seeded answer (its text, timing and faults stay as without).
+    """
+    rng = _unseeded if seed is None else random.Random(f"logprobs/{seed}")
+    return tuple(replace(choice, logprobs=answer_logprobs(choice.pieces, encoding, rng, top)) for choice in choices)
 
 
 def latency_for(spec: ModelSpec, scenario: Scenario, overrides: Overrides) -> LatencyProfile:
@@ -165,6 +181,9 @@ def plan(
         choices = tuple(
             replace(choice, thinking_pieces=thinking_text(rng, thinking, spec.encoding)) for choice in choices
         )
+    if request.logprobs:
+        seed = request_seed(request, overrides, scenario)
+        choices = with_logprobs(choices, spec.encoding, request.top_logprobs, seed)
     steps = max(choice.step_count for choice in choices)
     offsets = token_offsets_s(latency, rng, ttft_s, steps)
     completion = sum(choice.completion_tokens for choice in choices) + thinking * request.n

@@ -68,6 +68,10 @@ class CompletionRequest:
     # OpenAI's reasoning effort ("none", "minimal", "low", "medium", "high", "xhigh"):
     # how much a thinking model thinks relative to its usual (medium); None: medium.
     reasoning_effort: str | None = None
+    # Log probabilities of the answer's tokens (OpenAI `logprobs`), with this many of the
+    # most likely tokens at each position (`top_logprobs`, 0-20).
+    logprobs: bool = False
+    top_logprobs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,22 @@ class ToolCallPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """One token of the answer (its bytes: a whole character or more, or part of one), its log
+    probability, and the most likely tokens at its position with theirs.
+
+    `top` holds as many as the request asked for (top_logprobs), most likely first: the
+    token itself, then the alternatives the model weighed. (Two tuples rather than one of
+    pairs: an answer with top_logprobs 20 would make 20 more objects a token.)
+    """
+
+    raw: bytes
+    logprob: float
+    top: tuple[bytes, ...] = ()
+    top_logprobs: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ChoicePlan:
     """What one choice says: its text (or tool calls) as the tokens it is streamed in, and why it ends.
 
@@ -121,6 +141,9 @@ class ChoicePlan:
     # Visible thinking before the answer (CompletionRequest.show_thinking); its tokens
     # are the plan's reasoning tokens, not part of completion_tokens.
     thinking_pieces: tuple[str, ...] = ()
+    # When the request asked for logprobs: per text piece, the logprobs of its tokens
+    # (one token, or the few that spell one character); None when it did not ask.
+    logprobs: tuple[tuple[TokenLogprob, ...], ...] | None = None
 
     @property
     def text(self) -> str:
