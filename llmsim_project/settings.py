@@ -223,6 +223,9 @@ LLMSIM_REDIS_PREFIX = env("LLMSIM_REDIS_PREFIX", default="llmsim")
 # Without Redis, worker processes of one machine add their stats up through files in
 # this directory (`manage.py serve` makes one for its workers). Empty: this process only.
 LLMSIM_STATS_DIR = env("LLMSIM_STATS_DIR", default="")
+# Which server runs this process, for the page at / ("granian, 2 workers"): `serve` and
+# `runserver` set it for their processes; empty where the app is served otherwise.
+LLMSIM_SERVER = env.str("LLMSIM_SERVER", default="")
 # How often each process shares its stats with the others (Redis or LLMSIM_STATS_DIR).
 LLMSIM_STATS_PUBLISH_SECONDS = env("LLMSIM_STATS_PUBLISH_SECONDS")
 # A token for the stats reset API (Authorization: Bearer <token>); empty: only a staff

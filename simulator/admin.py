@@ -2,29 +2,43 @@ import json
 
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 
 from .engine.rules import Match, RuleError, describe, parse_action
 from .models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
 
 
+def one_line(text: str) -> str:
+    """`text` on one line of a list or table, cut off with an ellipsis where it is too long
+    (the whole text shows on hover): rows stay one line high."""
+    return format_html('<span class="llmsim-one-line" title="{}">{}</span>', text, text)
+
+
+def short_encoding(encoding: str) -> str:
+    """o200k_base → o200k: the choice's label names the models too, five lines in a list column."""
+    return encoding.removesuffix("_base")
+
+
+class TokenizerFilter(admin.SimpleListFilter):
+    title = "tokenizer"
+    parameter_name = "encoding"
+
+    def lookups(self, request, model_admin):
+        return [(value, short_encoding(value)) for value in ModelProfile.Encoding.values]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(encoding=self.value()) if self.value() else queryset
+
+
 @admin.register(ModelProfile)
 class ModelProfileAdmin(admin.ModelAdmin):
-    list_display = (
-        "model_id",
-        "provider",
-        "ttft_mean_ms",
-        "ttft_stddev_ms",
-        "tbt_mean_ms",
-        "tbt_stddev_ms",
-        "context_window",
-        "max_output_tokens",
-        "encoding",
-        "is_reasoning",
-        "listed",
-    )
-    list_filter = ("provider", "is_reasoning", "encoding", "listed")
-    list_editable = ("ttft_mean_ms", "tbt_mean_ms")
+    # Short columns, so that the list fits a 1,400 px screen beside the admin's two sidebars
+    # (about 750 px are left): latency as mean ± std. dev., the tokenizer by its short name;
+    # provider and listed are filters (the ids tell the provider anyway).
+    list_display = ("model_id", "ttft", "tbt", "context", "max_output", "tokenizer", "reasoning")
+    list_filter = ("provider", "is_reasoning", TokenizerFilter, "listed")
     search_fields = ("model_id", "aliases", "owned_by")
     fieldsets = (
         (None, {"fields": ("model_id", "provider", "owned_by", "aliases", "listed", "created_at")}),
@@ -42,6 +56,33 @@ class ModelProfileAdmin(admin.ModelAdmin):
         ),
         ("Limits and tokens", {"fields": ("context_window", "max_output_tokens", "encoding", "is_reasoning")}),
     )
+
+    class Media:
+        css = {"all": ["llmsim/admin.css"]}
+
+    @admin.display(description="TTFT (ms)", ordering="ttft_mean_ms")
+    def ttft(self, obj: ModelProfile) -> str:
+        return f"{obj.ttft_mean_ms:g} ± {obj.ttft_stddev_ms:g}"
+
+    @admin.display(description="TBT (ms)", ordering="tbt_mean_ms")
+    def tbt(self, obj: ModelProfile) -> str:
+        return f"{obj.tbt_mean_ms:g} ± {obj.tbt_stddev_ms:g}"
+
+    @admin.display(description="context", ordering="context_window")
+    def context(self, obj: ModelProfile) -> str:
+        return f"{obj.context_window:,}"
+
+    @admin.display(description="max output", ordering="max_output_tokens")
+    def max_output(self, obj: ModelProfile) -> str:
+        return f"{obj.max_output_tokens:,}"
+
+    @admin.display(description="tokenizer", ordering="encoding")
+    def tokenizer(self, obj: ModelProfile) -> str:
+        return short_encoding(obj.encoding)
+
+    @admin.display(description="reasoning", boolean=True, ordering="is_reasoning")
+    def reasoning(self, obj: ModelProfile) -> bool:
+        return obj.is_reasoning
 
 
 @admin.register(ErrorProfile)
@@ -86,7 +127,14 @@ class ResponseRuleForm(forms.ModelForm):
     class Meta:
         model = ResponseRule
         fields = "__all__"
-        widgets = {"action": ActionWidget(attrs={"rows": 6, "cols": 60})}
+        widgets = {
+            "action": ActionWidget(attrs={"rows": 6, "cols": 60}),
+            # A matcher is a phrase or a pattern: two lines rather than the admin's ten.
+            **{
+                name: forms.Textarea(attrs={"rows": 2, "cols": 60})
+                for name in ("match_last_user", "match_any_message", "match_system")
+            },
+        }
 
 
 def match_of(rule: ResponseRule) -> Match:
@@ -129,36 +177,56 @@ def action_summary(rule: ResponseRule) -> str:
     return " → ".join(parts) + f" (per {scope.replace('_', ' ')}; then {when_exhausted.replace('_', ' ')})"
 
 
-class ResponseRuleInline(admin.StackedInline):
-    model = ResponseRule
-    form = ResponseRuleForm
-    extra = 0
-    show_change_link = True
-    fields = (
-        ("name", "priority", "enabled"),
-        "action",
-        ("match_model", "match_api_key"),
-        ("match_last_user", "match_any_message"),
-        ("regex", "ignore_case"),
-        "match_system",
-        ("match_tools_present", "match_tool_offered", "match_last_is_tool_result"),
-        "match_header",
-        "preview",
-    )
-    readonly_fields = ("preview",)
+def match_summary(rule: ResponseRule) -> str:
+    """What a rule matches, for a column headed "matches"."""
+    return describe(match_of(rule)).removeprefix("Requests where ")
 
-    @admin.display(description="What it does")
-    def preview(self, obj: ResponseRule) -> str:
-        if obj.pk is None:
-            return "Shown once saved."
-        return format_html("{}<br>→ {}", describe(match_of(obj)), action_summary(obj))
+
+class ResponseRuleInline(admin.TabularInline):
+    """The scenario's rules as a list, one line each: priority and enabled are edited here,
+    everything else on the rule's own page (three full rule forms made a 5,800 px page)."""
+
+    model = ResponseRule
+    template = "admin/simulator/scenario/rule_list.html"
+    extra = 0
+    fields = ("rule", "priority", "enabled", "matches", "answers")
+    readonly_fields = ("rule", "matches", "answers")
+    verbose_name_plural = "response rules (first match by priority answers)"
+
+    class Media:
+        css = {"all": ["llmsim/admin.css"]}
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # a rule needs its action: rules are added on their own page (the link below the list)
+
+    @admin.display(description="rule")
+    def rule(self, obj: ResponseRule) -> str:
+        url = reverse("admin:simulator_responserule_change", args=[obj.pk])
+        return format_html('<a href="{}?from=scenario">{}</a>', url, obj.name)
+
+    @admin.display(description="matches")
+    def matches(self, obj: ResponseRule) -> str:
+        return one_line(match_summary(obj))
+
+    @admin.display(description="answers with")
+    def answers(self, obj: ResponseRule) -> str:
+        return one_line(action_summary(obj))
+
+
+class ScenarioForm(forms.ModelForm):
+    class Meta:
+        model = Scenario
+        fields = "__all__"
+        # Two lines each rather than the admin's ten: the page shows the whole scenario at a glance.
+        widgets = {name: forms.Textarea(attrs={"rows": 2, "cols": 80}) for name in ("description", "fixed_text")}
 
 
 @admin.register(Scenario)
 class ScenarioAdmin(admin.ModelAdmin):
+    form = ScenarioForm
     list_display = (
         "name",
-        "description",
+        "summary",
         "generator",
         "error_profile",
         "requests_per_minute",
@@ -179,6 +247,13 @@ class ScenarioAdmin(admin.ModelAdmin):
         ("Tool calls", {"fields": ("tool_call_rate", "tool_call_rounds", "parallel_tool_calls")}),
         ("Rate limits (per API key and model)", {"fields": ("requests_per_minute", "tokens_per_minute")}),
     )
+
+    class Media:
+        css = {"all": ["llmsim/admin.css"]}
+
+    @admin.display(description="description")
+    def summary(self, obj: Scenario) -> str:
+        return one_line(obj.description)
 
     @admin.display(description="rules")
     def rule_count(self, obj: Scenario) -> int:
@@ -217,13 +292,33 @@ class ResponseRuleAdmin(admin.ModelAdmin):
         ("Preview", {"fields": ("matches", "does")}),
     )
 
+    class Media:
+        css = {"all": ["llmsim/admin.css"]}
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        # A rule not yet saved has nothing to preview: its blank action would read "invalid".
+        return self.fieldsets if obj is not None else self.fieldsets[:-1]
+
+    def response_add(self, request: HttpRequest, obj: ResponseRule, post_url_continue=None) -> HttpResponse:
+        return self._back_to_scenario(request, obj) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: ResponseRule) -> HttpResponse:
+        return self._back_to_scenario(request, obj) or super().response_change(request, obj)
+
+    def _back_to_scenario(self, request: HttpRequest, obj: ResponseRule) -> HttpResponse | None:
+        """Saved from its scenario's page (the rule list's links carry ?from=scenario): go back there."""
+        if request.GET.get("from") != "scenario" or {"_continue", "_addanother", "_popup"} & set(request.POST):
+            return None
+        self.message_user(request, f"The rule “{obj.name}” was saved.")
+        return HttpResponseRedirect(reverse("admin:simulator_scenario_change", args=[obj.scenario_id]))
+
     @admin.display(description="matches")
     def matches(self, obj: ResponseRule) -> str:
-        return describe(match_of(obj))
+        return one_line(match_summary(obj))
 
     @admin.display(description="answers with")
     def does(self, obj: ResponseRule) -> str:
-        return action_summary(obj)
+        return one_line(action_summary(obj))
 
 
 @admin.register(SimulatorSettings)

@@ -159,14 +159,51 @@ def pytest_collection_modifyitems(config, items) -> None:
     say the same with `@pytest.mark.live_servers("serve")`.
     """
     kept, dropped = [], []
+    reasons = config.stash.setdefault(LIVE_SERVER_DESELECTIONS, {})
     for item in items:
         marker = item.get_closest_marker("live_servers")
         wanted = marker.args if marker is not None else getattr(item.module, "LIVE_SERVERS", None)
         server = getattr(getattr(item, "callspec", None), "params", {}).get("llmsim_server")
-        (dropped if wanted is not None and server is not None and server not in wanted else kept).append(item)
+        if wanted is not None and server is not None and server not in wanted:
+            dropped.append(item)
+            reasons.setdefault(tuple(sorted(wanted)), []).append(item.path.name)
+        else:
+            kept.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+
+
+# Why tests were deselected, for the summary at the end: pytest only counts them.
+LIVE_SERVER_DESELECTIONS = pytest.StashKey[dict[tuple[str, ...], list[str]]]()
+ALL_DESELECTED = pytest.StashKey[int]()
+
+
+def pytest_configure(config) -> None:
+    config.stash[ALL_DESELECTED] = 0
+
+
+def pytest_deselected(items) -> None:
+    if items:
+        config = items[0].config
+        config.stash[ALL_DESELECTED] = config.stash.get(ALL_DESELECTED, 0) + len(items)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Say why tests were deselected (skips say why already: pytest.ini has -ra)."""
+    by_kinds = config.stash.get(LIVE_SERVER_DESELECTIONS, {})
+    ours = sum(len(modules) for modules in by_kinds.values())
+    others = config.stash.get(ALL_DESELECTED, 0) - ours
+    if ours:
+        terminalreporter.write_line(
+            f"deselected {ours} tests, the copies for servers their module (LIVE_SERVERS) or mark "
+            "(live_servers) leaves out:"
+        )
+        for kinds, modules in sorted(by_kinds.items()):
+            names = ", ".join(sorted(set(modules)))
+            terminalreporter.write_line(f"  {' and '.join(kinds)} only: {len(modules)} ({names})")
+    if others > 0:
+        terminalreporter.write_line(f"deselected {others} tests by -k, -m or --deselect")
 
 
 @pytest.fixture(scope="session", params=sorted(SERVER_COMMANDS))

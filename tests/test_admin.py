@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from simulator.models import ModelProfile, SimulatorSettings, SnapshotVersion
+from simulator.models import ModelProfile, ResponseRule, Scenario, SimulatorSettings, SnapshotVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -81,34 +81,43 @@ def test_ensure_admin_creates_one_login_without_a_prompt(monkeypatch, capsys):
     assert "exists already" in capsys.readouterr().out
 
 
-def scenario_form(name: str, rule: dict) -> dict:
-    """The scenario add form with one inline response rule."""
+def rule_form(scenario_id: int, rule: dict) -> dict:
+    """The response rule add form, for a rule of the scenario `scenario_id`."""
     data = {
-        "name": name,
-        "description": "",
-        "generator": "",
-        "fixed_text": "",
-        "rules-TOTAL_FORMS": "1",
-        "rules-INITIAL_FORMS": "0",
-        "rules-MIN_NUM_FORMS": "0",
-        "rules-MAX_NUM_FORMS": "1000",
-        "rules-0-name": "r",
-        "rules-0-priority": "10",
-        "rules-0-enabled": "on",
-        "rules-0-ignore_case": "on",
-        "rules-0-match_tools_present": "unknown",
-        "rules-0-match_last_is_tool_result": "unknown",
+        "scenario": str(scenario_id),
+        "name": "r",
+        "priority": "10",
+        "enabled": "on",
+        "ignore_case": "on",
+        "match_tools_present": "unknown",
+        "match_last_is_tool_result": "unknown",
     }
-    data.update({f"rules-0-{key}": value for key, value in rule.items()})
-    return data
+    return {**data, **rule}
 
 
-def test_the_admin_adds_a_scenario_with_an_inline_rule_and_previews_it(admin_client):
-    from simulator.models import ResponseRule
+def make_scenario(name: str, rules: int = 3) -> Scenario:
+    scenario = Scenario.objects.create(name=name, description="A scenario with rules")
+    actions = [
+        {"tool_calls": [{"name": "issue_refund", "arguments": {"order_id": "A-1001"}}]},
+        {"sequence": [{"error": {"status": 429}, "times": 2}, {"generate": True}], "scope": "conversation"},
+        {"text": "Hello from the simulated checkout assistant! How can I help you today?"},
+    ]
+    for index in range(rules):
+        ResponseRule.objects.create(
+            scenario=scenario,
+            name=f"rule-{index}",
+            priority=10 * (index + 1),
+            match_last_user=f"refund number {index}",
+            action=actions[index % len(actions)],
+        )
+    return scenario
 
+
+def test_the_admin_adds_a_rule_on_its_own_page_and_previews_it(admin_client):
+    scenario = Scenario.objects.create(name="checkout")
     before = SnapshotVersion.objects.get(pk=1).version
-    data = scenario_form("checkout", {"match_last_user": "refund", "action": '{"text": "No refunds."}'})
-    response = admin_client.post(reverse("admin:simulator_scenario_add"), data)
+    data = rule_form(scenario.pk, {"match_last_user": "refund", "action": '{"text": "No refunds."}'})
+    response = admin_client.post(reverse("admin:simulator_responserule_add"), data)
     assert response.status_code == 302, response.context["errors"] if response.context else ""
     rule = ResponseRule.objects.get(scenario__name="checkout")
     assert rule.action == {"text": "No refunds."}
@@ -132,6 +141,85 @@ def test_the_admin_adds_a_scenario_with_an_inline_rule_and_previews_it(admin_cli
     ],
 )
 def test_the_admin_refuses_bad_rules_with_the_reason(admin_client, rule, says):
-    response = admin_client.post(reverse("admin:simulator_scenario_add"), scenario_form("bad", rule))
+    scenario = Scenario.objects.create(name="bad")
+    response = admin_client.post(reverse("admin:simulator_responserule_add"), rule_form(scenario.pk, rule))
     assert response.status_code == 200
     assert says in response.content
+
+
+def test_it_shows_no_error_on_a_blank_new_rule_before_it_is_submitted(admin_client):
+    scenario = make_scenario("blank-rule", rules=1)
+    pages = [
+        admin_client.get(reverse("admin:simulator_responserule_add")),
+        admin_client.get(reverse("admin:simulator_responserule_add") + f"?scenario={scenario.pk}&from=scenario"),
+        admin_client.get(reverse("admin:simulator_scenario_add")),
+        admin_client.get(reverse("admin:simulator_scenario_change", args=[scenario.pk])),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        assert b"invalid" not in page.content
+        assert b"must be a mapping" not in page.content
+        assert b"errorlist" not in page.content
+    assert pages[1].context["adminform"].form.initial["scenario"] == str(scenario.pk)
+
+
+def test_the_scenario_page_lists_its_rules_one_line_each_with_links(admin_client):
+    scenario = make_scenario("three-rules")
+    page = admin_client.get(reverse("admin:simulator_scenario_change", args=[scenario.pk]))
+    assert page.status_code == 200
+    (rules,) = [formset for formset in page.context["inline_admin_formsets"] if formset.opts.model is ResponseRule]
+    # Edited here: priority and enabled; the rest of a rule on its own page.
+    assert {name for name in rules.formset.forms[0].fields} == {"id", "scenario", "priority", "enabled", "DELETE"}
+    assert len(rules.formset.forms) == 3 and not rules.has_add_permission
+    html = page.content.decode()
+    assert 'name="rules-0-action"' not in html and 'name="rules-0-match_last_user"' not in html
+    for rule in scenario.rules.all():
+        assert f'href="{reverse("admin:simulator_responserule_change", args=[rule.pk])}?from=scenario"' in html
+    assert "last user message contains &#x27;refund number 0&#x27;" in html
+    assert "tool calls issue_refund" in html
+    assert f"{reverse('admin:simulator_responserule_add')}?scenario={scenario.pk}&amp;from=scenario" in html
+
+
+def test_the_scenario_page_changes_priority_and_enabled_in_place(admin_client):
+    scenario = make_scenario("in-place", rules=2)
+    first, second = scenario.rules.order_by("priority")
+    page = admin_client.get(reverse("admin:simulator_scenario_change", args=[scenario.pk]))
+    data = {"name": scenario.name, "description": scenario.description, "generator": "", "fixed_text": ""}
+    data.update({"rules-TOTAL_FORMS": "2", "rules-INITIAL_FORMS": "2", "rules-MIN_NUM_FORMS": "0"})
+    data["rules-MAX_NUM_FORMS"] = "1000"
+    for index, rule in enumerate(page.context["inline_admin_formsets"][0].formset.forms):
+        data.update({f"rules-{index}-id": str(rule.instance.pk), f"rules-{index}-scenario": str(scenario.pk)})
+        data[f"rules-{index}-priority"] = "5" if rule.instance == second else str(rule.instance.priority)
+        if rule.instance == first:
+            data[f"rules-{index}-enabled"] = "on"
+    response = admin_client.post(reverse("admin:simulator_scenario_change", args=[scenario.pk]), data)
+    assert response.status_code == 302, response.context["errors"] if response.context else ""
+    second.refresh_from_db()
+    assert (second.priority, second.enabled) == (5, False)
+    first.refresh_from_db()
+    assert first.action == {"tool_calls": [{"name": "issue_refund", "arguments": {"order_id": "A-1001"}}]}
+
+
+def test_saving_a_rule_opened_from_its_scenario_goes_back_to_the_scenario(admin_client):
+    scenario = make_scenario("back-again", rules=1)
+    rule = scenario.rules.get()
+    data = rule_form(scenario.pk, {"name": rule.name, "match_model": "gpt-5*", "action": '{"text": "hi"}'})
+    url = reverse("admin:simulator_responserule_change", args=[rule.pk])
+    response = admin_client.post(f"{url}?from=scenario", data)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:simulator_scenario_change", args=[scenario.pk])
+    rule.refresh_from_db()
+    assert rule.match_model == "gpt-5*"
+    # Opened from the list of rules, it goes back to that list, as everywhere in the admin.
+    response = admin_client.post(url, data)
+    assert response["Location"] == reverse("admin:simulator_responserule_changelist")
+
+
+def test_the_model_profile_list_names_tokenizers_briefly(admin_client):
+    page = admin_client.get(reverse("admin:simulator_modelprofile_changelist"))
+    html = page.content.decode()
+    assert '<td class="field-tokenizer">cl100k</td>' in html and '<td class="field-tokenizer">o200k</td>' in html
+    assert "approximation for Claude" not in html  # the long label is the form's, not the list's
+    assert '<td class="field-ttft">1000 ± 250</td>' in html  # claude-opus-4-1: mean ± std. dev.
+    filtered = admin_client.get(reverse("admin:simulator_modelprofile_changelist") + "?encoding=cl100k_base")
+    assert {profile.encoding for profile in filtered.context["cl"].result_list} == {"cl100k_base"}

@@ -72,6 +72,8 @@ def test_listening_on_every_interface_says_what_to_set(tmp_path, command):
         log = server.log()
         assert "listening on all interfaces" in log and "set DJANGO_ALLOWED_HOSTS" in log
         assert "Set LLMSIM_OPS_AUTH=private" in log
+        # The addresses it prints are ones to use from this machine, not 0.0.0.0.
+        assert "Listening on all interfaces, port" in log and f'base_url="{server.base_url}/v1"' in log
         assert get(f"{server.base_url}/admin/login/")[0] == 200
         assert get(f"{server.base_url}/admin/login/", {"Host": "10.1.2.3"})[0] == 400
     finally:

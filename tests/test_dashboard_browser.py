@@ -8,55 +8,27 @@ screenshots go to test-artifacts/ (git-ignored).
 from __future__ import annotations
 
 import concurrent.futures
-import os
-import shutil
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from .conftest import INSTANT, ROOT, post
+from .browser import ARTIFACTS, chromium
+from .conftest import INSTANT, post
 
 pytestmark = pytest.mark.live
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 # Under Daphne (runserver) and granian the page is pushed over the WebSocket; uvicorn
 # here has no WebSocket library, so the page falls back to polling /llmsim/stats.
 TOTAL_JS = "parseInt(document.getElementById('requests-total').textContent.replace(/,/g, ''))"
 EXPECTED_TRANSPORT = {"runserver": {"websocket"}, "serve": {"websocket"}, "serve-uvicorn": {"websocket", "polling"}}
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("LLMSIM_REQUIRE_SERVICES", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason} (LLMSIM_REQUIRE_SERVICES is set; run scripts/install-browser)")
-    pytest.skip(f"{reason}: run scripts/install-browser")
-
-
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed")
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        _missing(f"{CHROMIUM} is not installed")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def create_staff_user(server, username: str, password: str, django_db_blocker) -> None:

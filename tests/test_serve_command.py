@@ -151,3 +151,14 @@ def test_a_worker_killed_by_the_oom_killer_is_replaced(tmp_path):
         assert answer_text(server)
     finally:
         stop_server(server)
+
+
+def test_its_help_names_granian_as_the_default_and_the_alternatives():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "serve", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    description = " ".join(result.stdout.split("\n\n")[1].split())  # the paragraph after the usage
+    assert description.startswith("Serve LLMSim with granian in one worker process per core")
+    assert "--server uvicorn or daphne" in description
+    assert "granian (default" in " ".join(result.stdout.split())  # the --server option says so too

@@ -41,11 +41,16 @@ def sparkline(values: list[int], width: int) -> str:
 
 
 def number(value: Any) -> str:
+    """A figure short enough for an 80-column terminal: one decimal below 100, millions
+    and billions as 1.23M and 4.56B."""
     if value is None:
         return "-"
-    if isinstance(value, float) and not value.is_integer():
+    for size, suffix in ((1e9, "B"), (1e6, "M")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    if isinstance(value, float) and not value.is_integer() and abs(value) < 100:
         return f"{value:,.1f}"
-    return f"{int(value):,}"
+    return f"{round(value):,}"
 
 
 def fetch(url: str, token: str = "", timeout: float = 3.0) -> dict[str, Any]:
@@ -59,7 +64,7 @@ def fetch(url: str, token: str = "", timeout: float = 3.0) -> dict[str, Any]:
 def figures(pairs: list[tuple[str, Any]]) -> Table:
     table = Table.grid(padding=(0, 2), expand=True)
     for _ in pairs:
-        table.add_column(justify="right")
+        table.add_column(justify="right", no_wrap=True, overflow="ellipsis")
     table.add_row(*(Text(number(value), style="bold cyan") for _, value in pairs))
     table.add_row(*(Text(label, style="dim") for label, _ in pairs))
     return table
@@ -75,7 +80,7 @@ def render(stats: dict[str, Any] | None, url: str, error: str | None, width: int
         return Layout(Panel(Group(header, Text(error or "connecting…", style="yellow"))))
     requests, tokens, rates = stats["requests"], stats["tokens"], stats["rates"]
     header.append(
-        f"  {stats['processes']} process(es), {stats['aggregation']}"
+        f"  {stats['processes']} process{'' if stats['processes'] == 1 else 'es'}, {stats['aggregation']}"
         f"  updated {time.strftime('%H:%M:%S', time.localtime(stats['time']))}",
         style="dim",
     )
@@ -89,8 +94,8 @@ def render(stats: dict[str, Any] | None, url: str, error: str | None, width: int
                 [
                     ("total", requests["total"]),
                     ("active", requests["active"]),
-                    ("open streams", requests["streams_open"]),
-                    ("req/s (60 s)", rates["requests_per_second"]),
+                    ("streams", requests["streams_open"]),
+                    ("req/s", rates["requests_per_second"]),
                 ]
             ),
             Text(
@@ -98,6 +103,8 @@ def render(stats: dict[str, Any] | None, url: str, error: str | None, width: int
                 f"{number(requests['non_streaming_total'])}  client disconnects "
                 f"{number(requests['client_disconnects'])}",
                 style="dim",
+                no_wrap=True,
+                overflow="ellipsis",
             ),
             Text(sparkline(stats["series"]["requests"], spark_width), style="cyan"),
         ),
@@ -111,7 +118,7 @@ def render(stats: dict[str, Any] | None, url: str, error: str | None, width: int
                     ("total", tokens["total"]),
                     ("prompt", tokens["prompt"]),
                     ("completion", tokens["completion"]),
-                    ("tokens/s (60 s)", rates["tokens_per_second"]),
+                    ("tokens/s", rates["tokens_per_second"]),
                 ]
             ),
             Text(""),
@@ -121,11 +128,13 @@ def render(stats: dict[str, Any] | None, url: str, error: str | None, width: int
         box=box.ROUNDED,
     )
 
-    latency = Table(box=box.SIMPLE_HEAD, expand=True)
-    latency.add_column("latency (ms)")
+    # Short labels that never wrap: at 80 columns a wrapped label pushed two of the three
+    # rows out of the panel.
+    latency = Table(box=box.SIMPLE_HEAD, expand=True, show_edge=False)
+    latency.add_column("", no_wrap=True)
     for column in ("count", "avg", "min", "p50", "p95", "p99", "max"):
-        latency.add_column(column, justify="right")
-    for key, label in (("ttft", "time to first token"), ("inter_token", "inter-token gap"), ("duration", "duration")):
+        latency.add_column(column, justify="right", no_wrap=True)
+    for key, label in (("ttft", "ttft"), ("inter_token", "inter-token"), ("duration", "duration")):
         row = stats["latency_ms"][key]
         latency.add_row(label, *(number(row[c]) for c in ("count", "avg", "min", "p50", "p95", "p99", "max")))
 
@@ -152,8 +161,8 @@ def render(stats: dict[str, Any] | None, url: str, error: str | None, width: int
     layout = Layout()
     layout.split_column(
         Layout(header, size=1),
-        Layout(name="top", size=7),
-        Layout(Panel(latency, title="Latency", box=box.ROUNDED), size=8),
+        Layout(name="top", size=6),
+        Layout(Panel(latency, title="Latency (ms; ttft: time to first token)", box=box.ROUNDED), size=7),
         Layout(name="bottom"),
     )
     layout["top"].split_row(Layout(request_panel), Layout(token_panel))

@@ -11,6 +11,7 @@ from django.conf import settings
 
 from simulator.daphne_server import LLMSimServer
 from simulator.exposure import note_bind_address
+from simulator.landing import product, startup_lines
 
 
 class Command(DaphneRunserverCommand):
@@ -18,6 +19,7 @@ class Command(DaphneRunserverCommand):
 
     def inner_run(self, *args, **options) -> None:
         note_bind_address(self.addr)  # the Host names the admin answers, and warnings past loopback
+        settings.LLMSIM_SERVER = "runserver (Daphne)"
         super().inner_run(*args, **options)
 
     def get_application(self, options):
@@ -26,4 +28,7 @@ class Command(DaphneRunserverCommand):
         # of it under DEBUG, and that one answers a path out of the static root with a 500.
         if not options.get("use_static_handler", True):
             settings.LLMSIM_SERVE_STATIC = False
-        return get_default_application()
+        application = get_default_application()
+        # Daphne has printed its lines by now; these follow them, as `serve` prints them.
+        self.stdout.write("\n".join([f"{product()} (runserver, Daphne):", *startup_lines(self.addr, self.port)]))
+        return application

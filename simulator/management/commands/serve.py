@@ -24,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from simulator.config import ConfigError, apply_startup_config, find_profile, resolve, to_environ
 from simulator.exposure import note_bind_address
+from simulator.landing import product, startup_lines
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -42,7 +43,8 @@ def default_workers() -> int:
 
 class Command(BaseCommand):
     help = (
-        "Serve LLMSim with Daphne. Settings come from the YAML file (--config or LLMSIM_CONFIG), "
+        "Serve LLMSim with granian in one worker process per core (--server uvicorn or daphne "
+        "for the alternatives). Settings come from the YAML file (--config or LLMSIM_CONFIG), "
         "then LLMSIM_* environment variables, then these flags; the last one wins."
     )
 
@@ -104,11 +106,13 @@ class Command(BaseCommand):
         if server == "daphne" and options["workers"] not in (None, 1):
             raise CommandError("--server daphne runs one process; use uvicorn for --workers")
         note_bind_address(host)  # before the workers start: they inherit the Host names it allows
+        processes = 1 if server == "daphne" else workers
+        _tell_workers("LLMSIM_SERVER", f"{server}, {processes} worker{'s' if processes > 1 else ''}")
         self.stdout.write(
-            f"LLMSim listening on http://{_url_host(host)}:{port}/ ({server}, "
-            f"{1 if server == 'daphne' else workers} worker(s); config file: {path or 'none'}; "
-            f"applied: {config.describe()})"
+            f"{product()} listening on http://{_url_host(host)}:{port}/ ({server}, "
+            f"{processes} worker(s); config file: {path or 'none'}; applied: {config.describe()})"
         )
+        self.stdout.write("\n".join(startup_lines(host, port)))
         sys.stdout.flush()
         if server == "daphne":
             _serve_daphne(host, port, options)
@@ -127,12 +131,17 @@ def _stats_directory(workers: int):
         yield
         return
     directory = tempfile.mkdtemp(prefix="llmsim-stats-")
-    os.environ["LLMSIM_STATS_DIR"] = directory  # spawned workers read it...
-    settings.LLMSIM_STATS_DIR = directory  # ...forked ones had their settings read already
+    _tell_workers("LLMSIM_STATS_DIR", directory)
     try:
         yield
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _tell_workers(name: str, value: str) -> None:
+    """Set a setting for the worker processes about to start."""
+    os.environ[name] = value  # spawned workers read it...
+    setattr(settings, name, value)  # ...forked ones had their settings read already
 
 
 def _serve_uvicorn(host: str, port: int, workers: int, options: dict) -> None:
