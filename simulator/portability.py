@@ -194,6 +194,7 @@ class ImportResult:
     updated: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
+    mocks_scenario: str | None = None  # where the file's first mock landed (it becomes the default)
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         order = {kind: i for i, kind in enumerate(KINDS.values())}
@@ -215,13 +216,20 @@ class ImportResult:
 
 
 def import_data(
-    document: Any, name: str, replace: bool = False, dry_run: bool = False, using: str = "default"
+    document: Any,
+    name: str,
+    replace: bool = False,
+    dry_run: bool = False,
+    using: str = "default",
+    settings: bool = True,
 ) -> ImportResult:
     """Write the parsed file `document` (called `name` in messages) into the database; see the module doc.
 
+    With settings=False the settings row is left alone: the mocks' scenario does not become
+    the default (the startup configuration makes it the default of its own process only).
     Raises PortabilityError, naming the file and the place in it, and then changes nothing.
     """
-    importer = _Importer(name, replace, using)
+    importer = _Importer(name, replace, using, settings)
     with transaction.atomic(using=using):
         importer.run(document)
         if dry_run:
@@ -244,10 +252,11 @@ class _ScenarioEntry:
 
 
 class _Importer:
-    def __init__(self, name: str, replace: bool, using: str) -> None:
+    def __init__(self, name: str, replace: bool, using: str, settings: bool = True) -> None:
         self.name = name
         self.replace = replace
         self.using = using
+        self.with_settings = settings
         self.result = ImportResult()
 
     def error(self, path: str, message: str) -> PortabilityError:
@@ -272,7 +281,9 @@ class _Importer:
                 self.delete(ErrorProfile.objects.using(self.using).exclude(name__in=errors))
             if "scenarios" in document or "mocks" in document:
                 self.delete(Scenario.objects.using(self.using).exclude(name__in=scenarios))
-        self.settings(document.get("settings"), default_from_mocks=next(iter(mocks), None))
+        self.result.mocks_scenario = next(iter(mocks), None)
+        if self.with_settings:
+            self.settings(document.get("settings"), default_from_mocks=self.result.mocks_scenario)
 
     # --- sections
 

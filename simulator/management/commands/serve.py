@@ -22,7 +22,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from simulator.config import ConfigError, apply_startup_config, find_profile, resolve, to_environ
+from simulator import process_overrides
+from simulator.config import ConfigError, resolve, to_environ
 from simulator.exposure import note_bind_address
 
 DEFAULT_HOST = "127.0.0.1"
@@ -42,8 +43,9 @@ def default_workers() -> int:
 
 class Command(BaseCommand):
     help = (
-        "Serve LLMSim with Daphne. Settings come from the YAML file (--config or LLMSIM_CONFIG), "
-        "then LLMSIM_* environment variables, then these flags; the last one wins."
+        "Serve LLMSim. Settings come from the YAML file (--config or LLMSIM_CONFIG), then LLMSIM_* "
+        "environment variables, then these flags (the last one wins); they override the stored "
+        "settings in this server's processes only."
     )
 
     def add_arguments(self, parser) -> None:
@@ -75,14 +77,13 @@ class Command(BaseCommand):
             config = resolve(path or None, os.environ, options)
             if not options["no_migrate"]:
                 call_command("migrate", interactive=False, verbosity=0)
-                if "latency.profile" in config:
-                    find_profile(config)  # checked here too, so that the message names the flag or file
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
 
-        # The ASGI module applies the configuration as every server process does
-        # (simulator.config.apply_startup_config); handing it the resolved values as
-        # LLMSIM_* variables makes it apply exactly what was validated here.
+        # Every server process loads the configuration (simulator.process_overrides.load)
+        # and layers it over the stored settings in its own snapshot, writing none of it;
+        # handing the workers the resolved values (and where they came from) as LLMSIM_*
+        # variables gives each of them exactly what was validated here.
         os.environ.update(to_environ(config))
         os.environ["LLMSIM_CONFIG"] = path
         settings.LLMSIM_CONFIG = path  # settings read the variable before the flag existed
@@ -90,9 +91,10 @@ class Command(BaseCommand):
             os.environ["LLMSIM_SERVE_STATIC"] = "false"
             settings.LLMSIM_SERVE_STATIC = False
         try:
-            # Once here, so a conflict with the admin's data (rates past 1) stops serve
-            # cleanly; each worker applies it again, which changes nothing.
-            apply_startup_config()
+            # Once here, so that an unknown profile or a bad scenario in the file stops serve
+            # cleanly; the file's data is imported here, and by each worker again (which
+            # changes nothing).
+            process_overrides.load()
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         host = config.get("server.host", DEFAULT_HOST)
@@ -104,20 +106,27 @@ class Command(BaseCommand):
         if server == "daphne" and options["workers"] not in (None, 1):
             raise CommandError("--server daphne runs one process; use uvicorn for --workers")
         note_bind_address(host)  # before the workers start: they inherit the Host names it allows
+        # The admin lists the overrides of running servers under this name.
+        server_name = process_overrides.server_name("serve", host, port)
+        os.environ["LLMSIM_SERVER_NAME"] = settings.LLMSIM_SERVER_NAME = server_name
         self.stdout.write(
             f"LLMSim listening on http://{_url_host(host)}:{port}/ ({server}, "
             f"{1 if server == 'daphne' else workers} worker(s); config file: {path or 'none'}; "
-            f"applied: {config.describe()})"
+            f"overrides: {config.describe()})"
         )
         sys.stdout.flush()
-        if server == "daphne":
-            _serve_daphne(host, port, options)
-            return
-        with _stats_directory(workers):
-            if server == "granian":
-                _serve_granian(host, port, workers, options)
-            else:
-                _serve_uvicorn(host, port, workers, options)
+        try:
+            if server == "daphne":
+                _serve_daphne(host, port, options)
+                return
+            with _stats_directory(workers):
+                if server == "granian":
+                    _serve_granian(host, port, workers, options)
+                else:
+                    _serve_uvicorn(host, port, workers, options)
+        finally:
+            # Workers that end by their signal (uvicorn's) cannot withdraw their overrides.
+            process_overrides.withdraw_server(server_name)
 
 
 @contextlib.contextmanager
