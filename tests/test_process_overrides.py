@@ -48,9 +48,9 @@ def test_a_flag_changes_only_the_server_that_got_it_and_only_while_it_runs(tmp_p
     (tmp_path / "b").mkdir()
     plain = start_server(tmp_path / "a", "serve")
     database_url = f"sqlite:///{plain.db_path}"
-    before = stored_rows(plain.db_path)
     flagged = None
     try:
+        before = stored_rows(plain.db_path)
         flagged = start_server(
             tmp_path / "b",
             extra_env={"DATABASE_URL": database_url},
