@@ -215,6 +215,9 @@ LLMSIM_LISTEN_BACKLOG = env("LLMSIM_LISTEN_BACKLOG")
 # YAML configuration file (the seed's schema), applied at startup; the other LLMSIM_*
 # variables of that configuration are read by simulator/config.py.
 LLMSIM_CONFIG = env("LLMSIM_CONFIG", default="")
+# Which server a process belongs to, as the admin lists the overrides of running servers:
+# `serve` and `runserver` set it (host, port, command and pid) for their processes.
+LLMSIM_SERVER_NAME = env("LLMSIM_SERVER_NAME", default="")
 # Scale-out mode: with several processes or replicas, rate-limit buckets and stats are
 # shared through this Redis (e.g. redis://127.0.0.1:6379/0). Empty: in-process only.
 REDIS_URL = env("REDIS_URL", default="")

@@ -4,8 +4,9 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
+from . import process_overrides
 from .engine.rules import Match, RuleError, describe, parse_action
 from .models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
 
@@ -150,6 +151,30 @@ def match_of(rule: ResponseRule) -> Match:
         last_is_tool_result=rule.match_last_is_tool_result,
         header=rule.match_header,
         api_key=rule.match_api_key,
+    )
+
+
+def overrides_table(servers: list[process_overrides.RunningServer]) -> str:
+    """The running servers' overrides: per server, each setting, its value and what set it."""
+    if not servers:
+        return "None: every running server answers with the stored settings."
+    return format_html_join(
+        "",
+        "<p><strong>{}</strong> ({} process{})</p><table><thead><tr><th>Setting</th><th>Value</th><th>Set by</th>"
+        "</tr></thead><tbody>{}</tbody></table>",
+        (
+            (
+                server.name,
+                server.processes,
+                "" if server.processes == 1 else "es",
+                format_html_join(
+                    "",
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    ((row.get("setting"), row.get("value"), row.get("source")) for row in server.overrides),
+                ),
+            )
+            for server in servers
+        ),
     )
 
 
@@ -324,13 +349,26 @@ class ResponseRuleAdmin(admin.ModelAdmin):
 @admin.register(SimulatorSettings)
 class SimulatorSettingsAdmin(admin.ModelAdmin):
     list_display = ("__str__", "generator", "target_tokens", "latency_profile", "error_profile", "strict_models")
+    readonly_fields = ("running_overrides",)
     fieldsets = (
         ("Answers", {"fields": ("generator", "target_tokens", "fixed_text", "seed")}),
         ("Models and latency", {"fields": ("latency_profile", "default_profile", "strict_models")}),
         ("Errors", {"fields": ("error_profile",)}),
         ("Tool calls", {"fields": ("tool_call_rate", "tool_call_rounds", "parallel_tool_calls")}),
         ("Scenarios", {"fields": ("default_scenario",)}),
+        (
+            "Overridden by running servers",
+            {
+                "fields": ("running_overrides",),
+                "description": "Servers started with flags, LLMSIM_* variables or a configuration file answer "
+                "with those values instead of the stored ones above, for as long as they run.",
+            },
+        ),
     )
+
+    @admin.display(description="Overrides")
+    def running_overrides(self, obj: SimulatorSettings) -> str:
+        return overrides_table(process_overrides.running())
 
     def has_add_permission(self, request) -> bool:
         return not SimulatorSettings.objects.exists()

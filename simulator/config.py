@@ -2,9 +2,10 @@
 
 The three sources are resolved into one flat `Config` (file < environment < flags) by
 pure functions over dicts, with no Django import, so they are unit-tested in
-milliseconds. `apply_config()` then writes what the configuration sets into the
-admin-managed tables, and nothing else: an admin edit of a setting the file does not
-mention survives a restart.
+milliseconds. What the configuration sets belongs to the server process that read it:
+each process layers it over the stored (admin-managed) settings in its own in-memory
+snapshot (simulator/process_overrides.py) and writes none of it to the database, so it
+changes no other server sharing the database and ends with the process.
 
     server:   {host: 127.0.0.1, port: 8000}
     latency:  {profile: gpt-4o}   # or ttft_mean_ms, ttft_stddev_ms, tbt_mean_ms, tbt_stddev_ms
@@ -15,12 +16,14 @@ mention survives a restart.
     tools:    {call_rate: 1.0, rounds: 1, parallel_calls: 1}
 
 The file may also carry scenario data in `llmsim_export`'s format (simulator/portability.py):
-`model_profiles`, `error_profiles`, `scenarios`, `settings` and the seed's `mocks`. They are
-imported (update or create, never delete) before the sections above are applied.
+`model_profiles`, `error_profiles`, `scenarios` and the seed's `mocks` are data, imported
+(update or create, never delete) when a server starts; its `settings` section, like the
+sections above, overrides the stored settings in the process only.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -76,10 +79,14 @@ OPTIONS: tuple[Option, ...] = (
     Option("tools.parallel_calls", int, "LLMSIM_PARALLEL_TOOL_CALLS", 1, 128),
 )
 BY_KEY = {option.key: option for option in OPTIONS}
+ENV_NAMES = frozenset(option.env for option in OPTIONS)
 SECTIONS = tuple(dict.fromkeys(option.key.split(".")[0] for option in OPTIONS))
 # Scenario data sections, imported by simulator.portability (its SECTIONS; not imported
 # here, so that this module stays free of Django).
 DATA_SECTIONS = ("model_profiles", "error_profiles", "scenarios", "settings", "mocks")
+
+# Set by `serve` for its workers: where each value they get as a variable came from (JSON).
+SOURCES_ENV = "LLMSIM_CONFIG_SOURCES"
 
 # `serve` flags (argparse dest) → key.
 FLAGS = {
@@ -137,14 +144,24 @@ class Config:
     def where(self, key: str) -> str:
         return self.sources.get(key, key)
 
-    def stored_keys(self) -> list[str]:
-        """The keys `apply_config` writes to the database (all but server.*)."""
+    def override_keys(self) -> list[str]:
+        """The keys that override the stored settings in this process (all but server.*)."""
         return [key for key in self.values if not key.startswith("server.")]
+
+    def source(self, key: str) -> str:
+        """Where `key` was set, with its kind: "flag --generator", "environment LLMSIM_GENERATOR",
+        "file llmsim.yaml: response.generator"."""
+        where = self.where(key)
+        if where.startswith("--"):
+            return f"flag {where}"
+        if where in ENV_NAMES:
+            return f"environment {where}"
+        return f"file {where}"
 
     def describe(self) -> str:
         """One line for the console, e.g. "response.generator=echo, latency.profile=instant, scenarios (2)"."""
         data = [f"{section} ({len(body) if isinstance(body, list) else 1})" for section, body in self.data.items()]
-        return ", ".join([*(f"{key}={self.values[key]!r}" for key in self.stored_keys()), *data]) or "nothing"
+        return ", ".join([*(f"{key}={self.values[key]!r}" for key in self.override_keys()), *data]) or "nothing"
 
 
 # --- reading the sources ---------------------------------------------------------
@@ -176,7 +193,7 @@ def parse_document(document: Any, name: str) -> Config:
     for section, body in document.items():
         if section in DATA_SECTIONS:
             if body is not None:
-                data[section] = body  # checked when imported (apply_config), with the place named
+                data[section] = body  # checked when imported (process_overrides.import_file_data), with the place named
             continue
         if section not in SECTIONS:
             raise ConfigError(f"{name}: unknown section {section!r}; known sections: {known_sections}")
@@ -200,7 +217,20 @@ def from_environ(environ: Mapping[str, str] | None = None) -> Config:
     environ = os.environ if environ is None else environ
     raw = {option.key: environ[option.env] for option in OPTIONS if environ.get(option.env, "") != ""}
     wheres = {key: BY_KEY[key].env for key in raw}
+    wheres |= {key: where for key, where in _recorded_sources(environ).items() if key in raw}
     return _layer(raw, wheres, text=True, latency_where="LLMSIM_LATENCY_PROFILE and LLMSIM_T*_MS")
+
+
+def _recorded_sources(environ: Mapping[str, str]) -> dict[str, str]:
+    """Where `serve` read the values it hands its workers as variables (SOURCES_ENV), so that
+    their messages and the admin name the flag or file rather than the variable."""
+    try:
+        recorded = json.loads(environ.get(SOURCES_ENV) or "{}")
+    except ValueError:
+        return {}
+    if not isinstance(recorded, dict):
+        return {}
+    return {key: where for key, where in recorded.items() if key in BY_KEY and isinstance(where, str)}
 
 
 def from_flags(options: Mapping[str, Any]) -> Config:
@@ -212,15 +242,19 @@ def from_flags(options: Mapping[str, Any]) -> Config:
 
 
 def to_environ(config: Config) -> dict[str, str]:
-    """The LLMSIM_* variables that make `from_environ` read `config` back."""
-    out = {}
-    for key, value in config.values.items():
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        elif key == "errors.timeout_action":
-            value = "504" if value == "status_504" else value
-        out[BY_KEY[key].env] = str(value)
+    """The LLMSIM_* variables that make `from_environ` read `config` back, sources included."""
+    out = {BY_KEY[key].env: as_text(key, value) for key, value in config.values.items()}
+    out[SOURCES_ENV] = json.dumps(config.sources)
     return out
+
+
+def as_text(key: str, value: Any) -> str:
+    """A value as its variable (and the admin) writes it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if key == "errors.timeout_action":
+        return "504" if value == "status_504" else value
+    return str(value)
 
 
 def merge(*layers: Config) -> Config:
@@ -379,92 +413,7 @@ def _type_name(value: Any) -> str:
     return {dict: "a mapping", list: "a list", type(None): "null"}.get(type(value), type(value).__name__)
 
 
-# --- applying to the database (the only part that needs Django) ------------------------
-
-SETTINGS_FIELDS = {
-    "response.generator": "generator",
-    "response.fixed_text": "fixed_text",
-    "response.target_tokens": "target_tokens",
-    "response.seed": "seed",
-    "models.strict": "strict_models",
-    "tools.call_rate": "tool_call_rate",
-    "tools.rounds": "tool_call_rounds",
-    "tools.parallel_calls": "parallel_tool_calls",
-}
-CUSTOM_PROFILE_ID = "custom"
-ERROR_PROFILE_NAME = "config"
-
-
-def apply_config(config: Config, using: str = "default") -> None:
-    """Write what `config` sets into SimulatorSettings (and the "custom" / "config" profiles),
-    after importing the file's scenario data, so that its sections can name what it defines.
-
-    Rows are saved only when a value changes, so every worker process of one server
-    can apply the same configuration without bumping the snapshot version each time.
-    """
-    # Imported here so the parsing above stays importable (and testable) without Django.
-    from django.db import transaction
-
-    from .models import SimulatorSettings
-    from .portability import PortabilityError, import_data
-
-    with transaction.atomic(using=using):
-        if config.data:
-            try:
-                import_data(config.data, config.data_source, using=using)
-            except PortabilityError as exc:
-                raise ConfigError(str(exc)) from exc
-        row = SimulatorSettings.load(using)
-        changes = {field_name: config.get(key) for key, field_name in SETTINGS_FIELDS.items() if key in config}
-        if "latency.profile" in config:
-            changes["latency_profile"] = find_profile(config, using)
-        elif any(key in config for key in CUSTOM_LATENCY):
-            changes["latency_profile"] = _custom_latency_profile(config, using)
-        if any(key.startswith("errors.") for key in config.values):
-            changes["error_profile"] = _error_profile(config, using)
-        _save_changes(row, changes, using)  # a normal save: the signal bumps the snapshot version
-
-
-def _save_changes(obj: Any, changes: dict[str, Any], using: str, created: bool = False) -> None:
-    changed = created or any(getattr(obj, name) != value for name, value in changes.items())
-    for name, value in changes.items():
-        setattr(obj, name, value)
-    if changed:
-        obj.save(using=using)
-
-
-def _custom_latency_profile(config: Config, using: str) -> Any:
-    from .models import ModelProfile
-
-    profile, created = ModelProfile.objects.using(using).get_or_create(
-        model_id=CUSTOM_PROFILE_ID,
-        defaults={"provider": ModelProfile.Provider.OTHER, "owned_by": "llmsim", "listed": False},
-    )
-    changes = {key.split(".")[1]: config.get(key) for key in CUSTOM_LATENCY if key in config}
-    _save_changes(profile, changes, using, created)
-    return profile
-
-
-def _error_profile(config: Config, using: str) -> Any:
-    from django.core.exceptions import ValidationError
-
-    from .models import ErrorProfile
-
-    profile, created = ErrorProfile.objects.using(using).get_or_create(
-        name=ERROR_PROFILE_NAME, defaults={"description": "Written by the startup configuration."}
-    )
-    keys = [key for key in config.values if key.startswith("errors.")]
-    changes = {key.split(".")[1]: config.get(key) for key in keys}
-    changed = created or any(getattr(profile, name) != value for name, value in changes.items())
-    for name, value in changes.items():
-        setattr(profile, name, value)
-    try:  # the rates the config leaves alone (edited in the admin) still count towards the sum
-        profile.full_clean(validate_unique=False)
-    except ValidationError as exc:
-        raise ConfigError(f"{', '.join(config.where(key) for key in keys)}: {exc.messages[0]}") from exc
-    if changed:
-        profile.save(using=using)
-    return profile
+# --- the one part that needs Django ------------------------------------------------------
 
 
 def find_profile(config: Config, using: str = "default") -> Any:
@@ -475,7 +424,7 @@ def find_profile(config: Config, using: str = "default") -> Any:
     profiles = ModelProfile.objects.using(using)
     found = profiles.filter(model_id=name).first() or profiles.filter(model_id__iexact=name).first()
     if found is None and _defines_profile(config, name):
-        return None  # the file's model_profiles create it when the configuration is applied
+        return None  # the file's model_profiles create it when the server starts
     if found is None:
         known = ", ".join(profiles.values_list("model_id", flat=True))
         raise ConfigError(
@@ -488,24 +437,3 @@ def find_profile(config: Config, using: str = "default") -> Any:
 def _defines_profile(config: Config, name: str) -> bool:
     profiles = config.data.get("model_profiles")
     return isinstance(profiles, list) and any(isinstance(p, dict) and p.get("model_id") == name for p in profiles)
-
-
-def apply_startup_config() -> None:
-    """Apply LLMSIM_CONFIG and the LLMSIM_* variables once per server process; refuse bad ones."""
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-    from django.db import connections
-
-    from .models import SimulatorSettings
-
-    try:
-        config = resolve(settings.LLMSIM_CONFIG or None, os.environ)
-        if not config.stored_keys() and not config.data:
-            return
-        if SimulatorSettings._meta.db_table not in connections["default"].introspection.table_names():
-            logger.warning("configuration not applied: the database is not migrated (run manage.py migrate)")
-            return
-        apply_config(config)
-    except ConfigError as exc:
-        raise ImproperlyConfigured(str(exc)) from exc
-    logger.info("configuration applied (file: %s): %s", settings.LLMSIM_CONFIG or "none", config.describe())

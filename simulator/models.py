@@ -426,6 +426,21 @@ class KeyFingerprint(models.Model):
         verbose_name = "secret key fingerprint"
 
 
+class ProcessOverrides(models.Model):
+    """What a running server process's startup configuration (flags, LLMSIM_* variables, its
+    file) overrides of the stored settings, with an expiry: each such process keeps its row
+    fresh while it runs, for the admin to show (simulator/process_overrides.py)."""
+
+    server = models.CharField(max_length=300, db_index=True, help_text="The server the process belongs to.")
+    process = models.CharField(max_length=200, unique=True, help_text="Host and process id.")
+    overrides = models.JSONField(help_text='A list of {"setting", "value", "source"}.')
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "overrides of a running server"
+        verbose_name_plural = "overrides of running servers"
+
+
 def stored_size(row: models.Model) -> int:
     """The bytes a row's text and JSON fields take as stored (JSON as Django writes it)."""
     size = 0

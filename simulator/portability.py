@@ -22,16 +22,22 @@ management API's export/import all go through `export_data()` and `import_data()
     mocks:                                # the seed's format: rules of the scenario "mocks"
       - match: weather                    # the last user message contains this
         response: It is sunny.
-      - match: {model: "gpt-4*", pattern: "^order [0-9]+"}
+      - match: {content_contains: weather}
+        response: {content: It is sunny., delay_ms: 200}
+      - match: {model: "gpt-4*", system_contains: json, pattern: "^order [0-9]+"}
         response: {tool_calls: [{name: lookup_order}]}
         scenario: orders                  # a scenario other than "mocks"
+        priority: 5                       # lower first; default: the mock's place in the file
 
 The fields are the admin's (simulator/models.py); a reference to a profile or scenario
 is its natural key. A rule's `match` names the matchers without their `match_` prefix
 (model, last_user, any_message, system, regex, ignore_case, tools_present,
 tool_offered, last_is_tool_result, header, api_key), or is a string: the last user
-message contains it. `contains` and `pattern` (a regular expression) are the seed's
-names for last_user. `action` is validated by `engine.rules.parse_action`.
+message contains it. The seed's names are read too (SEED_MATCHERS): `contains` and
+`content_contains` are last_user, `pattern`, `content_regex` and `regex: "<pattern>"`
+last_user as a regular expression, `system_contains` system. `action` is validated by
+`engine.rules.parse_action` (which reads the seed's `content` as `text`); a mock's
+`response` is a text or an action, with the seed's `delay_ms` as the time to first token.
 
 Import updates or creates every row the file lists, found by natural key, and sets the
 fields the file lists: the others keep their value (a new row gets the admin's
@@ -79,10 +85,18 @@ MATCHERS = {
     "header": "match_header",
     "api_key": "match_api_key",
 }
-# The seed's names for last_user; `pattern` also turns regex on.
-MATCH_ALIASES = ("contains", "pattern")
+# The seed's names for matchers → (the matcher they set, whether the value is a regular
+# expression, which turns regex on). The seed's `regex: "<pattern>"` (a string, where
+# ours is true or false) is read as content_regex.
+SEED_MATCHERS = {
+    "contains": ("last_user", False),
+    "content_contains": ("last_user", False),
+    "pattern": ("last_user", True),
+    "content_regex": ("last_user", True),
+    "system_contains": ("system", False),
+}
 RULE_KEYS = ("name", "priority", "enabled", "match", "action")
-MOCK_KEYS = ("match", "response", "name", "scenario")
+MOCK_KEYS = ("match", "response", "name", "scenario", "priority")
 
 # Which field names each row by, and how the file calls the kind in messages.
 NATURAL_KEYS = {ModelProfile: "model_id", ErrorProfile: "name", Scenario: "name"}
@@ -180,6 +194,7 @@ class ImportResult:
     updated: Counter[str] = field(default_factory=Counter)
     unchanged: Counter[str] = field(default_factory=Counter)
     deleted: Counter[str] = field(default_factory=Counter)
+    mocks_scenario: str | None = None  # where the file's first mock landed (it becomes the default)
 
     def as_dict(self) -> dict[str, dict[str, int]]:
         order = {kind: i for i, kind in enumerate(KINDS.values())}
@@ -201,13 +216,20 @@ class ImportResult:
 
 
 def import_data(
-    document: Any, name: str, replace: bool = False, dry_run: bool = False, using: str = "default"
+    document: Any,
+    name: str,
+    replace: bool = False,
+    dry_run: bool = False,
+    using: str = "default",
+    settings: bool = True,
 ) -> ImportResult:
     """Write the parsed file `document` (called `name` in messages) into the database; see the module doc.
 
+    With settings=False the settings row is left alone: the mocks' scenario does not become
+    the default (the startup configuration makes it the default of its own process only).
     Raises PortabilityError, naming the file and the place in it, and then changes nothing.
     """
-    importer = _Importer(name, replace, using)
+    importer = _Importer(name, replace, using, settings)
     with transaction.atomic(using=using):
         importer.run(document)
         if dry_run:
@@ -230,10 +252,11 @@ class _ScenarioEntry:
 
 
 class _Importer:
-    def __init__(self, name: str, replace: bool, using: str) -> None:
+    def __init__(self, name: str, replace: bool, using: str, settings: bool = True) -> None:
         self.name = name
         self.replace = replace
         self.using = using
+        self.with_settings = settings
         self.result = ImportResult()
 
     def error(self, path: str, message: str) -> PortabilityError:
@@ -258,7 +281,9 @@ class _Importer:
                 self.delete(ErrorProfile.objects.using(self.using).exclude(name__in=errors))
             if "scenarios" in document or "mocks" in document:
                 self.delete(Scenario.objects.using(self.using).exclude(name__in=scenarios))
-        self.settings(document.get("settings"), default_from_mocks=next(iter(mocks), None))
+        self.result.mocks_scenario = next(iter(mocks), None)
+        if self.with_settings:
+            self.settings(document.get("settings"), default_from_mocks=self.result.mocks_scenario)
 
     # --- sections
 
@@ -344,15 +369,29 @@ class _Importer:
                 raise self.error(path, "needs a response (a text, or an action such as {error: 429})")
             name_path = f"{path}.scenario" if "scenario" in data else path
             group = groups.setdefault(scenario, _ScenarioEntry(name_path, name_path, {}, [])).rules
-            response = data["response"]
             rule = {
                 "name": data.get("name", f"mock-{len(group) + 1}"),
-                "priority": len(group),
+                "priority": data.get("priority", len(group)),  # by default, the order of the file
                 "match": data.get("match"),
-                "action": {"text": response} if isinstance(response, str) else response,
+                "action": self.mock_action(data["response"], f"{path}.response"),
             }
             group.append(self.rule_spec(rule, path, action_path=f"{path}.response"))
         return groups
+
+    def mock_action(self, response: Any, path: str) -> Any:
+        """A mock's response as a rule's action: a text, or an action, where the seed's
+        `content` is text (parse_action reads it) and its `delay_ms` the time to first token."""
+        if isinstance(response, str):
+            return {"text": response}
+        if not isinstance(response, dict) or "delay_ms" not in response:
+            return response  # parse_action checks it, naming the place
+        delay = response["delay_ms"]
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not math.isfinite(delay) or delay < 0:
+            raise self.error(f"{path}.delay_ms", f"must be a number of milliseconds >= 0, got {delay!r}")
+        if "latency" in response:
+            raise self.error(path, "delay_ms and latency both set the latency; use one")
+        action = {key: value for key, value in response.items() if key != "delay_ms"}
+        return {**action, "latency": {"ttft_ms": delay}}
 
     def rule_list(self, items: Any, path: str) -> list[_RuleSpec]:
         if not isinstance(items, list):
@@ -394,25 +433,36 @@ class _Importer:
             return values
         if not isinstance(data, dict):
             raise self.error(path, "must be a string (the last user message contains it) or a mapping of matchers")
-        _refuse_unknown(self, data, (*MATCHERS, *MATCH_ALIASES), path)
-        given = [key for key in ("last_user", *MATCH_ALIASES) if key in data]
-        if len(given) > 1:
-            raise self.error(path, f"{' and '.join(given)} both set the last user message; use one")
+        _refuse_unknown(self, data, (*MATCHERS, *SEED_MATCHERS), path)
+        set_by: dict[str, str] = {}  # matcher → the key of `data` that set it
+        pattern_key = None  # the seed's key whose value is a regular expression
         for key, value in data.items():
-            target = "last_user" if key in MATCH_ALIASES else key
+            target, is_pattern = SEED_MATCHERS.get(key, (key, False))
+            if key == "regex" and isinstance(value, str):
+                target, is_pattern = "last_user", True
+            if target in set_by:
+                raise self.error(
+                    path, f"{set_by[target]} and {key} both set {_MATCHER_TEXT.get(target, target)}; use one"
+                )
+            set_by[target] = key
+            if is_pattern:
+                pattern_key = key
             values[MATCHERS[target]] = self.typed(
                 ResponseRule._meta.get_field(MATCHERS[target]), value, f"{path}.{key}"
             )
-        if "pattern" in data:
+        if pattern_key is not None:
             if data.get("regex") is False:
-                raise self.error(f"{path}.regex", "pattern is a regular expression: leave regex out, or use contains")
+                raise self.error(
+                    f"{path}.regex", f"{pattern_key} is a regular expression: leave regex out, or use contains"
+                )
             values["regex"] = True
         if values["regex"]:
-            for key in (*given, "any_message"):
-                try:
-                    check_regex(values[MATCHERS["last_user" if key in MATCH_ALIASES else key]])
-                except RuleError as exc:
-                    raise self.error(f"{path}.{key}", str(exc)) from exc
+            for target in ("last_user", "any_message"):
+                if target in set_by:
+                    try:
+                        check_regex(values[MATCHERS[target]])
+                    except RuleError as exc:
+                        raise self.error(f"{path}.{set_by[target]}", str(exc)) from exc
         return values
 
     # --- rows
@@ -537,6 +587,10 @@ class _Importer:
         for label, count in by_model.items():
             if count:
                 self.result.deleted[kinds.get(label, label)] += count
+
+
+# What a matcher compares, for the message when a file sets it twice.
+_MATCHER_TEXT = {"last_user": "the last user message", "system": "the system prompt"}
 
 
 def _matcher_fields() -> list[models.Field]:

@@ -2,7 +2,9 @@
 
 Each server process holds one Snapshot in memory (`current()`); a daemon thread polls
 SnapshotVersion and swaps in a rebuilt snapshot when an edit bumped it. The request
-path therefore never queries the database and never waits for a rebuild.
+path therefore never queries the database and never waits for a rebuild. The process's
+own startup configuration is layered over the stored settings in every build
+(simulator/process_overrides.py).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import replace
 from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
-from . import resets
+from . import process_overrides, resets
 from .engine.errors import ErrorProfile as EngineErrorProfile
 from .engine.latency import LatencyProfile
 from .engine.ratelimit import RateLimit
@@ -24,6 +26,7 @@ from .engine.snapshot import DEFAULT_MODEL, ModelSpec, Scenario, Snapshot
 from .engine.toolcalls import ToolBehaviour
 from .models import ErrorProfile, ModelProfile, ResponseRule, SimulatorSettings, SnapshotVersion
 from .models import Scenario as ScenarioRow
+from .process_overrides import NO_OVERRIDES, Overrides
 
 logger = logging.getLogger(__name__)
 
@@ -149,15 +152,16 @@ def _read_counters() -> tuple[int, int, int]:
     return SnapshotVersion.objects.filter(pk=1).values_list(*fields).first() or (0, 0, 0)
 
 
-def build_snapshot(using: str = "default") -> Snapshot:
-    """Read every scenario table once and freeze the result."""
+def build_snapshot(using: str = "default", overrides: Overrides = NO_OVERRIDES) -> Snapshot:
+    """Read every scenario table once, layer `overrides` over the stored settings, and freeze the result."""
     version = read_version(using)
-    config = (
+    stored = (
         SimulatorSettings.objects.using(using)
         .select_related("latency_profile", "default_profile", "error_profile", "default_scenario")
         .filter(pk=1)
         .first()
     ) or SimulatorSettings()
+    config = process_overrides.layer(stored, overrides, using)  # in memory: never saved
     models = tuple(spec_of(p) for p in ModelProfile.objects.using(using).all())
     base = Scenario(
         name="",
@@ -201,7 +205,7 @@ def refresh(force: bool = False) -> bool:
         resets.catch_up(sequence_resets, rate_limit_resets)  # the management API's resets, from any process
         if not force and version == _current.version:
             return False
-        _current = build_snapshot()
+        _current = build_snapshot(overrides=process_overrides.mine())
         logger.info("scenario snapshot %s loaded (%d model profiles)", _current.version, len(_current.models))
         return True
 

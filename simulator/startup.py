@@ -15,7 +15,7 @@ from django.http import Http404
 
 from stats.sharing import sharing
 
-from . import key_agreement, snapshots
+from . import key_agreement, process_overrides, snapshots
 from .api import (  # noqa: F401  (importing registers their routes)
     anthropic,
     callers,
@@ -46,10 +46,10 @@ def outside_event_loop(work: Callable[[], T]) -> T:
 
 
 def _prepare() -> None:
-    from .config import apply_startup_config
-
     key_agreement.start()  # says which secret key this process signs with, and whether peers agree
-    apply_startup_config()
+    # The startup configuration: its settings are this process's own, layered over the
+    # stored ones in its snapshots (and shown in the admin while it runs).
+    process_overrides.start(process_overrides.load())
     tokens.warm_up()  # the first request must not pay for loading vocabularies...
     generators.warm_up(tokens.ENCODINGS)  # ...or for tokenizing the lorem/random corpora
     snapshots.start()
@@ -68,7 +68,7 @@ class StaticFiles(ASGIStaticFilesHandler):
 
 
 def start_serving(django_app: Any) -> ProviderRouter:
-    """Apply the startup configuration, load vocabularies and the scenario snapshot."""
+    """Load the startup configuration, vocabularies and the scenario snapshot."""
     outside_event_loop(_prepare)
     # Static files are Django's side of the router: the provider routes never pay for the check.
     fallback = StaticFiles(django_app) if settings.LLMSIM_SERVE_STATIC else django_app

@@ -9,7 +9,7 @@ import pytest
 from simulator.config import (
     Config,
     ConfigError,
-    apply_config,
+    find_profile,
     from_environ,
     from_flags,
     load_file,
@@ -287,6 +287,16 @@ def test_to_environ_round_trips():
     assert from_environ(to_environ(config)).values == config.values
 
 
+def test_to_environ_keeps_where_each_value_came_from(write):
+    """serve hands its workers the values as variables; they still name the flag or file."""
+    config = resolve(write("response: {target_tokens: 7}"), {"LLMSIM_SEED": "3"}, {"generator": "echo"})
+    back = from_environ(to_environ(config))
+    assert back.source("response.generator") == "flag --generator"
+    assert back.source("response.seed") == "environment LLMSIM_SEED"
+    assert back.source("response.target_tokens").endswith("llmsim.yaml: response.target_tokens")
+    assert back.source("response.target_tokens").startswith("file ")
+
+
 # --- precedence: file < environment < flags -----------------------------------------------
 
 
@@ -324,90 +334,122 @@ def test_the_fixed_text_of_a_flag_replaces_the_files(write):
     assert config.get("response.fixed_text") == "Flag"
 
 
-# --- applying to the database ------------------------------------------------------------
+# --- layered over the stored settings, in this process only ---------------------------------
+# (These replace tests of the old behaviour, which wrote the configuration into the
+# SimulatorSettings row and the "custom" / "config" profiles.)
+
+
+def overridden(config: Config):
+    from simulator.process_overrides import Overrides
+    from simulator.snapshots import build_snapshot
+
+    return build_snapshot(overrides=Overrides(config))
+
+
+def stored_settings() -> tuple:
+    from simulator.models import SimulatorSettings
+
+    row = SimulatorSettings.load()
+    return (row.generator, row.target_tokens, row.latency_profile_id, row.error_profile_id, row.strict_models)
 
 
 @pytest.mark.django_db
-def test_apply_writes_only_what_the_config_sets():
+def test_the_configuration_overrides_the_snapshot_not_the_stored_settings():
     from simulator.models import SimulatorSettings
 
     row = SimulatorSettings.load()
     row.target_tokens = 42
     row.save()
-    apply_config(resolve(None, {"LLMSIM_GENERATOR": "echo", "LLMSIM_LATENCY_PROFILE": "gpt4o"}))
-    row = SimulatorSettings.load()
-    assert (row.generator, row.target_tokens, row.latency_profile.model_id) == ("echo", 42, "gpt-4o")
-    assert row.error_profile is None
+    before = stored_settings()
+    snapshot = overridden(resolve(None, {"LLMSIM_GENERATOR": "echo", "LLMSIM_LATENCY_PROFILE": "gpt4o"}))
+    scenario = snapshot.default_scenario
+    assert (scenario.generator, scenario.target_tokens) == ("echo", 42)  # 42: the stored value shows through
+    assert scenario.latency_override == snapshot.resolve("gpt-4o").latency
+    assert not scenario.errors.active
+    assert stored_settings() == before
 
 
 @pytest.mark.django_db
-def test_apply_writes_the_tool_call_settings(write):
-    from simulator.models import SimulatorSettings
-
-    apply_config(load_file(write("tools: {call_rate: 0.25, rounds: 3, parallel_calls: 2}\n")))
-    row = SimulatorSettings.load()
-    assert (row.tool_call_rate, row.tool_call_rounds, row.parallel_tool_calls) == (0.25, 3, 2)
+def test_the_tool_call_settings_are_overridden():
+    snapshot = overridden(resolve(None, {"LLMSIM_TOOL_CALL_RATE": "0.25", "LLMSIM_TOOL_CALL_ROUNDS": "3"}))
+    tools = snapshot.default_scenario.tools
+    assert (tools.call_rate, tools.rounds, tools.parallel_calls) == (0.25, 3, 1)
 
 
 @pytest.mark.django_db
-def test_apply_writes_custom_latency_and_errors_to_their_own_profiles():
-    from simulator.models import SimulatorSettings
+def test_custom_latency_and_errors_make_profiles_of_this_process_only():
+    from simulator.engine.latency import LatencyProfile
+    from simulator.models import ErrorProfile, ModelProfile
 
-    apply_config(resolve(None, {"LLMSIM_TTFT_MEAN_MS": "5", "LLMSIM_TIMEOUT_RATE": "0.25"}))
-    row = SimulatorSettings.load()
-    assert (row.latency_profile.model_id, row.latency_profile.ttft_mean_ms, row.latency_profile.listed) == (
-        "custom",
-        5.0,
-        False,
-    )
-    assert (row.error_profile.name, row.error_profile.timeout_rate) == ("config", 0.25)
+    snapshot = overridden(resolve(None, {"LLMSIM_TTFT_MEAN_MS": "5", "LLMSIM_TIMEOUT_RATE": "0.25"}))
+    # The values the configuration leaves out are the admin's defaults for a new profile.
+    assert snapshot.default_scenario.latency_override == LatencyProfile(5.0, 150.0, 40.0, 12.0)
+    errors = snapshot.default_scenario.errors
+    assert (errors.timeout_rate, errors.rate_limit_rate, errors.timeout_after_ms) == (0.25, 0.0, 30000)
+    assert not ModelProfile.objects.filter(model_id="custom").exists()
+    assert not ErrorProfile.objects.filter(name="config").exists()
 
 
 @pytest.mark.django_db
-def test_apply_rejects_an_unknown_profile_naming_its_source():
+def test_strict_models_is_overridden():
+    assert overridden(resolve(None, {}, {"strict_models": True})).strict_models is True
+
+
+@pytest.mark.django_db
+def test_a_named_scenario_inherits_the_overrides_it_does_not_set_itself():
+    from simulator.models import Scenario
+
+    Scenario.objects.create(name="checkout", target_tokens=5)
+    scenario = overridden(resolve(None, {"LLMSIM_GENERATOR": "echo", "LLMSIM_TARGET_TOKENS": "9"})).scenario("checkout")
+    assert (scenario.generator, scenario.target_tokens) == ("echo", 5)
+
+
+@pytest.mark.django_db
+def test_an_unknown_profile_is_refused_naming_its_source():
     with pytest.raises(ConfigError, match=r"--latency-profile: unknown profile .gpt-99.*gpt-4o"):
-        apply_config(resolve(None, {}, {"latency_profile": "gpt-99"}))
+        find_profile(resolve(None, {}, {"latency_profile": "gpt-99"}))
 
 
-def test_an_empty_config_stores_nothing():
-    assert Config().stored_keys() == []
-    assert resolve(None, {"LLMSIM_PORT": "9000"}).stored_keys() == []
+def test_an_empty_config_overrides_nothing():
+    assert Config().override_keys() == []
+    assert resolve(None, {"LLMSIM_PORT": "9000"}).override_keys() == []
 
 
 @pytest.mark.django_db
 def test_startup_refuses_a_bad_config_file(settings, write):
     from django.core.exceptions import ImproperlyConfigured
 
-    from simulator.config import apply_startup_config
+    from simulator import process_overrides
 
     settings.LLMSIM_CONFIG = str(write("errors: {timeout_rate: 2}"))
     with pytest.raises(ImproperlyConfigured, match=r"llmsim\.yaml: errors\.timeout_rate: must be between 0 and 1"):
-        apply_startup_config()
+        process_overrides.load()
 
 
 @pytest.mark.django_db
 def test_startup_without_config_leaves_the_database_alone(settings, monkeypatch):
-    from simulator.config import apply_startup_config
+    from simulator import process_overrides
     from simulator.snapshots import read_version
 
     settings.LLMSIM_CONFIG = ""
     for name in [name for name in os.environ if name.startswith("LLMSIM_")]:
         monkeypatch.delenv(name)
     before = read_version()
-    apply_startup_config()
+    assert not process_overrides.load()
     assert read_version() == before
 
 
 @pytest.mark.django_db
-def test_startup_applies_the_file_and_the_environment(settings, write, monkeypatch):
-    from simulator.config import apply_startup_config
-    from simulator.models import SimulatorSettings
+def test_startup_reads_the_file_and_the_environment_and_writes_neither(settings, write, monkeypatch):
+    from simulator import process_overrides
+    from simulator.snapshots import read_version
 
     settings.LLMSIM_CONFIG = str(write("response: {generator: echo, target_tokens: 9}"))
     monkeypatch.setenv("LLMSIM_TARGET_TOKENS", "11")
-    apply_startup_config()
-    row = SimulatorSettings.load()
-    assert (row.generator, row.target_tokens) == ("echo", 11)
+    before, version = stored_settings(), read_version()
+    overrides = process_overrides.load()
+    assert (overrides.config.get("response.generator"), overrides.config.get("response.target_tokens")) == ("echo", 11)
+    assert (stored_settings(), read_version()) == (before, version)
 
 
 # --- scenario data in the configuration file ----------------------------------------------
@@ -443,38 +485,93 @@ def test_the_file_keeps_its_scenario_data_for_the_import(write):
 
 
 @pytest.mark.django_db
-def test_a_data_section_of_the_wrong_kind_is_refused_when_applied(write):
+def test_a_data_section_of_the_wrong_kind_is_refused_when_imported(write):
+    from simulator.process_overrides import import_file_data
+
     config = load_file(write("scenarios: {name: a}\n"))
     with pytest.raises(ConfigError, match=r"llmsim\.yaml: scenarios: must be a list, got a mapping"):
-        apply_config(config)
+        import_file_data(config)
 
 
 @pytest.mark.django_db
-def test_startup_imports_the_files_scenarios_and_mocks(settings, write):
-    from simulator.config import apply_startup_config
-    from simulator.models import Scenario, SimulatorSettings
+def test_startup_imports_the_files_scenarios_and_mocks_but_not_its_settings(settings, write):
+    from simulator import process_overrides
+    from simulator.models import ModelProfile, Scenario
+    from simulator.snapshots import build_snapshot
 
     settings.LLMSIM_CONFIG = str(write(CONFIG_WITH_SCENARIOS))
-    apply_startup_config()
-    row = SimulatorSettings.load()
-    # The file's own model profile is there before latency.profile names it.
-    assert (row.latency_profile.model_id, row.latency_profile.ttft_mean_ms) == ("fast-model", 5.0)
-    assert row.generator == "echo"
-    assert row.default_scenario.name == "mocks"
-    assert row.default_scenario.rules.get().action == {"text": "It is sunny."}
+    before = stored_settings()
+    overrides = process_overrides.load()
+    # The data is imported...
+    assert ModelProfile.objects.get(model_id="fast-model").ttft_mean_ms == 5.0
     checkout = Scenario.objects.get(name="checkout")
     assert (checkout.fixed_text, checkout.rules.get().match_last_user) == ("Paid.", "refund")
+    assert Scenario.objects.get(name="mocks").rules.get().action == {"text": "It is sunny."}
+    # ...the settings are this process's: the stored ones (default scenario included) stay.
+    from simulator.models import SimulatorSettings
+
+    assert stored_settings() == before and SimulatorSettings.load().default_scenario is None
+    snapshot = build_snapshot(overrides=overrides)
+    assert snapshot.default_scenario.name == "mocks"  # the seed's mocks answer every request of this process
+    assert snapshot.default_scenario.generator == "echo"
+    assert snapshot.default_scenario.latency_override.ttft_mean_ms == 5.0  # the file's own profile
+    assert build_snapshot().default_scenario.name == "default"  # what other processes build
 
 
 @pytest.mark.django_db
-def test_applying_the_same_file_again_saves_nothing(settings, write):
-    from simulator.config import apply_startup_config
+def test_the_mocks_of_the_file_leave_a_stored_default_scenario_alone(settings, write):
+    from simulator import process_overrides
+    from simulator.models import Scenario, SimulatorSettings
+    from simulator.snapshots import build_snapshot
+
+    row = SimulatorSettings.load()
+    row.default_scenario = Scenario.objects.create(name="chosen")
+    row.save()
+    settings.LLMSIM_CONFIG = str(write(CONFIG_WITH_SCENARIOS))
+    assert build_snapshot(overrides=process_overrides.load()).default_scenario.name == "chosen"
+
+
+@pytest.mark.django_db
+def test_the_files_settings_section_overrides_this_process_only(settings, write):
+    from simulator import process_overrides
+    from simulator.models import Scenario, SimulatorSettings
+    from simulator.snapshots import build_snapshot
+
+    Scenario.objects.create(name="chosen", fixed_text="Chosen.")
+    settings.LLMSIM_CONFIG = str(
+        write("settings: {generator: fixed, fixed_text: From the file, default_scenario: chosen, target_tokens: 3}\n")
+    )
+    before = stored_settings()
+    overrides = process_overrides.load()
+    snapshot = build_snapshot(overrides=overrides)
+    assert (snapshot.default_scenario.name, snapshot.default_scenario.fixed_text) == ("chosen", "Chosen.")
+    assert (snapshot.default_scenario.generator, snapshot.default_scenario.target_tokens) == ("fixed", 3)
+    assert stored_settings() == before and SimulatorSettings.load().default_scenario is None
+    assert {row["setting"]: row["source"] for row in overrides.listing()}["settings.default_scenario"].endswith(
+        "llmsim.yaml: settings.default_scenario"
+    )
+
+
+@pytest.mark.django_db
+def test_a_bad_settings_section_is_refused_at_startup(settings, write):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from simulator import process_overrides
+
+    settings.LLMSIM_CONFIG = str(write("settings: {default_scenario: nowhere}\n"))
+    with pytest.raises(ImproperlyConfigured, match=r"llmsim\.yaml: settings\.default_scenario: unknown scenario"):
+        process_overrides.load()
+
+
+@pytest.mark.django_db
+def test_loading_the_same_file_again_saves_nothing(settings, write):
+    from simulator import process_overrides
     from simulator.snapshots import read_version
 
     settings.LLMSIM_CONFIG = str(write(CONFIG_WITH_SCENARIOS))
-    apply_startup_config()
+    process_overrides.load()
     version = read_version()
-    apply_startup_config()  # what every worker process of `serve` does
+    process_overrides.load()  # what every worker process of `serve` does
     assert read_version() == version
 
 
@@ -482,14 +579,14 @@ def test_applying_the_same_file_again_saves_nothing(settings, write):
 def test_startup_refuses_a_bad_rule_naming_the_file_and_the_place(settings, write):
     from django.core.exceptions import ImproperlyConfigured
 
-    from simulator.config import apply_startup_config
+    from simulator import process_overrides
     from simulator.models import Scenario
 
     settings.LLMSIM_CONFIG = str(write("scenarios: [{name: a, rules: [{name: r, action: {txt: hi}}]}]\n"))
     with pytest.raises(
         ImproperlyConfigured, match=r"llmsim\.yaml: scenarios\[0\]\.rules\[0\]\.action: unknown field 'txt'"
     ):
-        apply_startup_config()
+        process_overrides.load()
     assert not Scenario.objects.filter(name="a").exists()
 
 

@@ -332,7 +332,10 @@ def test_importing_mocks_again_changes_nothing(write):
         ("mocks: [{match: {pattern: a, regex: false}, response: hi}]", r"mocks\[0\]\.match\.regex: pattern is a"),
         ("mocks: [{match: 3, response: hi}]", r"mocks\[0\]\.match: must be a string .* or a mapping of matchers"),
         ("mocks: [{match: hi}]", r"mocks\[0\]: needs a response"),
-        ("mocks: [{match: hi, respond: x}]", r"mocks\[0\]: unknown field 'respond'; known: match, name, response"),
+        (
+            "mocks: [{match: hi, respond: x}]",
+            r"mocks\[0\]: unknown field 'respond'; known: match, name, priority, response",
+        ),
         ("mocks: [{match: hi, response: {error: 7}}]", r"mocks\[0\]\.response\.error\.status: must be one of"),
         ("mocks: [{match: hi, response: hi, scenario: 'no way'}]", r"mocks\[0\]\.scenario: Enter a valid .slug."),
         (

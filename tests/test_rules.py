@@ -56,6 +56,12 @@ def test_it_parses_each_kind_of_action():
     assert parse_step({"generate": True}).kind == "generate"
 
 
+def test_it_reads_the_seeds_content_as_text():
+    step = parse_step({"content": "Hi", "latency": {"ttft_ms": 5}})
+    assert (step.kind, step.text, step.ttft_ms) == ("text", "Hi", 5.0)
+    assert parse_action({"sequence": [{"content": "a"}, {"text": "b"}]})[0][0].text == "a"
+
+
 def test_it_parses_a_sequence_with_times_scope_and_exhaustion():
     steps, scope, exhausted = parse_action(
         {"sequence": [{"error": 429, "times": 2}, {"generate": True}], "scope": "api_key", "when_exhausted": "loop"}
@@ -69,6 +75,8 @@ def test_it_parses_a_sequence_with_times_scope_and_exhaustion():
     [
         ({"txt": "Hi"}, "action: unknown field 'txt'"),
         ({"text": "a", "json": {}}, "use one of"),
+        ({"text": "a", "content": "b"}, "not text and content"),
+        ({"content": 7}, "action.content: must be a string"),
         ({}, "needs one of"),
         ({"error": {"status": 418}}, "action.error.status: must be one of"),
         ({"error": {"status": 429, "retry": 1}}, "action.error: unknown field 'retry'"),

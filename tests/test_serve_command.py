@@ -85,11 +85,10 @@ def test_it_serves_what_the_config_file_sets(tmp_path):
     try:
         wait_until_healthy(server)
         assert answer_text(server) == "echo me"
-        assert stored_settings(server.db_path) == {
-            "generator": "echo",
-            "latency_profile": "instant",
-            "error_profile": "config",
-        }
+        # The file's settings are the server's own: the stored settings keep their values.
+        assert stored_settings(server.db_path) == {"generator": "lorem", "latency_profile": None, "error_profile": None}
+        overrides = server.health()["overrides"]
+        assert (overrides["response.generator"], overrides["latency.profile"]) == ("echo", "instant")
         assert f"listening on {server.base_url}/" in server.log()
     finally:
         stop_server(server)
@@ -104,7 +103,7 @@ def test_command_line_flags_win_over_the_environment(tmp_path):
     try:
         wait_until_healthy(server)
         assert answer_text(server) != "echo me"
-        assert stored_settings(server.db_path)["generator"] == "lorem"
+        assert server.health()["overrides"]["response.generator"] == "lorem"
     finally:
         stop_server(server)
 

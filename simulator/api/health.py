@@ -6,7 +6,7 @@ from functools import wraps
 
 from stats import access, metrics, sharing
 
-from .. import snapshots
+from .. import process_overrides, snapshots
 from .http import JSON_CONTENT_TYPE, Call, ProviderError, dump_json, send_bytes
 from .openai import send_error
 from .routes import Handler, route
@@ -32,7 +32,14 @@ def ops_only(handler: Handler) -> Handler:
 @route("GET", "/health")
 async def health(call: Call) -> None:
     snapshot = snapshots.current()
-    body = dump_json({"status": "ok", "snapshot_version": snapshot.version, "model_profiles": len(snapshot.models)})
+    body = dump_json(
+        {
+            "status": "ok",
+            "snapshot_version": snapshot.version,
+            "model_profiles": len(snapshot.models),
+            "overrides": process_overrides.current(),  # what this process's startup configuration sets
+        }
+    )
     await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, NO_STORE])
 
 

@@ -7,6 +7,7 @@ first enabled rule, by priority, that matches a request; `Sequences` remembers h
 each conversation (or API key) got through a rule's steps.
 
     text: "Hello"                                   # fixed text, streamed on the latency schedule
+    content: "Hello"                                # the seed's name for text
     tool_calls: [{name: get_weather, arguments: {city: Paris}}]
     json: {"answer": 42}                            # content is this JSON
     error: {status: 429, message: "...", type: rate_limit_error, retry_after_ms: 1000}
@@ -429,7 +430,7 @@ sequences = Sequences()
 
 # --- parsing -------------------------------------------------------------------------
 
-_ACTION_KEYS = {"text", "tool_calls", "json", "error", "latency", "fault", "generate", "times"}
+_ACTION_KEYS = {"text", "content", "tool_calls", "json", "error", "latency", "fault", "generate", "times"}
 _RULE_ACTION_KEYS = _ACTION_KEYS | {"sequence", "scope", "when_exhausted"}
 
 
@@ -523,15 +524,16 @@ def parse_step(data: Any, where: str = "action") -> Action:
         data = {"text": data}
     _expect(data, dict, where, "a mapping (text, tool_calls, json, error, latency, fault, generate)")
     _unknown(data, _ACTION_KEYS, where)
-    kinds = [key for key in ("text", "tool_calls", "json", "error", "generate") if key in data]
+    # `content` is the seed's name for text (its mocks answer `response: {content: ...}`).
+    kinds = [key for key in ("text", "content", "tool_calls", "json", "error", "generate") if key in data]
     if len(kinds) > 1:
         raise RuleError(f"{where}: use one of text, tool_calls, json, error, generate, not {' and '.join(kinds)}")
     if not kinds and "latency" not in data and "fault" not in data:
         raise RuleError(f"{where}: needs one of text, tool_calls, json, error, generate, latency, fault")
     kind = kinds[0] if kinds else "generate"
-    fields: dict[str, Any] = {"kind": kind}
-    if kind == "text":
-        fields["text"] = _expect(data["text"], str, f"{where}.text", "a string")
+    fields: dict[str, Any] = {"kind": "text" if kind == "content" else kind}
+    if kind in ("text", "content"):
+        fields["text"] = _expect(data[kind], str, f"{where}.{kind}", "a string")
     elif kind == "tool_calls":
         fields["tool_calls"] = _parse_tool_calls(data["tool_calls"], f"{where}.tool_calls")
     elif kind == "json":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -27,9 +28,20 @@ class ModelCleanMixin:
     after DRF's field checks, the model's full_clean(): its clean() checks across fields, rule
     actions and regular expressions — the admin's validation, as DRF field errors."""
 
+    # Other names a body may give a field by: alias → field (see RuleSerializer).
+    field_aliases: dict[str, str] = {}
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and self.field_aliases:
+            for alias, name in self.field_aliases.items():
+                if alias in data and name in data:
+                    raise serializers.ValidationError({alias: [f"{alias} and {name} are the same field; give one."]})
+            data = {self.field_aliases.get(key, key): value for key, value in data.items()}
+        return super().to_internal_value(data)
+
     def validate(self, attrs):
         if isinstance(self.initial_data, dict):
-            unknown = sorted(set(self.initial_data) - set(self.fields))
+            unknown = sorted(set(self.initial_data) - set(self.fields) - set(self.field_aliases))
             if unknown:
                 known = ", ".join(sorted(self.fields))
                 raise serializers.ValidationError({key: [f"Unknown field; known: {known}."] for key in unknown})
@@ -59,6 +71,8 @@ class ErrorProfileSerializer(ModelCleanMixin, serializers.ModelSerializer):
 
 class RuleSerializer(ModelCleanMixin, serializers.ModelSerializer):
     scenario = by_name(Scenario.objects.all(), "name", "scenario")
+    # The seed's names for matchers, as its mocks files write them (and llmsim_import reads them).
+    field_aliases = {"content_contains": "match_last_user", "system_contains": "match_system", "model": "match_model"}
 
     class Meta:
         model = ResponseRule

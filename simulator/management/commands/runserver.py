@@ -9,6 +9,7 @@ from daphne.management.commands.runserver import Command as DaphneRunserverComma
 from daphne.management.commands.runserver import get_default_application
 from django.conf import settings
 
+from simulator import process_overrides
 from simulator.daphne_server import LLMSimServer
 from simulator.exposure import note_bind_address
 from simulator.landing import product, startup_lines
@@ -20,6 +21,8 @@ class Command(DaphneRunserverCommand):
     def inner_run(self, *args, **options) -> None:
         note_bind_address(self.addr)  # the Host names the admin answers, and warnings past loopback
         settings.LLMSIM_SERVER = "runserver (Daphne)"
+        # The admin lists the overrides of running servers under this name.
+        settings.LLMSIM_SERVER_NAME = process_overrides.server_name("runserver", self.addr, self.port)
         super().inner_run(*args, **options)
 
     def get_application(self, options):

@@ -22,7 +22,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from simulator.config import ConfigError, apply_startup_config, find_profile, resolve, to_environ
+from simulator import process_overrides
+from simulator.config import ConfigError, resolve, to_environ
 from simulator.exposure import note_bind_address
 from simulator.landing import product, startup_lines
 
@@ -45,7 +46,8 @@ class Command(BaseCommand):
     help = (
         "Serve LLMSim with granian in one worker process per core (--server uvicorn or daphne "
         "for the alternatives). Settings come from the YAML file (--config or LLMSIM_CONFIG), "
-        "then LLMSIM_* environment variables, then these flags; the last one wins."
+        "then LLMSIM_* environment variables, then these flags (the last one wins); they "
+        "override the stored settings in this server's processes only."
     )
 
     def add_arguments(self, parser) -> None:
@@ -77,14 +79,13 @@ class Command(BaseCommand):
             config = resolve(path or None, os.environ, options)
             if not options["no_migrate"]:
                 call_command("migrate", interactive=False, verbosity=0)
-                if "latency.profile" in config:
-                    find_profile(config)  # checked here too, so that the message names the flag or file
         except ConfigError as exc:
             raise CommandError(str(exc)) from None
 
-        # The ASGI module applies the configuration as every server process does
-        # (simulator.config.apply_startup_config); handing it the resolved values as
-        # LLMSIM_* variables makes it apply exactly what was validated here.
+        # Every server process loads the configuration (simulator.process_overrides.load)
+        # and layers it over the stored settings in its own snapshot, writing none of it;
+        # handing the workers the resolved values (and where they came from) as LLMSIM_*
+        # variables gives each of them exactly what was validated here.
         os.environ.update(to_environ(config))
         os.environ["LLMSIM_CONFIG"] = path
         settings.LLMSIM_CONFIG = path  # settings read the variable before the flag existed
@@ -92,9 +93,10 @@ class Command(BaseCommand):
             os.environ["LLMSIM_SERVE_STATIC"] = "false"
             settings.LLMSIM_SERVE_STATIC = False
         try:
-            # Once here, so a conflict with the admin's data (rates past 1) stops serve
-            # cleanly; each worker applies it again, which changes nothing.
-            apply_startup_config()
+            # Once here, so that an unknown profile or a bad scenario in the file stops serve
+            # cleanly; the file's data is imported here, and by each worker again (which
+            # changes nothing).
+            process_overrides.load()
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
         host = config.get("server.host", DEFAULT_HOST)
@@ -108,20 +110,26 @@ class Command(BaseCommand):
         note_bind_address(host)  # before the workers start: they inherit the Host names it allows
         processes = 1 if server == "daphne" else workers
         _tell_workers("LLMSIM_SERVER", f"{server}, {processes} worker{'s' if processes > 1 else ''}")
+        # The admin lists the overrides of running servers under this name.
+        _tell_workers("LLMSIM_SERVER_NAME", process_overrides.server_name("serve", host, port))
         self.stdout.write(
             f"{product()} listening on http://{_url_host(host)}:{port}/ ({server}, "
-            f"{processes} worker(s); config file: {path or 'none'}; applied: {config.describe()})"
+            f"{processes} worker(s); config file: {path or 'none'}; overrides: {config.describe()})"
         )
         self.stdout.write("\n".join(startup_lines(host, port)))
         sys.stdout.flush()
-        if server == "daphne":
-            _serve_daphne(host, port, options)
-            return
-        with _stats_directory(workers):
-            if server == "granian":
-                _serve_granian(host, port, workers, options)
-            else:
-                _serve_uvicorn(host, port, workers, options)
+        try:
+            if server == "daphne":
+                _serve_daphne(host, port, options)
+                return
+            with _stats_directory(workers):
+                if server == "granian":
+                    _serve_granian(host, port, workers, options)
+                else:
+                    _serve_uvicorn(host, port, workers, options)
+        finally:
+            # Workers that end by their signal (uvicorn's) cannot withdraw their overrides.
+            process_overrides.withdraw_server(server_name)
 
 
 @contextlib.contextmanager
