@@ -111,7 +111,8 @@ class Command(BaseCommand):
         processes = 1 if server == "daphne" else workers
         _tell_workers("LLMSIM_SERVER", f"{server}, {processes} worker{'s' if processes > 1 else ''}")
         # The admin lists the overrides of running servers under this name.
-        _tell_workers("LLMSIM_SERVER_NAME", process_overrides.server_name("serve", host, port))
+        server_name = process_overrides.server_name("serve", host, port)
+        _tell_workers("LLMSIM_SERVER_NAME", server_name)
         self.stdout.write(
             f"{product()} listening on http://{_url_host(host)}:{port}/ ({server}, "
             f"{processes} worker(s); config file: {path or 'none'}; overrides: {config.describe()})"
