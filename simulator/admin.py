@@ -21,6 +21,8 @@ class ModelProfileAdmin(admin.ModelAdmin):
         "max_output_tokens",
         "encoding",
         "is_reasoning",
+        "requests_per_minute",
+        "tokens_per_minute",
         "listed",
     )
     list_filter = ("provider", "is_reasoning", "encoding", "listed")
@@ -41,6 +43,16 @@ class ModelProfileAdmin(admin.ModelAdmin):
             },
         ),
         ("Limits and tokens", {"fields": ("context_window", "max_output_tokens", "encoding", "is_reasoning")}),
+        (
+            "Default rate limits (per API key)",
+            {
+                "fields": (("requests_per_minute", "tokens_per_minute"),),
+                "description": "The presets carry each provider's published Tier 1 limits. Every answer reports "
+                "them in its rate-limit headers (x-ratelimit-*, anthropic-ratelimit-*); a request that does not "
+                "fit is refused with 429 only where enforcement is on (Simulator settings, or the scenario). "
+                "A scenario's own limits replace these.",
+            },
+        ),
     )
 
 
@@ -177,7 +189,14 @@ class ScenarioAdmin(admin.ModelAdmin):
         ),
         ("Latency and errors", {"fields": ("latency_profile", "error_profile")}),
         ("Tool calls", {"fields": ("tool_call_rate", "tool_call_rounds", "parallel_tool_calls")}),
-        ("Rate limits (per API key and model)", {"fields": ("requests_per_minute", "tokens_per_minute")}),
+        (
+            "Rate limits (per API key and model)",
+            {
+                "fields": ("requests_per_minute", "tokens_per_minute", "enforce_model_rate_limits"),
+                "description": "Limits set here are enforced (429 when spent). Without them the model profiles' "
+                "default limits count: reported in the headers, and enforced as the last field says.",
+            },
+        ),
     )
 
     @admin.display(description="rules")
@@ -233,6 +252,7 @@ class SimulatorSettingsAdmin(admin.ModelAdmin):
         ("Answers", {"fields": ("generator", "target_tokens", "fixed_text", "seed")}),
         ("Models and latency", {"fields": ("latency_profile", "default_profile", "strict_models")}),
         ("Errors", {"fields": ("error_profile",)}),
+        ("Rate limits", {"fields": ("enforce_model_rate_limits",)}),
         ("Tool calls", {"fields": ("tool_call_rate", "tool_call_rounds", "parallel_tool_calls")}),
         ("Scenarios", {"fields": ("default_scenario",)}),
     )

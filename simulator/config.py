@@ -11,7 +11,7 @@ mention survives a restart.
     response: {generator: lorem, target_tokens: 100, fixed_text: "...", seed: 42}
     errors:   {rate_limit_rate: 0, server_error_rate: 0, service_unavailable_rate: 0,
                timeout_rate: 0, timeout_after_ms: 30000, timeout_action: 504, retry_after_ms: 1000}
-    models:   {strict: false}
+    models:   {strict: false, enforce_rate_limits: false}
     tools:    {call_rate: 1.0, rounds: 1, parallel_calls: 1}
 
 The file may also carry scenario data in `llmsim_export`'s format (simulator/portability.py):
@@ -71,6 +71,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("errors.timeout_action", str, "LLMSIM_TIMEOUT_ACTION"),
     Option("errors.retry_after_ms", int, "LLMSIM_RETRY_AFTER_MS", 0, _MAX_MS),
     Option("models.strict", bool, "LLMSIM_STRICT_MODELS"),
+    Option("models.enforce_rate_limits", bool, "LLMSIM_ENFORCE_MODEL_RATE_LIMITS"),
     Option("tools.call_rate", float, "LLMSIM_TOOL_CALL_RATE", 0, 1),
     Option("tools.rounds", int, "LLMSIM_TOOL_CALL_ROUNDS", 0, 100),
     Option("tools.parallel_calls", int, "LLMSIM_PARALLEL_TOOL_CALLS", 1, 128),
@@ -387,6 +388,7 @@ SETTINGS_FIELDS = {
     "response.target_tokens": "target_tokens",
     "response.seed": "seed",
     "models.strict": "strict_models",
+    "models.enforce_rate_limits": "enforce_model_rate_limits",
     "tools.call_rate": "tool_call_rate",
     "tools.rounds": "tool_call_rounds",
     "tools.parallel_calls": "parallel_tool_calls",

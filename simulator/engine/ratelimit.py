@@ -197,6 +197,11 @@ def rejection(limit: RateLimit, requests_level: float, tokens_level: float, toke
     return RateLimited(state_of(limit, requests_level, tokens_level), wait, which, axis_limit, used, requested)
 
 
+def _within(level: float, cap: float) -> float:
+    """A level kept within 0..cap; an unlimited axis (cap inf) is always full."""
+    return cap if cap == math.inf else min(max(level, 0.0), cap)
+
+
 class _Bucket:
     __slots__ = ("at", "requests", "tokens")
 
@@ -316,7 +321,35 @@ class LocalBuckets:
         bucket.tokens = level = level - tokens
         return state_of(limit, requests, level)
 
-    def settle(self, key: Hashable, limit: RateLimit, reserved: int, actual: int, now: float | None = None) -> None:
+    def count(self, key: Hashable, limit: RateLimit, tokens: int, now: float) -> tuple[Figures, float]:
+        """Take 1 request and `tokens` tokens for a limit that is reported, not enforced: never refuses.
+
+        What does not fit is not taken: a bucket stops at empty, as one that refuses the
+        excess does, so under a load above the limit the figures say 0 remaining and the
+        reset says when the bucket is full again. Returns the figures and the tokens
+        actually taken, which is what settle() gives back from.
+        """
+        bucket = self._refilled(key, limit, now)
+        level = bucket.tokens
+        taken = tokens if level >= tokens else max(level, 0.0)
+        bucket.tokens = level - taken
+        bucket.requests = bucket.requests - 1.0 if bucket.requests >= 1.0 else 0.0
+        return state_of(limit, bucket.requests, bucket.tokens), taken
+
+    def reconcile(self, key: Hashable, limit: RateLimit, requests: float, tokens: float, now: float) -> None:
+        """Set the key's levels to these, as of `now`, within 0..limit (what another store says they are).
+
+        An axis without a limit stays full, whatever the other store says.
+        """
+        requests_cap, tokens_cap = limit.caps
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(requests_cap, tokens_cap, now)
+        bucket.requests = _within(requests, requests_cap)
+        bucket.tokens = _within(tokens, tokens_cap)
+        bucket.at = now
+
+    def settle(self, key: Hashable, limit: RateLimit, reserved: float, actual: int, now: float | None = None) -> None:
         """Give back `reserved - actual` tokens (or take the excess), keeping the bucket within 0..limit.
 
         `now` (default: time.monotonic()) is only read to take an excess: giving back needs no clock.
