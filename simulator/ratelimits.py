@@ -12,9 +12,9 @@ atomically, on Redis's clock: every worker and replica shares one budget.
 Those are the enforced limits (a scenario's own, or the model defaults where enforcement
 is on). The reported ones (model defaults otherwise) never refuse, so they never wait:
 
-    figures, taken = ratelimits.count(key, limit, input_tokens + max_tokens)
+    figures = ratelimits.count(key, limit, input_tokens + max_tokens, now)
     ...answer...
-    ratelimits.settle_count(key, limit, taken, actual=usage_total)
+    ratelimits.settle_count(key, limit, reserved=input_tokens + max_tokens, actual=usage_total)
 
 count in this process and, with REDIS_URL, reach Redis in batches (reported_counts).
 
@@ -513,25 +513,25 @@ async def settle(key: str, limit: RateLimit, reserved: int, actual: int) -> None
     await store.settle(key, limit, reserved, actual)
 
 
-def count(key: tuple[str, str, str], limit: RateLimit, tokens: int, now: float) -> tuple[Figures, float]:
-    """Count a request against a limit that is reported, not enforced (LocalBuckets.count): never
-    refuses, never waits. Returns the figures and the tokens taken (what settle_count() starts from).
+def count(key: tuple[str, str, str], limit: RateLimit, tokens: int, now: float) -> Figures:
+    """Count a request against a limit that is reported, not enforced: never refuses, never
+    waits (LocalBuckets.take with refuse=False, in this process's buckets).
 
     With REDIS_URL the count reaches the other processes within reported_counts.SYNC_S.
     """
-    figures, taken = _local.count(key, limit, tokens, now)
+    figures = _local.take(key, limit, tokens, now, refuse=False)
     if _redis_url:
-        redis_store().counts.add(key, limit, 1, taken)
-    return figures, taken
+        redis_store().counts.add(key, limit, 1, tokens)
+    return figures
 
 
-def settle_count(key: tuple[str, str, str], limit: RateLimit, taken: float, actual: int) -> None:
-    """settle() for a count(): give back the tokens taken beyond what the answer used (or take the rest)."""
-    if limit.tokens_per_minute is None or taken == actual:
+def settle_count(key: tuple[str, str, str], limit: RateLimit, reserved: int, actual: int) -> None:
+    """settle() for a count(): give back the tokens reserved beyond what the answer used (or take the rest)."""
+    if limit.tokens_per_minute is None or reserved == actual:
         return
-    _local.settle(key, limit, taken, actual, time.monotonic())
+    _local.settle(key, limit, reserved, actual, time.monotonic())
     if _redis_url:
-        redis_store().counts.add(key, limit, 0, actual - taken)
+        redis_store().counts.add(key, limit, 0, actual - reserved)
 
 
 _settling: set[asyncio.Task] = set()

@@ -96,15 +96,18 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
         api_key = call.api_key if call.api_key_read else api_key_of(call)
         key = (scenario.name, api_key or "", request.model)
         tokens = reserved_tokens(request, plan, scenario)
-        if not enforced:
-            call.ratelimit, tokens = ratelimits.count(key, limit, tokens, call.arrival)
+        # As of the request's arrival (a clock read less): the provider counts it then too.
+        buckets = ratelimits.in_process
+        if not enforced:  # never refused, never waits
+            if buckets is not None:
+                call.ratelimit = buckets.take(key, limit, tokens, call.arrival, refuse=False)
+            else:  # counted here too, and shared through Redis in batches
+                call.ratelimit = ratelimits.count(key, limit, tokens, call.arrival)
         else:
-            buckets = ratelimits.in_process
             try:
                 if buckets is None:  # in Redis: one round trip, to refuse exactly
                     call.ratelimit = await ratelimits.acquire(ratelimits.bucket_key(*key), limit, tokens)
                 else:
-                    # As of the request's arrival (a clock read less): the provider counts it then too.
                     call.ratelimit = buckets.take(key, limit, tokens, call.arrival)
             except RateLimited as exc:
                 raise dialect.rate_limited(exc) from None

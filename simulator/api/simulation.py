@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from .. import ratelimits, shared_sequences
+from ..engine.ratelimit import REMAINING_TOKENS
 from ..engine.rules import (
     Action,
     RequestFacts,
@@ -132,11 +133,14 @@ def settle(call: Call) -> None:
     actual = call.prompt_tokens + call.completion_tokens
     if reserved == actual or limit.tokens_per_minute is None:
         return
-    if not enforced:
-        ratelimits.settle_count(key, limit, reserved, actual)
+    if not enforced and call.ratelimit[REMAINING_TOKENS] == 0:
+        # A reported limit's count that found less than its reservation took what was
+        # there, down to empty: there is nothing to give back from.
         return
     buckets = ratelimits.in_process
-    if buckets is not None:  # at once, without the call through settle_soon()
+    if buckets is not None:  # at once, enforced or reported alike
         buckets.settle(key, limit, reserved, actual)
-    else:
+    elif enforced:
         ratelimits.settle_soon(ratelimits.bucket_key(*key), limit, reserved, actual)
+    else:
+        ratelimits.settle_count(key, limit, reserved, actual)
