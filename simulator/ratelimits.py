@@ -411,6 +411,7 @@ class RedisBuckets:
         return count
 
     async def close(self) -> None:
+        self.counts.stop()
         if self._pipeline is not None:
             await self._pipeline.close()
         await self.client.aclose()
