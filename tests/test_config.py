@@ -350,6 +350,15 @@ def test_apply_writes_the_tool_call_settings(write):
 
 
 @pytest.mark.django_db
+def test_the_environment_turns_enforcement_of_the_model_rate_limits_on():
+    from simulator.models import SimulatorSettings
+
+    assert SimulatorSettings.load().enforce_model_rate_limits is False
+    apply_config(resolve(None, {"LLMSIM_ENFORCE_MODEL_RATE_LIMITS": "yes"}))
+    assert SimulatorSettings.load().enforce_model_rate_limits is True
+
+
+@pytest.mark.django_db
 def test_apply_writes_custom_latency_and_errors_to_their_own_profiles():
     from simulator.models import SimulatorSettings
 
