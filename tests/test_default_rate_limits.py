@@ -218,3 +218,17 @@ def test_the_settings_turn_enforcement_on_for_requests_without_a_scenario(
     make_scenario("reports-model-limits", enforce_model_rate_limits=False)
     client = openai_client(llmsim_server, **{"x-llmsim-scenario": "reports-model-limits"})
     assert [status for status, _ in burst(client, 4)] == [200, 200, 200, 200]
+
+
+def test_an_error_after_the_limit_check_carries_the_headers_too(llmsim_server, make_scenario):  # noqa: F811
+    make_scenario(
+        "breaks-after-the-check",
+        rules=[{"action": {"generate": True, "fault": {"kind": "error", "after_tokens": 2, "status": 503}}}],
+    )
+    client = openai_client(llmsim_server, **{"x-llmsim-scenario": "breaks-after-the-check"})
+    with pytest.raises(openai.InternalServerError) as raised:
+        client.chat.completions.create(model="gpt-4o", messages=USER)
+    headers = raised.value.response.headers
+    assert raised.value.status_code == 503
+    assert all(name in headers for name in OPENAI_HEADERS), dict(headers)
+    assert headers["x-ratelimit-remaining-requests"] == "499"

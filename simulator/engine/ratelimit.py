@@ -5,7 +5,9 @@ holds up to the per-minute limit and refills continuously at limit/60 per second
 a budget spent in a burst comes back over the following minute rather than at the top
 of the next one. A request takes 1 from the requests bucket and its reservation (input
 tokens plus max_tokens) from the tokens bucket, both or neither; `settle` gives back
-what the answer did not use.
+what the answer did not use. A limit that is only reported (a model's default limits,
+unless enforced) never refuses: its request is counted all the same, each bucket
+stopping at empty (`take(..., refuse=False)`).
 
 The math lives here, with the in-process store (`LocalBuckets`); simulator/ratelimits.py
 chooses between that store and Redis, whose Lua script does the same refill, check and
@@ -126,8 +128,8 @@ def duration_text(seconds: float) -> str:
 def duration_header(millis: int) -> bytes:
     """Whole milliseconds as duration_text() writes them, as a header value.
 
-    Bytes %-formatting throughout: a reset header is written for every answer, and an
-    f-string's format spec and the encoding after it cost twice as much.
+    Formatted as bytes, without an f-string and an encoding: a reset header is written
+    for every answer.
     """
     if millis <= 0:
         return b"0s"
