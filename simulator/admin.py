@@ -38,7 +38,7 @@ class ModelProfileAdmin(admin.ModelAdmin):
     # Short columns, so that the list fits a 1,400 px screen beside the admin's two sidebars
     # (about 750 px are left): latency as mean ± std. dev., the tokenizer by its short name;
     # provider and listed are filters (the ids tell the provider anyway).
-    list_display = ("model_id", "ttft", "tbt", "context", "max_output", "tokenizer", "reasoning")
+    list_display = ("model_id", "ttft", "tbt", "context", "max_output", "tokenizer", "reasoning", "rate_limits")
     list_filter = ("provider", "is_reasoning", TokenizerFilter, "listed")
     search_fields = ("model_id", "aliases", "owned_by")
     fieldsets = (
@@ -56,6 +56,16 @@ class ModelProfileAdmin(admin.ModelAdmin):
             },
         ),
         ("Limits and tokens", {"fields": ("context_window", "max_output_tokens", "encoding", "is_reasoning")}),
+        (
+            "Default rate limits (per API key)",
+            {
+                "fields": (("requests_per_minute", "tokens_per_minute"),),
+                "description": "The presets carry each provider's published Tier 1 limits. Every answer reports "
+                "them in its rate-limit headers (x-ratelimit-*, anthropic-ratelimit-*); a request that does not "
+                "fit is refused with 429 only where enforcement is on (Simulator settings, or the scenario). "
+                "A scenario's own limits replace these.",
+            },
+        ),
     )
 
     class Media:
@@ -84,6 +94,20 @@ class ModelProfileAdmin(admin.ModelAdmin):
     @admin.display(description="reasoning", boolean=True, ordering="is_reasoning")
     def reasoning(self, obj: ModelProfile) -> bool:
         return obj.is_reasoning
+
+    @admin.display(description="limits / min", ordering="requests_per_minute")
+    def rate_limits(self, obj: ModelProfile) -> str:
+        """Requests / tokens per minute, short: "500 / 500k" (a dash where there is no limit)."""
+        return f"{_short_count(obj.requests_per_minute)} / {_short_count(obj.tokens_per_minute)}"
+
+
+def _short_count(count: int | None) -> str:
+    if count is None:
+        return "–"
+    for size, unit in ((1_000_000, "M"), (1_000, "k")):
+        if count >= size and count % (size // 10) == 0:
+            return f"{count / size:g}{unit}"
+    return f"{count:,}"
 
 
 @admin.register(ErrorProfile)
@@ -270,7 +294,14 @@ class ScenarioAdmin(admin.ModelAdmin):
         ),
         ("Latency and errors", {"fields": ("latency_profile", "error_profile")}),
         ("Tool calls", {"fields": ("tool_call_rate", "tool_call_rounds", "parallel_tool_calls")}),
-        ("Rate limits (per API key and model)", {"fields": ("requests_per_minute", "tokens_per_minute")}),
+        (
+            "Rate limits (per API key and model)",
+            {
+                "fields": ("requests_per_minute", "tokens_per_minute", "enforce_model_rate_limits"),
+                "description": "Limits set here are enforced (429 when spent). Without them the model profiles' "
+                "default limits count: reported in the headers, and enforced as the last field says.",
+            },
+        ),
     )
 
     class Media:
@@ -354,6 +385,7 @@ class SimulatorSettingsAdmin(admin.ModelAdmin):
         ("Answers", {"fields": ("generator", "target_tokens", "fixed_text", "seed")}),
         ("Models and latency", {"fields": ("latency_profile", "default_profile", "strict_models")}),
         ("Errors", {"fields": ("error_profile",)}),
+        ("Rate limits", {"fields": ("enforce_model_rate_limits",)}),
         ("Tool calls", {"fields": ("tool_call_rate", "tool_call_rounds", "parallel_tool_calls")}),
         ("Scenarios", {"fields": ("default_scenario",)}),
         (

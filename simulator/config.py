@@ -12,7 +12,7 @@ changes no other server sharing the database and ends with the process.
     response: {generator: lorem, target_tokens: 100, fixed_text: "...", seed: 42}
     errors:   {rate_limit_rate: 0, server_error_rate: 0, service_unavailable_rate: 0,
                timeout_rate: 0, timeout_after_ms: 30000, timeout_action: 504, retry_after_ms: 1000}
-    models:   {strict: false}
+    models:   {strict: false, enforce_rate_limits: false}
     tools:    {call_rate: 1.0, rounds: 1, parallel_calls: 1}
 
 The file may also carry scenario data in `llmsim_export`'s format (simulator/portability.py):
@@ -74,6 +74,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("errors.timeout_action", str, "LLMSIM_TIMEOUT_ACTION"),
     Option("errors.retry_after_ms", int, "LLMSIM_RETRY_AFTER_MS", 0, _MAX_MS),
     Option("models.strict", bool, "LLMSIM_STRICT_MODELS"),
+    Option("models.enforce_rate_limits", bool, "LLMSIM_ENFORCE_MODEL_RATE_LIMITS"),
     Option("tools.call_rate", float, "LLMSIM_TOOL_CALL_RATE", 0, 1),
     Option("tools.rounds", int, "LLMSIM_TOOL_CALL_ROUNDS", 0, 100),
     Option("tools.parallel_calls", int, "LLMSIM_PARALLEL_TOOL_CALLS", 1, 128),

@@ -13,6 +13,11 @@ from django.utils import timezone
 RATE_VALIDATORS = [MinValueValidator(0.0), MaxValueValidator(1.0)]
 NON_NEGATIVE = [MinValueValidator(0.0)]
 
+# A new model profile's default rate limits: gpt-5's at OpenAI's Tier 1, as for unknown
+# models (engine.snapshot.DEFAULT_MODEL). The presets carry their own (migration 0012).
+DEFAULT_REQUESTS_PER_MINUTE = 500
+DEFAULT_TOKENS_PER_MINUTE = 500_000
+
 
 class ModelProfile(models.Model):
     class Provider(models.TextChoices):
@@ -80,6 +85,26 @@ class ModelProfile(models.Model):
     )
     listed = models.BooleanField(default=True, help_text="Listed by GET /v1/models.")
     created_at = models.DateTimeField(default=timezone.now, help_text="Shown as created in GET /v1/models.")
+    requests_per_minute = models.PositiveIntegerField(
+        "requests per minute",
+        null=True,
+        blank=True,
+        default=DEFAULT_REQUESTS_PER_MINUTE,
+        validators=[MinValueValidator(1)],
+        help_text="Default rate limit per API key (and scenario): requests per minute. The presets carry the "
+        "provider's published Tier 1 limits. Reported in the rate-limit headers of every answer; answered with "
+        "429 only where enforcement is on (simulator settings or scenario). Empty: no limit.",
+    )
+    tokens_per_minute = models.PositiveIntegerField(
+        "tokens per minute",
+        null=True,
+        blank=True,
+        default=DEFAULT_TOKENS_PER_MINUTE,
+        validators=[MinValueValidator(1)],
+        help_text="Default rate limit per API key (and scenario): prompt tokens plus the max_tokens reservation "
+        "per minute. Tier 1 presets; for Claude the input plus the output tokens per minute (one budget for "
+        "both). Empty: no limit.",
+    )
 
     class Meta:
         ordering = ["model_id"]
@@ -238,6 +263,14 @@ class Scenario(models.Model):
         help_text="Rate limit per API key and model: prompt tokens plus the max_tokens reservation per minute "
         "(empty: unlimited).",
     )
+    enforce_model_rate_limits = models.BooleanField(
+        "enforce the models' default limits",
+        null=True,
+        blank=True,
+        help_text="Without limits of its own above: Yes answers 429 when a model profile's default limits are "
+        "spent; No only reports them in the headers; empty: as in the simulator settings. Limits set above "
+        "are always enforced.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -380,6 +413,13 @@ class SimulatorSettings(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         help_text="What requests without an x-llmsim-scenario header get (empty: these settings alone, no rules).",
+    )
+    enforce_model_rate_limits = models.BooleanField(
+        "enforce the models' default limits",
+        default=False,
+        help_text="Answer 429 when a model profile's default rate limits are spent. Off (the default): the limits "
+        "are only reported in the rate-limit headers, so a load test above them is not refused. A scenario "
+        "can turn this on or off for itself; a scenario's own limits are always enforced.",
     )
 
     class Meta:

@@ -56,6 +56,7 @@ SETTINGS_FIELDS = {
     "response.target_tokens": "target_tokens",
     "response.seed": "seed",
     "models.strict": "strict_models",
+    "models.enforce_rate_limits": "enforce_model_rate_limits",
     "tools.call_rate": "tool_call_rate",
     "tools.rounds": "tool_call_rounds",
     "tools.parallel_calls": "parallel_tool_calls",

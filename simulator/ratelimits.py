@@ -9,6 +9,15 @@ atomically, on Redis's clock: every worker and replica shares one budget.
     ...answer...
     await ratelimits.settle(key, limit, reserved=input_tokens + max_tokens, actual=usage_total)
 
+Those are the enforced limits (a scenario's own, or the model defaults where enforcement
+is on). The reported ones (model defaults otherwise) never refuse, so they never wait:
+
+    figures = ratelimits.count(key, limit, input_tokens + max_tokens, now)
+    ...answer...
+    ratelimits.settle_count(key, limit, reserved=input_tokens + max_tokens, actual=usage_total)
+
+count in this process and, with REDIS_URL, reach Redis in batches (reported_counts).
+
 When Redis does not answer, requests are let through (fail open) with the figures of
 full buckets, and a warning is logged at most every WARN_EVERY_S; Redis is tried again
 after RETRY_REDIS_AFTER_S. A simulator that stopped serving because its rate-limit
@@ -39,6 +48,7 @@ from .engine.ratelimit import (
     EPSILON,
     IDLE_S,
     UNLIMITED_STATE,
+    Figures,
     LocalBuckets,
     RateLimit,
     RateLimited,
@@ -47,6 +57,7 @@ from .engine.ratelimit import (
     rejection,
     state_of,
 )
+from .reported_counts import CountBatches
 
 __all__ = [
     "RateLimit",
@@ -55,9 +66,11 @@ __all__ = [
     "acquire",
     "bucket_key",
     "close",
+    "count",
     "in_process",
     "reset",
     "settle",
+    "settle_count",
 ]
 
 logger = logging.getLogger(__name__)
@@ -209,6 +222,19 @@ class _Pipeline:
         await self.connection.disconnect(nowait=True)
 
 
+# ARGV[3], ARGV[4]: the requests and tokens a process counted against a reported limit
+# (tokens below 0: given back), taken whether they fit or not, each level stopping at
+# empty; returns the levels after, in millionths (-1 for an axis without a limit).
+_DRAIN = (
+    _REFILL
+    + f"""
+if rpm > 0 then requests = math.max(0, requests - tonumber(ARGV[3])) end
+if tpm > 0 then tokens = math.max(0, math.min(tpm, tokens - tonumber(ARGV[4]))) end
+{_SAVE}
+return {{math.floor(requests * {_SCALE}), math.floor(tokens * {_SCALE})}}
+"""
+)
+
 # KEYS[1]: a shared counter (the rule sequences' positions); ARGV[1]: ms to keep it after its last use.
 _COUNT = """
 local value = redis.call('INCR', KEYS[1])
@@ -220,6 +246,7 @@ COUNTER_TTL_S = 86_400.0
 
 _ACQUIRE_SHA = hashlib.sha1(_ACQUIRE.encode()).hexdigest()
 _COUNT_SHA = hashlib.sha1(_COUNT.encode()).hexdigest()
+_DRAIN_SHA = hashlib.sha1(_DRAIN.encode()).hexdigest()
 _SETTLE_SHA = hashlib.sha1(_SETTLE.encode()).hexdigest()
 
 
@@ -250,6 +277,8 @@ class RedisBuckets:
         self._down_until = 0.0
         self._last_warning = -WARN_EVERY_S
         self._failed_since_warning = 0
+        # The reported limits' counts of this loop, on their way here.
+        self.counts = CountBatches(_local, self.drain)
 
     async def acquire(self, key: str, limit: RateLimit, tokens: int) -> RateLimitState:
         if time.monotonic() < self._down_until:
@@ -284,7 +313,29 @@ class RedisBuckets:
         except _REDIS_DOWN as error:
             self._fail_open(limit, 0, error)
 
-    async def _run(self, script: str, sha: str, key: str, *args: int) -> Any:
+    async def drain(
+        self, key: tuple[str, str, str], limit: RateLimit, requests: float, tokens: float
+    ) -> tuple[float, float] | None:
+        """Take what a process counted against a reported limit (see _DRAIN); the levels after,
+        or None when Redis does not answer (noted like a failed acquire)."""
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            requests_left, tokens_left = await self._run(
+                _DRAIN,
+                _DRAIN_SHA,
+                self._key_prefix + bucket_key(*key),
+                limit.requests_per_minute or 0,
+                limit.tokens_per_minute or 0,
+                requests,
+                tokens,
+            )
+        except _REDIS_DOWN as error:
+            self._note_down(error)
+            return None
+        return requests_left / _SCALE, tokens_left / _SCALE
+
+    async def _run(self, script: str, sha: str, key: str, *args: float) -> Any:
         """Run one of our scripts on one full Redis key (the pipeline loads it again after a SCRIPT FLUSH)."""
         pipeline = None
         try:
@@ -314,7 +365,7 @@ class RedisBuckets:
                 connection = self._pool.make_connection()
                 try:
                     await connection.connect()
-                    for script in (_ACQUIRE, _SETTLE, _COUNT):
+                    for script in (_ACQUIRE, _SETTLE, _COUNT, _DRAIN):
                         await connection.send_command("SCRIPT", "LOAD", script)
                         await connection.read_response()
                 except BaseException:
@@ -344,6 +395,7 @@ class RedisBuckets:
 
     async def reset(self) -> int:
         """Delete every bucket under our prefix (SCAN, not KEYS: Redis keeps serving meanwhile)."""
+        self.counts.clear()
         return await self._delete_under(self._key_prefix)
 
     async def _delete_under(self, prefix: str) -> int:
@@ -359,6 +411,7 @@ class RedisBuckets:
         return count
 
     async def close(self) -> None:
+        self.counts.stop()
         if self._pipeline is not None:
             await self._pipeline.close()
         await self.client.aclose()
@@ -459,6 +512,27 @@ async def settle(key: str, limit: RateLimit, reserved: int, actual: int) -> None
         _local.settle(key, limit, reserved, actual, time.monotonic())
         return
     await store.settle(key, limit, reserved, actual)
+
+
+def count(key: tuple[str, str, str], limit: RateLimit, tokens: int, now: float) -> Figures:
+    """Count a request against a limit that is reported, not enforced: never refuses, never
+    waits (LocalBuckets.take with refuse=False, in this process's buckets).
+
+    With REDIS_URL the count reaches the other processes within reported_counts.SYNC_S.
+    """
+    figures = _local.take(key, limit, tokens, now, refuse=False)
+    if _redis_url:
+        redis_store().counts.add(key, limit, 1, tokens)
+    return figures
+
+
+def settle_count(key: tuple[str, str, str], limit: RateLimit, reserved: int, actual: int) -> None:
+    """settle() for a count(): give back the tokens reserved beyond what the answer used (or take the rest)."""
+    if limit.tokens_per_minute is None or reserved == actual:
+        return
+    _local.settle(key, limit, reserved, actual, time.monotonic())
+    if _redis_url:
+        redis_store().counts.add(key, limit, 0, actual - reserved)
 
 
 _settling: set[asyncio.Task] = set()

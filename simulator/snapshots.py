@@ -63,7 +63,15 @@ def spec_of(profile: ModelProfile) -> ModelSpec:
         reasoning=profile.is_reasoning,
         created=int(profile.created_at.timestamp()),
         listed=profile.listed,
+        rate_limit=rate_limit_of(profile.requests_per_minute, profile.tokens_per_minute),
     )
+
+
+def rate_limit_of(requests_per_minute: int | None, tokens_per_minute: int | None) -> RateLimit | None:
+    """The limits of a row; None when it sets none (0 cannot come from the admin, but a raw row or an
+    import could carry it: no limit)."""
+    rpm, tpm = requests_per_minute or None, tokens_per_minute or None
+    return RateLimit(rpm, tpm) if rpm or tpm else None
 
 
 def errors_of(profile: ErrorProfile | None) -> EngineErrorProfile:
@@ -125,8 +133,7 @@ def scenario_of(row: ScenarioRow, base: Scenario, rules: tuple[Rule, ...]) -> Sc
             rounds=tools.rounds if row.tool_call_rounds is None else row.tool_call_rounds,
             parallel_calls=tools.parallel_calls if row.parallel_tool_calls is None else row.parallel_tool_calls,
         )
-    # 0 cannot come from the admin's validators, but a raw row or an import could carry it: no limit.
-    rpm, tpm = row.requests_per_minute or None, row.tokens_per_minute or None
+    enforce = row.enforce_model_rate_limits
     return Scenario(
         name=row.name,
         generator=row.generator or base.generator,
@@ -136,7 +143,8 @@ def scenario_of(row: ScenarioRow, base: Scenario, rules: tuple[Rule, ...]) -> Sc
         errors=errors_of(row.error_profile) if row.error_profile else base.errors,
         seed=row.seed if row.seed is not None else base.seed,
         tools=tools,
-        rate_limit=RateLimit(rpm, tpm) if rpm or tpm else None,
+        rate_limit=rate_limit_of(row.requests_per_minute, row.tokens_per_minute),
+        enforce_model_limits=base.enforce_model_limits if enforce is None else enforce,
         rules=rules,
     )
 
@@ -176,6 +184,7 @@ def build_snapshot(using: str = "default", overrides: Overrides = NO_OVERRIDES) 
             rounds=config.tool_call_rounds,
             parallel_calls=config.parallel_tool_calls,
         ),
+        enforce_model_limits=config.enforce_model_rate_limits,
     )
     rules: dict[int, list[Rule]] = {}
     for row in ResponseRule.objects.using(using).filter(enabled=True).order_by("priority", "id"):

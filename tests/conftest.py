@@ -295,6 +295,16 @@ def module_scenarios(llmsim_server, django_db_blocker):
 
 
 @pytest.fixture
+def no_shipped_examples(db) -> None:
+    """The test database without the error profiles and scenarios migration 0013 ships, for
+    tests that count or name every row (their rows are deleted, in this test's transaction)."""
+    from simulator.models import ErrorProfile, Scenario
+
+    Scenario.objects.all().delete()
+    ErrorProfile.objects.all().delete()
+
+
+@pytest.fixture
 def client(llmsim_server):
     import openai
 

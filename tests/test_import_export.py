@@ -19,7 +19,8 @@ from simulator.snapshots import build_snapshot, read_version
 
 from .conftest import ROOT
 
-pytestmark = pytest.mark.django_db
+# Exports list every row: these tests start without the shipped examples.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_shipped_examples")]
 
 
 @pytest.fixture

@@ -45,7 +45,8 @@ def staff_token(db) -> str:
 
 
 @pytest.fixture
-def api(staff_token) -> APIClient:
+def api(staff_token, no_shipped_examples) -> APIClient:
+    """A staff client, on a database without the shipped examples (lists and exports name every row)."""
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {staff_token}")
     return client

@@ -312,3 +312,36 @@ def test_the_request_path_takes_in_process_only_without_redis(in_process, settin
 def test_an_unlimited_request_touches_no_bucket(in_process):
     assert asyncio.run(ratelimits.acquire(KEY, RateLimit(), 10**6)) is UNLIMITED_STATE
     assert asyncio.run(ratelimits.reset()) == 0
+
+
+def test_a_reported_limit_counts_past_its_limit_without_refusing():
+    buckets, limit = LocalBuckets(), RateLimit(3, 1000)
+    seen = [buckets.take(KEY, limit, 10, now=0.0, refuse=False) for _ in range(5)]
+    assert [figures[1] for figures in seen] == [2, 1, 0, 0, 0]
+    assert seen[-1][2] == pytest.approx(60.0)  # empty: full again a minute later
+
+
+def test_a_reported_take_stops_each_bucket_at_empty():
+    buckets, limit = LocalBuckets(), RateLimit(10, 100)
+    assert buckets.take(KEY, limit, 80, now=0.0, refuse=False)[4] == 20
+    figures = buckets.take(KEY, limit, 50, now=0.0, refuse=False)
+    assert (figures[4], figures[5]) == (0, pytest.approx(60.0))
+    # Refilled from empty, not from below it: half a minute brings half the budget back.
+    assert buckets.take(KEY, limit, 0, now=30.0, refuse=False)[4] == 50
+
+
+def test_a_reported_take_larger_than_a_new_bucket_empties_it():
+    figures = LocalBuckets().take(KEY, RateLimit(None, 100), 500, now=0.0, refuse=False)
+    assert (figures[0], figures[3], figures[4]) == (None, 100, 0)
+
+
+def test_reconcile_sets_the_levels_another_store_reports_within_the_limit():
+    buckets, limit = LocalBuckets(), RateLimit(10, 100)
+    buckets.reconcile(KEY, limit, 4.0, 250.0, now=0.0)
+    figures = buckets.take(KEY, limit, 0, now=0.0)
+    assert (figures[1], figures[4]) == (3, 100)
+    buckets.reconcile(KEY, limit, -2.0, -5.0, now=0.0)
+    assert buckets.take(KEY, limit, 0, now=0.0, refuse=False)[1:5:3] == (0, 0)
+    unlimited_tokens = RateLimit(10, None)
+    buckets.reconcile("other", unlimited_tokens, 5.0, -1.0, now=0.0)
+    assert buckets.take("other", unlimited_tokens, 10**9, now=0.0)[1] == 4

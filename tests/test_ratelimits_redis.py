@@ -19,7 +19,7 @@ import time
 import pytest
 import redis
 
-from simulator import ratelimits, shared_sequences
+from simulator import ratelimits, reported_counts, shared_sequences
 from simulator.engine.ratelimit import UNLIMITED_STATE, RateLimit, RateLimited
 
 from .conftest import ROOT, free_port
@@ -337,6 +337,47 @@ def test_two_processes_share_one_budget(shared, limit, tokens, budget):
     # One budget: 300 in all, not 300 each (plus what refilled while they ran).
     assert budget <= granted <= budget + refilled_requests(limit, tokens, elapsed_s), reports
     assert all(report["granted"] > 0 for report in reports), reports
+
+
+# --- reported limits: counted here, shared in batches (simulator.reported_counts) ----------
+
+
+def test_reported_counts_reach_redis_in_a_batch_and_bring_back_the_shared_level(shared, store):
+    limit = RateLimit(100, 10_000)
+    key = ("default", f"sk-{unique_prefix()}", "gpt-4o")
+
+    async def scenario():
+        counted = [ratelimits.count(key, limit, 100, time.monotonic()) for _ in range(3)]
+        # Another process takes 10 requests from the same bucket meanwhile.
+        for _ in range(10):
+            await ratelimits.acquire(ratelimits.bucket_key(*key), limit, 0)
+        await asyncio.sleep(reported_counts.SYNC_S * 3)
+        return counted, ratelimits.count(key, limit, 100, time.monotonic())
+
+    counted, after = run(scenario)
+    assert [figures[1] for figures in counted] == [99, 98, 97]  # answered at once, from this process's count
+    assert store.exists(f"{shared}:ratelimit:{ratelimits.bucket_key(*key)}")
+    assert after[1] in (85, 86)  # 100 - 3 - 10 - 1: the others' requests too (and a loose clock's refill)
+
+
+def test_reported_counts_never_wait_for_a_redis_that_is_down(settings, caplog):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    settings.LLMSIM_REDIS_PREFIX = unique_prefix()
+    limit = RateLimit(3, None)
+    key = ("default", f"sk-{unique_prefix()}", "gpt-4o")
+
+    async def scenario():
+        started = time.monotonic()
+        counted = [ratelimits.count(key, limit, 0, time.monotonic()) for _ in range(5)]
+        took_s = time.monotonic() - started
+        await asyncio.sleep(reported_counts.SYNC_S * 3)
+        return counted, took_s, ratelimits.count(key, limit, 0, time.monotonic())
+
+    with caplog.at_level(logging.WARNING, logger="simulator.ratelimits"):
+        counted, took_s, after = run(scenario)
+    assert [figures[1] for figures in counted] == [2, 1, 0, 0, 0]
+    assert took_s < 0.05 and after[1] == 0  # never refused, and counted in the process meanwhile
+    assert any("unavailable" in record.message for record in caplog.records)
 
 
 # --- shared sequence positions (simulator.shared_sequences) ----------------------------

@@ -129,6 +129,25 @@ def test_two_processes_share_one_rate_limit_budget(two_servers, shared_db):
     assert refused[0][2]["error"]["type"] == "requests"
 
 
+def test_two_processes_report_one_budget_of_a_models_default_limits(two_servers, shared_db):
+    from simulator.models import ModelProfile
+
+    ModelProfile.objects.using(shared_db).create(model_id="shared-defaults", requests_per_minute=10)
+    wait_for_all(two_servers, shared_db)
+    headers = {**INSTANT, "authorization": "Bearer sk-reported"}
+    body = {"model": "shared-defaults", "messages": USER}
+    remaining = []
+    for i in range(12):
+        status, answer_headers, _ = post(two_servers[i % 2], "/v1/chat/completions", body, headers)
+        assert status == 200  # reported, not enforced: beyond the limit too
+        remaining.append(int(answer_headers["x-ratelimit-remaining-requests"]))
+        time.sleep(0.4)  # longer than a batch takes to reach Redis and come back
+    # One budget: after its first request (a bucket it had not heard of: full) each
+    # process counts the other's too, down to empty. (One request comes back every 6 s;
+    # the 4.8 s this takes bring less than one.)
+    assert remaining == [9, 9, 7, 6, 5, 4, 3, 2, 1, 0, 0, 0]
+
+
 def test_a_sequence_plays_once_across_processes(two_servers, shared_db, scale_env, settings):
     """An SDK retry that lands on the other process continues the conversation's sequence."""
     import asyncio

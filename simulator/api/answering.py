@@ -29,7 +29,7 @@ from .http import (
     write_stream,
 )
 from .overrides import parse_overrides
-from .simulation import SharedStep, reserve, scenario_for, scripted_action
+from .simulation import SharedStep, reserved_tokens, scenario_for, scripted_action
 
 # How long a stream that is about to be dropped waits for its last bytes to leave:
 # an abort discards unsent data (Daphne's Twisted transport would lose the tokens).
@@ -59,7 +59,8 @@ class Dialect:
 
 async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, rules: bool = True) -> Plan | None:
     """The neutral steps (see simulation.py): scenario, model profile, response rule, plan,
-    injected error, rate limit; the call's stats fields are filled in.
+    injected error, rate limit (the scenario's, or the model's defaults); the call's stats
+    fields are filled in.
 
     Returns the plan to render, or None when an injected error has answered already.
     `rules`: whether response rules apply (not to embeddings).
@@ -87,25 +88,34 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
     if plan.error is not None:
         await answer_injected_error(call, plan.error, dialect.injected_error, dialect.send_error)
         return None
+    # A scenario's own limits are enforced. Without them the model's default limits
+    # count: reported in the headers, and refusing only where the scenario (or the
+    # settings) turn enforcement on, so load tests above them are not refused.
     limit = scenario.rate_limit
+    enforced = True
+    if limit is None:
+        limit = spec.rate_limit
+        enforced = scenario.enforce_model_limits
     if limit is not None:
+        api_key = call.api_key if call.api_key_read else api_key_of(call)
+        key = (scenario.name, api_key or "", request.model)
+        tokens = reserved_tokens(request, plan, scenario)
+        # As of the request's arrival (a clock read less): the provider counts it then too.
         buckets = ratelimits.in_process
-        try:
-            if buckets is None:  # in Redis
-                await reserve(call, scenario, request, plan)
-            else:
-                # reserve() (and reserved_tokens()) without a coroutine or a call of their
-                # own: with ten rules and rate limits on, each Python call costs about a
-                # percent of the throughput. The key as it comes: no bucket_key() call.
-                api_key = call.api_key if call.api_key_read else api_key_of(call)
-                key = (scenario.name, api_key or "", request.model)
-                cap = request.max_tokens
-                tokens = plan.usage.prompt_tokens + (scenario.target_tokens if cap is None else cap) * request.n
-                # As of the request's arrival (a clock read less): the provider counts it then too.
-                call.ratelimit = buckets.take(key, limit, tokens, call.arrival)
-                call.reservation = (key, limit, tokens)
-        except RateLimited as exc:
-            raise dialect.rate_limited(exc) from None
+        if not enforced:  # never refused, never waits
+            if buckets is not None:
+                call.ratelimit = buckets.take(key, limit, tokens, call.arrival, refuse=False)
+            else:  # counted here too, and shared through Redis in batches
+                call.ratelimit = ratelimits.count(key, limit, tokens, call.arrival)
+        else:
+            try:
+                if buckets is None:  # in Redis: one round trip, to refuse exactly
+                    call.ratelimit = await ratelimits.acquire(ratelimits.bucket_key(*key), limit, tokens)
+                else:
+                    call.ratelimit = buckets.take(key, limit, tokens, call.arrival)
+            except RateLimited as exc:
+                raise dialect.rate_limited(exc) from None
+        call.reservation = (key, limit, tokens, enforced)
     call.prompt_tokens = plan.usage.prompt_tokens
     call.completion_tokens = plan.usage.completion_tokens
     return plan

@@ -8,6 +8,7 @@ to the engine, render the Plan as one message or as Anthropic's SSE events
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import math
 import re
@@ -97,41 +98,52 @@ _INJECTED = {
     529: "Overloaded",
 }
 
-# The neutral rate-limit axes and the header families Anthropic reports them in. One
-# token bucket covers input and output, so both of those families repeat its figures.
-_RATELIMIT_FAMILIES = (
-    ("requests", (b"requests",)),
-    ("tokens", (b"tokens", b"input-tokens", b"output-tokens")),
-)
+
+def _family(name: bytes) -> tuple[bytes, bytes, bytes]:
+    """The limit, remaining and reset header names of one anthropic-ratelimit-* family."""
+    prefix = b"anthropic-ratelimit-" + name
+    return prefix + b"-limit", prefix + b"-remaining", prefix + b"-reset"
+
+
+# The families Anthropic reports each neutral axis in. One token bucket covers input
+# and output, so the three token families repeat its figures.
+_REQUEST_FAMILIES = (_family(b"requests"),)
+_TOKEN_FAMILIES = (_family(b"tokens"), _family(b"input-tokens"), _family(b"output-tokens"))
+
+
+@functools.lru_cache(maxsize=256)
+def _rfc3339(second: int) -> bytes:
+    """A whole second of Unix time as Anthropic writes its resets: 2026-11-25T10:00:30Z.
+
+    Kept: every answer within a second shows the same few texts.
+    """
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)).encode()
 
 
 def rfc3339_after(seconds: float) -> bytes:
-    """The moment `seconds` from now, as Anthropic writes its resets: 2026-11-25T10:00:30Z."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.ceil(time.time() + max(seconds, 0.0)))).encode()
+    """The moment `seconds` from now (rounded up to the second), as Anthropic writes its resets."""
+    return _rfc3339(math.ceil(time.time() + max(seconds, 0.0)))
 
 
 def ratelimit_headers(state: Figures) -> Headers:
     """The anthropic-ratelimit-* set, for the axes that have a limit."""
     # By position: in-process buckets hand a plain tuple (engine.ratelimit.Figures).
     limit_requests, remaining_requests, reset_requests_s, limit_tokens, remaining_tokens, reset_tokens_s = state
-    axes = {
-        "requests": (limit_requests, remaining_requests, reset_requests_s),
-        "tokens": (limit_tokens, remaining_tokens, reset_tokens_s),
-    }
     headers: Headers = []
-    for axis, families in _RATELIMIT_FAMILIES:
-        limit, remaining, reset_s = axes[axis]
-        if limit is None:
-            continue
-        reset = rfc3339_after(reset_s)
-        for family in families:
-            prefix = b"anthropic-ratelimit-" + family
-            headers += [
-                (prefix + b"-limit", str(limit).encode()),
-                (prefix + b"-remaining", str(remaining).encode()),
-                (prefix + b"-reset", reset),
-            ]
+    if limit_requests is not None:
+        headers += _axis_rows(_REQUEST_FAMILIES, limit_requests, remaining_requests, reset_requests_s)
+    if limit_tokens is not None:
+        headers += _axis_rows(_TOKEN_FAMILIES, limit_tokens, remaining_tokens, reset_tokens_s)
     return headers
+
+
+def _axis_rows(families: tuple[tuple[bytes, bytes, bytes], ...], limit: int, remaining: int, reset_s: float) -> Headers:
+    """One axis's figures under each of its families' names (each figure formatted once)."""
+    limit_text, remaining_text, reset = b"%d" % limit, b"%d" % remaining, rfc3339_after(reset_s)
+    rows: Headers = []
+    for limit_name, remaining_name, reset_name in families:
+        rows += ((limit_name, limit_text), (remaining_name, remaining_text), (reset_name, reset))
+    return rows
 
 
 def _retry_after(seconds: float | None) -> Headers:

@@ -6,12 +6,11 @@ An adapter parses its wire format into a CompletionRequest, then:
     action = scripted_action(call, scenario, request) # a matching response rule's step, if any
     # (a SharedStep to await when the rule is a sequence kept in Redis)
     plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
-    await reserve(call, scenario, request, plan)      # rate limits (raises RateLimited)
 
-(answering.plan_answer takes from in-process buckets itself, without a coroutine)
-
-and renders the plan in its own format. The endpoint decorator settles the rate-limit
-reservation when the answer is done (`settle`).
+then (answering.plan_answer) takes `reserved_tokens()` from the rate-limit buckets of
+the scenario's limits or the model's defaults, and renders the plan in its own format.
+The endpoint decorator settles the rate-limit reservation when the answer is done
+(`settle`).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from .. import ratelimits, shared_sequences
+from ..engine.ratelimit import REMAINING_TOKENS
 from ..engine.rules import (
     Action,
     RequestFacts,
@@ -124,32 +124,23 @@ def reserved_tokens(request: CompletionRequest, plan: Plan, scenario: Scenario) 
     return plan.usage.prompt_tokens + cap * request.n
 
 
-async def reserve(call: Call, scenario: Scenario, request: CompletionRequest, plan: Plan) -> None:
-    """Take the request from the scenario's rate-limit buckets (per API key and model).
-
-    Sets call.ratelimit (for the headers) and call.reservation; raises
-    ratelimits.RateLimited (rendered by the adapter as its 429) when a budget is spent.
-    """
-    limit = scenario.rate_limit
-    if limit is None:
-        return
-    key = ratelimits.bucket_key(scenario.name, api_key_of(call) or "", request.model)
-    tokens = reserved_tokens(request, plan, scenario)
-    call.ratelimit = await ratelimits.acquire(key, limit, tokens)
-    call.reservation = (key, limit, tokens)
-
-
 def settle(call: Call) -> None:
     """Give back what a finished request reserved beyond what it used (prompt + tokens sent)."""
     if call.reservation is None:
         return
-    key, limit, reserved = call.reservation
+    key, limit, reserved, enforced = call.reservation
     call.reservation = None
     actual = call.prompt_tokens + call.completion_tokens
     if reserved == actual or limit.tokens_per_minute is None:
         return
+    if not enforced and call.ratelimit[REMAINING_TOKENS] == 0:
+        # A reported limit's count that found less than its reservation took what was
+        # there, down to empty: there is nothing to give back from.
+        return
     buckets = ratelimits.in_process
-    if buckets is not None:  # at once, without the call through settle_soon()
+    if buckets is not None:  # at once, enforced or reported alike
         buckets.settle(key, limit, reserved, actual)
+    elif enforced:
+        ratelimits.settle_soon(ratelimits.bucket_key(*key), limit, reserved, actual)
     else:
-        ratelimits.settle_soon(key, limit, reserved, actual)
+        ratelimits.settle_count(key, limit, reserved, actual)

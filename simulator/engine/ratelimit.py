@@ -5,7 +5,9 @@ holds up to the per-minute limit and refills continuously at limit/60 per second
 a budget spent in a burst comes back over the following minute rather than at the top
 of the next one. A request takes 1 from the requests bucket and its reservation (input
 tokens plus max_tokens) from the tokens bucket, both or neither; `settle` gives back
-what the answer did not use.
+what the answer did not use. A limit that is only reported (a model's default limits,
+unless enforced) never refuses: its request is counted all the same, each bucket
+stopping at empty (`take(..., refuse=False)`).
 
 The math lives here, with the in-process store (`LocalBuckets`); simulator/ratelimits.py
 chooses between that store and Redis, whose Lua script does the same refill, check and
@@ -84,6 +86,7 @@ UNLIMITED_STATE = RateLimitState(None, None, 0.0, None, None, 0.0)
 # RateLimitState's six figures in its order, as a RateLimitState or a plain tuple
 # (LocalBuckets.take): what call.ratelimit holds, and what the header writers unpack.
 Figures = tuple[int | None, int | None, float, int | None, int | None, float]
+REMAINING_TOKENS = 4  # the position of the tokens left in Figures
 _make_state = RateLimitState._make
 
 
@@ -119,30 +122,33 @@ def whole_millis(seconds: float) -> int:
 
 def duration_text(seconds: float) -> str:
     """Go-style duration, as OpenAI writes x-ratelimit-reset-*: 0s, 250ms, 1.5s, 6m0s (see whole_millis)."""
-    return _millis_text(whole_millis(seconds))
+    return duration_header(whole_millis(seconds)).decode()
 
 
 def duration_header(millis: int) -> bytes:
-    """duration_text() of whole milliseconds, as a header value."""
-    return _millis_text(max(millis, 0)).encode()
+    """Whole milliseconds as duration_text() writes them, as a header value.
 
-
-def _millis_text(millis: int) -> str:
-    if millis == 0:
-        return "0s"
+    Formatted as bytes, without an f-string and an encoding: a reset header is written
+    for every answer.
+    """
+    if millis <= 0:
+        return b"0s"
     if millis < 1000:
-        return f"{millis}ms"
+        return b"%dms" % millis
     if millis < 60_000:  # the usual reset of a per-minute bucket: skip the general case below
-        whole, fraction = divmod(millis, 1000)
-        return f"{whole}s" if not fraction else f"{whole}.{fraction:03d}".rstrip("0") + "s"
+        return _seconds(millis) + b"s"
     hours, millis = divmod(millis, 3_600_000)
     minutes, millis = divmod(millis, 60_000)
-    secs = f"{millis / 1000:.3f}".rstrip("0").rstrip(".")
     if hours:
-        return f"{hours}h{minutes}m{secs}s"
+        return b"%dh%dm%bs" % (hours, minutes, _seconds(millis))
     if minutes:
-        return f"{minutes}m{secs}s"
-    return f"{secs}s"
+        return b"%dm%bs" % (minutes, _seconds(millis))
+    return _seconds(millis) + b"s"
+
+
+def _seconds(millis: int) -> bytes:
+    """Milliseconds as seconds without trailing zeros: 1500 → 1.5, 2000 → 2, 0 → 0."""
+    return (b"%d.%03d" % divmod(millis, 1000)).rstrip(b"0").rstrip(b".")
 
 
 def state_of(limit: RateLimit, requests_level: float, tokens_level: float) -> RateLimitState:
@@ -195,6 +201,17 @@ def rejection(limit: RateLimit, requests_level: float, tokens_level: float, toke
     wait, which, axis_limit, level, requested = max(blocked, key=lambda b: math.inf if b[0] is None else b[0])
     used = axis_limit - int(level + EPSILON)
     return RateLimited(state_of(limit, requests_level, tokens_level), wait, which, axis_limit, used, requested)
+
+
+def _at_least(requests: float, level: float, tokens: int) -> tuple[float, float]:
+    """Levels raised to what one request of `tokens` takes: taking it then leaves a bucket empty,
+    not below (a reported limit's take that does not fit)."""
+    return (requests if requests >= 1.0 else 1.0), (level if level >= tokens else float(tokens))
+
+
+def _within(level: float, cap: float) -> float:
+    """A level kept within 0..cap; an unlimited axis (cap inf) is always full."""
+    return cap if cap == math.inf else min(max(level, 0.0), cap)
 
 
 class _Bucket:
@@ -260,16 +277,21 @@ class LocalBuckets:
         figures = self.take(key, limit, tokens, now)
         return figures if isinstance(figures, RateLimitState) else _make_state(figures)
 
-    def take(self, key: Hashable, limit: RateLimit, tokens: int, now: float) -> Figures:
+    def take(self, key: Hashable, limit: RateLimit, tokens: int, now: float, refuse: bool = True) -> Figures:
         """acquire(), with the figures as a tuple in RateLimitState's order, for the request path.
 
         A plain tuple when both axes are limited: building a NamedTuple costs about 1,400
         CPU instructions more, and unpacking one 500 more (see docs/benchmarks.md).
+
+        refuse=False is for a limit that is reported, not enforced: what does not fit is
+        counted all the same, each bucket stopping at empty, as one that refuses the
+        excess does; the figures then say 0 left. Such a take that leaves no tokens may
+        have taken fewer than `tokens`: it has nothing to settle.
         """
         both = limit.both
         bucket = self._buckets.get(key)
         if both is None or bucket is None:
-            return self._acquire(key, limit, tokens, now)
+            return self._acquire(key, limit, tokens, now, refuse)
         # Both axes limited and the bucket known: every request under a rate limit comes
         # here, so _refilled() and state_of() are written out, with the constants at hand.
         # The arithmetic stays in floats (1.0, 0.0): CPython 3.11 specialises float-float
@@ -288,9 +310,11 @@ class LocalBuckets:
         if level > tokens_cap:
             level = tokens_cap
         if requests < _ONE or level + EPSILON < tokens:
-            bucket.requests = requests
-            bucket.tokens = level
-            raise rejection(limit, requests, level, tokens)
+            if refuse:
+                bucket.requests = requests
+                bucket.tokens = level
+                raise rejection(limit, requests, level, tokens)
+            requests, level = _at_least(requests, level, tokens)
         bucket.requests = requests = requests - 1.0
         bucket.tokens = level = level - tokens
         return (
@@ -302,8 +326,8 @@ class LocalBuckets:
             (tokens_cap - level) * tokens_reset,
         )
 
-    def _acquire(self, key: Hashable, limit: RateLimit, tokens: int, now: float) -> RateLimitState:
-        """acquire() in general: a new bucket, or an axis without a limit."""
+    def _acquire(self, key: Hashable, limit: RateLimit, tokens: int, now: float, refuse: bool = True) -> RateLimitState:
+        """take() in general: a new bucket, or an axis without a limit."""
         if limit.requests_per_minute is None and limit.tokens_per_minute is None:
             return UNLIMITED_STATE
         bucket = self._refilled(key, limit, now)
@@ -311,10 +335,25 @@ class LocalBuckets:
         level = bucket.tokens
         # Both axes fit, or nothing is taken (the Lua script agrees); an axis without a limit holds inf.
         if requests < _ONE or level < tokens - EPSILON:
-            raise rejection(limit, requests, level, tokens)
+            if refuse:
+                raise rejection(limit, requests, level, tokens)
+            requests, level = _at_least(requests, level, tokens)
         bucket.requests = requests = requests - 1
         bucket.tokens = level = level - tokens
         return state_of(limit, requests, level)
+
+    def reconcile(self, key: Hashable, limit: RateLimit, requests: float, tokens: float, now: float) -> None:
+        """Set the key's levels to these, as of `now`, within 0..limit (what another store says they are).
+
+        An axis without a limit stays full, whatever the other store says.
+        """
+        requests_cap, tokens_cap = limit.caps
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket(requests_cap, tokens_cap, now)
+        bucket.requests = _within(requests, requests_cap)
+        bucket.tokens = _within(tokens, tokens_cap)
+        bucket.at = now
 
     def settle(self, key: Hashable, limit: RateLimit, reserved: int, actual: int, now: float | None = None) -> None:
         """Give back `reserved - actual` tokens (or take the excess), keeping the bucket within 0..limit.

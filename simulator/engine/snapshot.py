@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .errors import NO_ERRORS, ErrorProfile
 from .latency import INSTANT, LatencyProfile
+from .ratelimit import RateLimit
 from .rules import NO_RULES, RuleSet
 from .toolcalls import ToolBehaviour
 from .types import MEMO_NAME_CHARS
-
-if TYPE_CHECKING:
-    from .ratelimit import RateLimit
 
 DEFAULT_TOOL_BEHAVIOUR = ToolBehaviour()
 
@@ -41,12 +38,17 @@ class ModelSpec:
     reasoning: bool = False
     created: int = 1_700_000_000
     listed: bool = True
+    # The model's default limits per scenario, API key and model: reported in the
+    # rate-limit headers of every answer, enforced only where a scenario or the
+    # settings say so (Scenario.enforce_model_limits). None: no limit, no headers.
+    rate_limit: RateLimit | None = None
 
 
 DEFAULT_MODEL = ModelSpec(
     id="default",
     latency=LatencyProfile(ttft_mean_ms=600, ttft_stddev_ms=150, tbt_mean_ms=40, tbt_stddev_ms=12),
     listed=False,
+    rate_limit=RateLimit(requests_per_minute=500, tokens_per_minute=500_000),  # gpt-5's, OpenAI Tier 1
 )
 
 
@@ -63,7 +65,10 @@ class Scenario:
     errors: ErrorProfile = NO_ERRORS
     seed: int | None = None
     tools: ToolBehaviour = DEFAULT_TOOL_BEHAVIOUR
+    # The scenario's own limits, always enforced; without them the model's defaults count.
     rate_limit: RateLimit | None = None
+    # Whether a model's default limits refuse (429) what does not fit, or are only reported.
+    enforce_model_limits: bool = False
     rules: RuleSet = NO_RULES  # by priority (a plain sequence of rules is turned into one)
 
     def __post_init__(self) -> None:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('simulator', '0011_key_fingerprints'),
+        ('simulator', '0013_example_profiles_and_scenarios'),
     ]
 
     operations = [
