@@ -38,7 +38,7 @@ class ModelProfileAdmin(admin.ModelAdmin):
     # Short columns, so that the list fits a 1,400 px screen beside the admin's two sidebars
     # (about 750 px are left): latency as mean ± std. dev., the tokenizer by its short name;
     # provider and listed are filters (the ids tell the provider anyway).
-    list_display = ("model_id", "ttft", "tbt", "context", "max_output", "tokenizer", "reasoning", "rate_limits")
+    list_display = ("model_id", "ttft", "tbt", "context", "max_output", "tokenizer", "reasoning")
     list_filter = ("provider", "is_reasoning", TokenizerFilter, "listed")
     search_fields = ("model_id", "aliases", "owned_by")
     fieldsets = (
@@ -94,20 +94,6 @@ class ModelProfileAdmin(admin.ModelAdmin):
     @admin.display(description="reasoning", boolean=True, ordering="is_reasoning")
     def reasoning(self, obj: ModelProfile) -> bool:
         return obj.is_reasoning
-
-    @admin.display(description="limits / min", ordering="requests_per_minute")
-    def rate_limits(self, obj: ModelProfile) -> str:
-        """Requests / tokens per minute, short: "500 / 500k" (a dash where there is no limit)."""
-        return f"{_short_count(obj.requests_per_minute)} / {_short_count(obj.tokens_per_minute)}"
-
-
-def _short_count(count: int | None) -> str:
-    if count is None:
-        return "–"
-    for size, unit in ((1_000_000, "M"), (1_000, "k")):
-        if count >= size and count % (size // 10) == 0:
-            return f"{count / size:g}{unit}"
-    return f"{count:,}"
 
 
 @admin.register(ErrorProfile)

@@ -377,7 +377,6 @@ def test_the_tool_call_settings_are_overridden():
 
 
 @pytest.mark.django_db
-@pytest.mark.django_db
 def test_the_environment_turns_enforcement_of_the_model_rate_limits_on_in_this_process():
     from simulator.models import SimulatorSettings
 
@@ -385,6 +384,7 @@ def test_the_environment_turns_enforcement_of_the_model_rate_limits_on_in_this_p
     assert SimulatorSettings.load().enforce_model_rate_limits is False
 
 
+@pytest.mark.django_db
 def test_custom_latency_and_errors_make_profiles_of_this_process_only():
     from simulator.engine.latency import LatencyProfile
     from simulator.models import ErrorProfile, ModelProfile
