@@ -89,7 +89,7 @@ def test_clients_that_never_read_are_waited_for_not_buffered(llmsim_server):
 
     # Buffered whole, twenty 3 MB streams grew the worker by 90-110 MB on every server.
     assert during - before < 30, (before, during)
-    assert after - before < 10, (before, after)
+    assert after - before < 20, (before, after)  # what the allocator keeps varies by a few MB
     assert pieces == 40
     assert took < 0.2 + 40 * 0.02 * 1.5, took  # the other stream kept its schedule (1.0 s)
 
