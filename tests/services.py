@@ -7,10 +7,12 @@ LLMSIM_REQUIRE_SERVICES=1 (as `.ci/run` sets it), which turns the skip into a fa
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import uuid
-from urllib.parse import urlparse
+from collections.abc import Iterator
+from urllib.parse import urlparse, urlunparse
 
 import pytest
 
@@ -57,3 +59,21 @@ def postgres_url() -> str:
 def unique_prefix() -> str:
     """A key prefix of this test run, so that runs sharing one Redis cannot see each other's state."""
     return f"llmsim-test-{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database on the test server, dropped afterwards
+    (skips, or fails under LLMSIM_REQUIRE_SERVICES, when there is no server)."""
+    import psycopg
+
+    base = urlparse(postgres_url())
+    name = f"llmsim_test_{uuid.uuid4().hex[:10]}"
+    admin_url = urlunparse(base._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunparse(base._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -11,7 +11,6 @@ import sqlite3
 import threading
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from urllib.parse import urlparse, urlunparse
 
@@ -19,7 +18,7 @@ import openai
 import pytest
 
 from .conftest import INSTANT, free_port, start_server, stop_server
-from .services import postgres_url
+from .services import fresh_postgres_database
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # client.beta is deprecated
 
@@ -174,24 +173,17 @@ class Gate:
 @pytest.fixture(scope="module")
 def postgres_behind_a_gate(tmp_path_factory):
     """`serve` on a fresh PostgreSQL database that it reaches through a Gate."""
-    import psycopg
-
-    base = urlparse(postgres_url())
-    name = f"llmsim_test_{uuid.uuid4().hex[:10]}"
-    admin_url = urlunparse(base._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    gate = Gate((base.hostname or "127.0.0.1", base.port or 5432))
-    credentials = base.netloc.rpartition("@")[0]
-    url = urlunparse(base._replace(netloc=f"{credentials}@127.0.0.1:{gate.port}", path=f"/{name}"))
-    live = start_server(tmp_path_factory.mktemp("gated"), "serve", {"DATABASE_URL": url})
-    try:
-        yield live, gate
-    finally:
-        stop_server(live)
-        gate.shut()
-        with psycopg.connect(admin_url, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database() as database:
+        base = urlparse(database)
+        gate = Gate((base.hostname or "127.0.0.1", base.port or 5432))
+        credentials = base.netloc.rpartition("@")[0]
+        url = urlunparse(base._replace(netloc=f"{credentials}@127.0.0.1:{gate.port}"))
+        live = start_server(tmp_path_factory.mktemp("gated"), "serve", {"DATABASE_URL": url})
+        try:
+            yield live, gate
+        finally:
+            stop_server(live)
+            gate.shut()
 
 
 def test_it_answers_a_postgresql_that_went_away_with_a_503_and_retry_after_then_recovers(postgres_behind_a_gate):

@@ -9,14 +9,13 @@ either process.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from urllib.parse import urlparse, urlunparse
 
 import openai
 import pytest
 
 from .conftest import INSTANT, LiveServer, start_server, stop_server
+from .services import fresh_postgres_database
 
 WEATHER = {
     "type": "function",
@@ -31,15 +30,8 @@ def database_url(tmp_path_factory) -> Iterator[str]:
     if not base:
         yield f"sqlite:///{tmp_path_factory.mktemp('shared') / 'db.sqlite3'}"
         return
-    import psycopg
-
-    name = f"llmsim_test_{uuid.uuid4().hex[:10]}"
-    admin_url = urlunparse(urlparse(base)._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield urlunparse(urlparse(base)._replace(path=f"/{name}"))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,13 @@ sequence plays once whichever process a request reaches.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
-from urllib.parse import urlparse, urlunparse
 
 import environ
 import pytest
 
 from .conftest import INSTANT, LiveServer, post, start_server, stop_server
-from .services import postgres_url, redis_url, unique_prefix
+from .services import fresh_postgres_database, redis_url, unique_prefix
 
 USER = [{"role": "user", "content": "hello"}]
 ALIAS = "scale_out"
@@ -25,20 +23,12 @@ ALIAS = "scale_out"
 @pytest.fixture(scope="module")
 def shared_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this module's servers, dropped afterwards."""
-    import psycopg
-
-    base = postgres_url()
-    name = f"llmsim_test_{uuid.uuid4().hex[:10]}"
-    admin_url = urlunparse(urlparse(base)._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield urlunparse(urlparse(base)._replace(path=f"/{name}"))
     from django.db import connections
 
-    if ALIAS in connections.settings:
-        connections[ALIAS].close()
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database() as url:
+        yield url
+        if ALIAS in connections.settings:
+            connections[ALIAS].close()
 
 
 @pytest.fixture(scope="module")

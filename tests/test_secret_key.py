@@ -6,9 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import stat
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 import pytest
 
@@ -16,7 +14,7 @@ from llmsim_project import secret_key
 
 from .admin_login import create_admin, get, log_in
 from .conftest import LiveServer, start_server, stop_server
-from .services import postgres_url, redis_url, unique_prefix
+from .services import fresh_postgres_database, redis_url, unique_prefix
 
 GENERATED = "secret key: generated, kept in"
 DISAGREE = "signs with a different key"
@@ -168,16 +166,8 @@ def test_replicas_sharing_redis_with_different_keys_are_warned(tmp_path):
 @pytest.fixture
 def postgres_database():
     """A fresh PostgreSQL database, dropped afterwards."""
-    import psycopg
-
-    base = postgres_url()
-    name = f"llmsim_test_{uuid.uuid4().hex[:10]}"
-    admin_url = urlunparse(urlparse(base)._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    yield urlunparse(urlparse(base)._replace(path=f"/{name}"))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.mark.live
