@@ -1,6 +1,6 @@
 """ASGI entry point (Daphne via `runserver`, and `manage.py serve`).
 
-HTTP on the provider prefixes is answered by simulator.api without Django's request
+HTTP on the provider prefixes is answered by simulator.server without Django's request
 machinery; the admin and everything else go through Django. WebSockets (the live
 dashboard) are routed by Channels.
 """
@@ -15,7 +15,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from simulator.startup import start_serving  # noqa: E402
+from simulator.server.startup import start_serving  # noqa: E402
 from stats.routing import websocket_urlpatterns  # noqa: E402
 
 provider_router = start_serving(django_asgi_app)

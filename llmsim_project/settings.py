@@ -11,7 +11,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from . import secret_key
+from llmsim_project import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -70,9 +70,9 @@ INSTALLED_APPS = [
 ]
 
 # These apply to the admin and dashboard only: the provider routes (/v1/…) are
-# answered by simulator.api before Django's request machinery is involved.
+# answered by simulator.server before Django's request machinery is involved.
 MIDDLEWARE = [
-    "stats.logs.RequestIdMiddleware",
+    "llmsim_project.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,7 +131,7 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # SQLite database (llmsim_project/secret_key.py). Replicas sharing a database must share
 # DJANGO_SECRET_KEY: each server process says at start which source it uses and warns
 # when another process sharing its database or Redis signs with a different key
-# (simulator/key_agreement.py).
+# (simulator/state/key_agreement.py).
 try:
     _secret_key = secret_key.choose(
         env.str("DJANGO_SECRET_KEY", default=""),
@@ -172,7 +172,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Every line carries the id of the request it was logged for (stats/logs.py); "json"
+# Every line carries the id of the request it was logged for (llmsim_project/logging.py); "json"
 # writes one JSON object per line, for log collectors.
 LLMSIM_LOG_FORMAT = env.str("LLMSIM_LOG_FORMAT", default="text")
 if LLMSIM_LOG_FORMAT not in ("text", "json"):
@@ -181,12 +181,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "stats.logs.RequestIdFilter"},
-        "without_traceback": {"()": "stats.logs.WithoutTraceback"},
+        "request_id": {"()": "llmsim_project.logging.RequestIdFilter"},
+        "without_traceback": {"()": "llmsim_project.logging.WithoutTraceback"},
     },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "stats.logs.JsonFormatter"},
+        "json": {"()": "llmsim_project.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": LLMSIM_LOG_FORMAT}

@@ -6,9 +6,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from . import process_overrides
-from .engine.rules import Match, RuleError, describe, parse_action
-from .models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
+from simulator import process_overrides
+from simulator.engine.rules import Match, RuleError, describe, parse_action
+from simulator.models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
 
 
 def one_line(text: str) -> str:

@@ -7,4 +7,4 @@ class SimulatorConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, signals  # noqa: F401  (register the deploy checks; connect the snapshot-version receivers)
+        from simulator import checks, signals  # noqa: F401  (register the deploy checks; connect the snapshot-version receivers)

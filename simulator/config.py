@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from .engine.generators import GENERATORS
+from simulator.engine.generators import GENERATORS
 
 logger = logging.getLogger(__name__)
 
@@ -419,7 +419,7 @@ def _type_name(value: Any) -> str:
 
 def find_profile(config: Config, using: str = "default") -> Any:
     """The ModelProfile latency.profile names; ConfigError, listing the known ones, when none does."""
-    from .models import ModelProfile
+    from simulator.models import ModelProfile
 
     name = config.get("latency.profile")
     profiles = ModelProfile.objects.using(using)

@@ -17,8 +17,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from . import snapshots
-from .exposure import WILDCARDS
+from simulator.exposure import WILDCARDS
+from simulator.state import snapshots
 
 
 @dataclass(frozen=True)

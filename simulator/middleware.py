@@ -1,6 +1,6 @@
 """Django's side (admin, dashboard, management API): a busy or unreachable database is a 503.
 
-The provider routes answer it in their own formats (simulator/api/decorators.py); here a
+The provider routes answer it in their own formats (simulator/server/endpoint.py); here a
 view that meets a locked SQLite or a PostgreSQL gone away answers 503 with Retry-After
 and the management API's error body, not Django's 500 page.
 """
@@ -12,7 +12,7 @@ import logging
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from .api.decorators import DATABASE_RETRY_AFTER_S
+from simulator.server.endpoint import DATABASE_RETRY_AFTER_S
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """Scenario data edited in the admin. The request path never reads these tables:
-`simulator.snapshots` turns them into an immutable engine Snapshot."""
+`simulator.state.snapshots` turns them into an immutable engine Snapshot."""
 
 from __future__ import annotations
 
@@ -335,7 +335,7 @@ class ResponseRule(models.Model):
         return f"{self.scenario.name}: {self.name}" if self.scenario_id else self.name
 
     def clean(self) -> None:
-        from .engine.rules import RuleError, check_regex, parse_action
+        from simulator.engine.rules import RuleError, check_regex, parse_action
 
         errors: dict[str, str] = {}
         if self.regex:
@@ -444,7 +444,7 @@ class SnapshotVersion(models.Model):
 
     version = models.BigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
-    # Resets that must reach every process (simulator/resets.py): each process's poller
+    # Resets that must reach every process (simulator/state/resets.py): each process's poller
     # resets its own state when one of these moves.
     sequence_resets = models.BigIntegerField(default=0, help_text="Bumped to restart every rule sequence.")
     rate_limit_resets = models.BigIntegerField(
@@ -457,7 +457,7 @@ class SnapshotVersion(models.Model):
 
 class KeyFingerprint(models.Model):
     """A fingerprint of the secret key a server process signs with (never the key), with
-    an expiry: processes sharing the database compare theirs (simulator/key_agreement.py)."""
+    an expiry: processes sharing the database compare theirs (simulator/state/key_agreement.py)."""
 
     fingerprint = models.CharField(max_length=64, unique=True)
     expires = models.DateTimeField(db_index=True)
@@ -497,7 +497,7 @@ def stored_size(row: models.Model) -> int:
 
 class ClientData(models.Model):
     """A row that clients' requests create (not scenario data). The tables of these are kept
-    within a number of rows and of bytes (simulator/retention.py): `size` is the row's share."""
+    within a number of rows and of bytes (simulator/state/retention.py): `size` is the row's share."""
 
     size = models.PositiveIntegerField(
         default=0, editable=False, help_text="Bytes of its text and JSON fields as stored; retention counts them."
@@ -537,11 +537,11 @@ class StoredResponse(ClientData):
         return self.response_id
 
 
-# --- Assistants API (simulator/api/openai_assistants.py) -----------------------------
+# --- Assistants API (simulator/providers/openai/assistants/routes.py) -----------------------------
 # What clients of the deprecated Assistants API create through it: assistants, threads,
 # their messages and runs. Not scenario data (signals.WATCHED leaves them out, so
 # writing them never rebuilds the snapshot); read and written off the event loop, and
-# pruned oldest first (simulator/assistants_retention.py).
+# pruned oldest first (simulator/state/assistants_retention.py).
 # Each row has the id clients see (asst_…, thread_…, msg_…, run_…) next to an
 # auto-increment key that orders lists the way they were created.
 

@@ -65,8 +65,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .engine.rules import RuleError, check_regex, parse_action
-from .models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
+from simulator.engine.rules import RuleError, check_regex, parse_action
+from simulator.models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
 
 SECTIONS = ("model_profiles", "error_profiles", "scenarios", "settings", "mocks")
 MOCKS_SCENARIO = "mocks"

@@ -3,7 +3,7 @@
 What the configuration sets (simulator/config.py: `serve` flags, LLMSIM_* variables, the
 file's latency/response/errors/models/tools sections and its `settings` section)
 belongs to the server process that read it. Each snapshot the process builds
-(simulator/snapshots.py) reads the SimulatorSettings row and `layer()` sets the
+(simulator/state/snapshots.py) reads the SimulatorSettings row and `layer()` sets the
 overrides on that copy in memory, which is never saved: servers sharing the database
 keep the stored settings, an admin edit of a setting the process does not override
 still reaches it, and nothing the process sets outlives it. As when they were written
@@ -41,8 +41,8 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
-from .config import CUSTOM_LATENCY, Config, ConfigError, as_text, find_profile, resolve
-from .models import ErrorProfile, ModelProfile, ProcessOverrides, SimulatorSettings
+from simulator.config import CUSTOM_LATENCY, Config, ConfigError, as_text, find_profile, resolve
+from simulator.models import ErrorProfile, ModelProfile, ProcessOverrides, SimulatorSettings
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def load() -> Overrides:
 def import_file_data(config: Config, using: str = "default") -> Overrides:
     """Import the file's scenario data (not its settings) and check its settings section
     as an import would; ConfigError naming the place when either is wrong."""
-    from .portability import PortabilityError, import_data
+    from simulator.portability import PortabilityError, import_data
 
     data = {section: body for section, body in config.data.items() if section != "settings"}
     settings_section = config.data.get("settings") or {}
@@ -235,7 +235,7 @@ def layer(row: SimulatorSettings, overrides: Overrides, using: str = "default") 
 
 def _set_field(row: SimulatorSettings, name: str, value: Any, using: str) -> None:
     """Set one field of the file's settings section; a reference is looked up by its natural key."""
-    from .portability import NATURAL_KEYS
+    from simulator.portability import NATURAL_KEYS
 
     model_field = SimulatorSettings._meta.get_field(name)
     if model_field.is_relation and value is not None:

@@ -4,7 +4,7 @@ from django.db.models import F
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from .models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings, SnapshotVersion
+from simulator.models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings, SnapshotVersion
 
 WATCHED = (ModelProfile, ErrorProfile, SimulatorSettings, Scenario, ResponseRule)
 

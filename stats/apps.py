@@ -9,6 +9,6 @@ class StatsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from .recorder import recorder
+        from stats.recorder import recorder
 
         recorder.log_requests = settings.LLMSIM_LOG_REQUESTS

@@ -8,8 +8,8 @@ import contextlib
 import orjson
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from . import access
-from .sharing import sharing, snapshot
+from stats import access
+from stats.sharing import sharing, snapshot
 
 
 class StatsConsumer(AsyncWebsocketConsumer):

@@ -18,9 +18,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 
-from .recorder import BOUNDS
-from .report import Latency, Totals, error_kind
-from .sharing import sharing
+from stats.recorder import BOUNDS
+from stats.report import Latency, Totals, error_kind
+from stats.sharing import sharing
 
 # The buckets /metrics exposes: 1, 2.5 and 5 of each decade from 1 ms to 500 s (a
 # subset of the recorder's finer ones, so the counts are exact).

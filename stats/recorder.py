@@ -114,7 +114,7 @@ class State:
 
 
 class CallLike(Protocol):
-    """What the recorder reads of a simulator.api.http.Call."""
+    """What the recorder reads of a simulator.server.http.Call."""
 
     arrival: float
     route: str

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .recorder import BOUNDS, BUCKETS, WINDOW_SECONDS
+from stats.recorder import BOUNDS, BUCKETS, WINDOW_SECONDS
 
 RATE_WINDOW_SECONDS = 60
 # A process that has not published for this long is gone: its counters still count,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .consumers import StatsConsumer
+from stats.consumers import StatsConsumer
 
 websocket_urlpatterns = [
     path("llmsim/ws/stats", StatsConsumer.as_asgi()),

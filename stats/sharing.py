@@ -30,8 +30,8 @@ from typing import Any
 
 import orjson
 
-from .recorder import Recorder, recorder
-from .report import Totals, merge, to_json
+from stats.recorder import Recorder, recorder
+from stats.report import Totals, merge, to_json
 
 logger = logging.getLogger(__name__)
 

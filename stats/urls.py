@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from stats import views
 
 app_name = "stats"
 

@@ -11,7 +11,7 @@ from email.message import Message
 from http.cookiejar import CookieJar
 from urllib.parse import urlencode
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 PASSWORD = "pw-of-the-live-admin-1"
 

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps trying to reach the internet

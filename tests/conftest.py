@@ -238,7 +238,7 @@ def edit(llmsim_server, live_db):
 
     Usage: `edit(obj, field=value, ...)`; every edit is undone after the test.
     """
-    from simulator.snapshots import read_version
+    from simulator.state.snapshots import read_version
 
     undo: list[tuple[object, dict]] = []
 
@@ -267,7 +267,7 @@ def module_scenarios(llmsim_server, django_db_blocker):
     waits for the server to load the new snapshot.
     """
     from simulator.models import ResponseRule, Scenario
-    from simulator.snapshots import read_version
+    from simulator.state.snapshots import read_version
 
     alias = llmsim_server.db_alias
     created = []

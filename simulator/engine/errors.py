@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .types import InjectedError, StreamFault
+from simulator.engine.types import InjectedError, StreamFault
 
 
 @dataclass(frozen=True, slots=True)

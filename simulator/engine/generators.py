@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from .tokens import encode, get_encoding
-from .types import ChoicePlan, Message
+from simulator.engine.tokens import encode, get_encoding
+from simulator.engine.types import ChoicePlan, Message
 
 GENERATORS = ("lorem", "echo", "random", "fixed")
 

@@ -21,8 +21,8 @@ from functools import cache, lru_cache
 
 import tiktoken
 
-from .tokens import encode, get_encoding
-from .types import TokenLogprob
+from simulator.engine.tokens import encode, get_encoding
+from simulator.engine.types import TokenLogprob
 
 # How sure the model is: this share of tokens is "sure" (-logprob drawn from an
 # exponential of the mean below: -0.02 typical, rarely past -0.1); the rest are

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from random import Random
 
-from .regexes import Pattern, PatternError, compile_pattern
+from simulator.engine.regexes import Pattern, PatternError, compile_pattern
 
 # The longest string the generator makes (a model's output ends at its token limit:
 # about 64k characters for 16k tokens); schemas that demand more are refused.

@@ -9,7 +9,7 @@ what the answer did not use. A limit that is only reported (a model's default li
 unless enforced) never refuses: its request is counted all the same, each bucket
 stopping at empty (`take(..., refuse=False)`).
 
-The math lives here, with the in-process store (`LocalBuckets`); simulator/ratelimits.py
+The math lives here, with the in-process store (`LocalBuckets`); simulator/state/buckets.py
 chooses between that store and Redis, whose Lua script does the same refill, check and
 take, and hands its levels to `state_of` so that both report alike.
 """

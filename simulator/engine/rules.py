@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from .regexes import Pattern, PatternError, compile_pattern
-from .types import MEMO_NAME_CHARS, CompletionRequest, StreamFault
+from simulator.engine.regexes import Pattern, PatternError, compile_pattern
+from simulator.engine.types import MEMO_NAME_CHARS, CompletionRequest, StreamFault
 
 
 class RuleError(ValueError):
@@ -402,7 +402,7 @@ def step_at(rule: Rule, position: int) -> Action:
 class Sequences:
     """How far each (rule, conversation or key) got through its steps; per process, bounded.
 
-    With REDIS_URL the server keeps the positions in Redis instead (simulator.shared_sequences),
+    With REDIS_URL the server keeps the positions in Redis instead (simulator.state.sequences),
     so that every process plays one sequence; this store is then only the fallback.
     """
 

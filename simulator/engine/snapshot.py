@@ -9,12 +9,12 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 
-from .errors import NO_ERRORS, ErrorProfile
-from .latency import INSTANT, LatencyProfile
-from .ratelimit import RateLimit
-from .rules import NO_RULES, RuleSet
-from .toolcalls import ToolBehaviour
-from .types import MEMO_NAME_CHARS
+from simulator.engine.errors import NO_ERRORS, ErrorProfile
+from simulator.engine.latency import INSTANT, LatencyProfile
+from simulator.engine.ratelimit import RateLimit
+from simulator.engine.rules import NO_RULES, RuleSet
+from simulator.engine.toolcalls import ToolBehaviour
+from simulator.engine.types import MEMO_NAME_CHARS
 
 DEFAULT_TOOL_BEHAVIOUR = ToolBehaviour()
 

@@ -24,7 +24,7 @@ from importlib import resources
 
 import tiktoken
 
-from .types import Message, ToolDefinition
+from simulator.engine.types import Message, ToolDefinition
 
 O200K = "o200k_base"
 CL100K = "cl100k_base"

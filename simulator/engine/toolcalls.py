@@ -15,9 +15,9 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .arguments import WorkLimit, dump_arguments, generate_arguments, name_words
-from .generators import last_user_text
-from .types import CompletionRequest, Message, ToolDefinition
+from simulator.engine.arguments import WorkLimit, dump_arguments, generate_arguments, name_words
+from simulator.engine.generators import last_user_text
+from simulator.engine.types import CompletionRequest, Message, ToolDefinition
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from ..models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
+from simulator.models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
 
 
 def by_name(queryset, slug_field: str, kind: str, **kwargs) -> serializers.SlugRelatedField:

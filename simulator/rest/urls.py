@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from simulator.rest import views
 
 app_name = "llmsim_api"
 

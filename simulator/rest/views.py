@@ -18,9 +18,9 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
-from .. import portability, resets, shared_sequences
-from ..models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
-from .serializers import (
+from simulator import portability
+from simulator.models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
+from simulator.rest.serializers import (
     DefaultScenarioSerializer,
     ErrorProfileSerializer,
     ModelProfileSerializer,
@@ -28,6 +28,8 @@ from .serializers import (
     ScenarioSerializer,
     SettingsSerializer,
 )
+from simulator.state import resets
+from simulator.state import sequences as shared_sequences
 
 ENDPOINTS = {
     "scenarios": "scenarios-list",

@@ -1,4 +1,4 @@
-"""Daphne's runserver, as LLMSim serves it (simulator.daphne_server): a listen backlog
+"""Daphne's runserver, as LLMSim serves it (simulator.server.daphne): a listen backlog
 fit for load tests, and the requests Twisted refuses answered in the caller's format.
 
 `simulator` is listed before `daphne` in INSTALLED_APPS so that this command is the
@@ -10,9 +10,9 @@ from daphne.management.commands.runserver import get_default_application
 from django.conf import settings
 
 from simulator import process_overrides
-from simulator.daphne_server import LLMSimServer
 from simulator.exposure import note_bind_address
 from simulator.landing import product, startup_lines
+from simulator.server.daphne import LLMSimServer
 
 
 class Command(DaphneRunserverCommand):
@@ -26,7 +26,7 @@ class Command(DaphneRunserverCommand):
         super().inner_run(*args, **options)
 
     def get_application(self, options):
-        # The application serves STATIC_URL itself (simulator.startup.StaticFiles, unless
+        # The application serves STATIC_URL itself (simulator.server.startup.StaticFiles, unless
         # LLMSIM_SERVE_STATIC is off). Daphne would put Django's stock handler in front
         # of it under DEBUG, and that one answers a path out of the static root with a 500.
         if not options.get("use_static_handler", True):

@@ -198,7 +198,7 @@ def _serve_daphne(host: str, port: int, options: dict) -> None:
     from daphne.access import AccessLogGenerator
 
     from llmsim_project.asgi import application
-    from simulator.daphne_server import LLMSimServer
+    from simulator.server.daphne import LLMSimServer
 
     interface = host.strip("[]").replace(":", r"\:")  # Twisted endpoint syntax escapes IPv6 colons
     server = LLMSimServer(

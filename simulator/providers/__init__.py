@@ -1,0 +1,1 @@
+"""One package per wire format, with the same small files in each."""

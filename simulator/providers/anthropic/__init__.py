@@ -1,0 +1,1 @@
+"""Anthropic's wire format: Messages, count_tokens and Models."""

@@ -1,0 +1,1 @@
+"""Google Gemini's wire format: generateContent, streaming, countTokens, embeddings and models."""

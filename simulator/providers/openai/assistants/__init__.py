@@ -1,0 +1,1 @@
+"""The Assistants API (beta): assistants, threads, messages and runs."""

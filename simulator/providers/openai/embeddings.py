@@ -1,0 +1,189 @@
+"""OpenAI Embeddings: POST /v1/embeddings.
+
+Each input gets a deterministic unit vector (simulator/engine/embeddings.py): the same
+text, or the same tokens, always the same vector. The answer comes after the
+embedding model's time to first token; injected errors and rate limits apply as to
+chat requests. Response rules do not: their actions (text, tool calls, JSON) say
+what a model answers, and an embedding model answers no text. See
+../shared/wire-format.md §3 for the shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.engine import planner
+from simulator.engine.embeddings import base64_floats, embedding
+from simulator.engine.tokens import count_text, get_encoding
+from simulator.engine.types import CompletionRequest, Message
+from simulator.providers.openai.chat import (
+    _integer,
+    _invalid_type,
+    _missing,
+    _too_long,
+    _type_name,
+    common_headers,
+    dialect,
+    fault_error,
+    model_not_found,
+    openai_endpoint,
+    requested_model,
+)
+from simulator.server.http import JSON_CONTENT_TYPE, Call, ProviderError, compute, dump_json, quoted, send_bytes
+from simulator.server.pipeline import plan_answer, wait_for_reply
+from simulator.server.router import route
+from simulator.state import snapshots
+
+# Vector length per model when the request sends no `dimensions` (unknown models: 1536).
+DEFAULT_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
+_UNKNOWN_MODEL_DIMENSIONS = 1536
+# Models that only answer at their own length (OpenAI refuses `dimensions` for them).
+_FIXED_DIMENSIONS = ("text-embedding-ada-002",)
+MAX_INPUTS = 2048
+# Tokens one input may have (every OpenAI embedding model); a request's total is the
+# profile's context window (300,000 for the presets).
+MAX_INPUT_TOKENS = 8192
+
+
+def _invalid_input() -> ProviderError:
+    # OpenAI's words for an empty string, an empty array or an empty token array.
+    return ProviderError(
+        400,
+        "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+        param="input",
+    )
+
+
+def _token_ids(raw: list[Any], param: str, vocabulary_size: int) -> list[int]:
+    if not raw:
+        raise _invalid_input()
+    for i, token in enumerate(raw):
+        if isinstance(token, bool) or not isinstance(token, int):
+            raise _invalid_type(f"{param}[{i}]", "an integer", token)
+        if not 0 <= token < vocabulary_size:
+            raise ProviderError(
+                400,
+                f"Invalid token id {token} in '{param}[{i}]': expected a value from 0 to {vocabulary_size - 1}.",
+                param=f"{param}[{i}]",
+                code="invalid_value",
+            )
+    return raw
+
+
+def parse_inputs(raw: Any, encoding: str) -> list[tuple[str, int]]:
+    """Each input as (text, tokens): a string, strings, token ids or lists of token ids.
+
+    Token ids are decoded with the model's vocabulary, so tokens and the text they
+    spell get the same vector.
+    """
+    if raw is None:
+        raise _missing("input")
+    enc = get_encoding(encoding)
+    if isinstance(raw, str):
+        items: list[Any] = [raw]
+    elif isinstance(raw, list):
+        if not raw:
+            raise _invalid_input()
+        token_ids = all(isinstance(item, int) and not isinstance(item, bool) for item in raw)
+        items = [raw] if token_ids else raw  # token ids alone are one input
+    else:
+        raise _invalid_type("input", "a string or an array", raw)
+    if len(items) > MAX_INPUTS:
+        raise _too_long("input", MAX_INPUTS, len(items))
+    inputs = []
+    for i, item in enumerate(items):
+        where = f"input[{i}]" if items is raw else "input"
+        if isinstance(item, str):
+            if not item:
+                raise _invalid_input()
+            inputs.append((item, count_text(item, encoding)))
+        elif isinstance(item, list):
+            tokens = _token_ids(item, where, enc.n_vocab)
+            inputs.append((enc.decode_bytes(tokens).decode("utf-8", "replace"), len(tokens)))
+        else:
+            raise ProviderError(
+                400,
+                f"Invalid type for '{where}': expected a string or an array of integers, but got "
+                f"{_type_name(item)} instead.",
+                param=where,
+                code="invalid_type",
+            )
+        if inputs[-1][1] > MAX_INPUT_TOKENS:
+            raise ProviderError(
+                400,
+                f"This model's maximum context length is {MAX_INPUT_TOKENS} tokens, however you requested "
+                f"{inputs[-1][1]} tokens ({inputs[-1][1]} in your prompt; 0 for the completion). Please reduce your "
+                "prompt; or completion length.",
+                param=where,
+                code="context_length_exceeded",
+            )
+    return inputs
+
+
+def _dimensions(body: dict[str, Any], model_id: str) -> int:
+    largest = DEFAULT_DIMENSIONS.get(model_id, _UNKNOWN_MODEL_DIMENSIONS)
+    if body.get("dimensions") is not None and model_id in _FIXED_DIMENSIONS:
+        raise ProviderError(400, "This model does not support specifying dimensions.", param="dimensions")
+    return _integer(body, "dimensions", 1, largest) or largest
+
+
+def _encoding_format(body: dict[str, Any]) -> str:
+    value = body.get("encoding_format")
+    if value is None:
+        return "float"
+    if value not in ("float", "base64"):
+        raise ProviderError(
+            400,
+            f"Invalid value: {quoted(value)}. Supported values are: 'float' and 'base64'.",
+            param="encoding_format",
+            code="invalid_value",
+        )
+    return value
+
+
+def _context_exceeded(exc: planner.ContextLengthExceeded) -> ProviderError:
+    return ProviderError(
+        400,
+        f"Requested {exc.prompt_tokens} tokens, max {exc.limit} tokens per request.",
+        param="input",
+        code="max_tokens_per_request",
+    )
+
+
+@route("POST", "/v1/embeddings")
+@openai_endpoint
+async def embeddings(call: Call, body: Any) -> None:
+    model = requested_model(body)
+    spec = snapshots.current().model_for(model)
+    if spec is None:
+        raise model_not_found(model)
+    inputs = await compute(call, parse_inputs, body.get("input"), spec.encoding)
+    dimensions = _dimensions(body, spec.id)
+    encoding_format = _encoding_format(body)
+    user = body.get("user")
+    if user is not None and not isinstance(user, str):
+        raise _invalid_type("user", "a string", user)
+
+    prompt_tokens = sum(tokens for _, tokens in inputs)
+    # The planner needs only the token count (for the rate limit, the prefill time and
+    # the per-request limit): one message that carries it, not the texts to re-tokenize.
+    counted = Message("user", "", media_tokens=prompt_tokens)
+    request = CompletionRequest(model=model, messages=(counted,), max_tokens=0, thinking_budget=0)
+    plan = await plan_answer(call, request, dialect(model, context_exceeded=_context_exceeded), rules=False)
+    if plan is None:
+        return
+    call.prompt_tokens = prompt_tokens
+    if not await wait_for_reply(call, plan, lambda fault: fault_error(fault, model)):
+        return
+    vectors = [embedding(text, dimensions) for text, _ in inputs]
+    data = [
+        {"object": "embedding", "index": index, "embedding": base64_floats(v) if encoding_format == "base64" else v}
+        for index, v in enumerate(vectors)
+    ]
+    answer = {
+        "object": "list",
+        "data": data,
+        "model": model,
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }
+    await send_bytes(call, 200, dump_json(answer), [JSON_CONTENT_TYPE, *common_headers(call)])

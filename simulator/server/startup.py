@@ -1,0 +1,86 @@
+"""What a server process does once before it answers its first request."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+from django.core.exceptions import SuspiciousFileOperation
+from django.http import Http404
+
+from simulator import process_overrides
+from simulator.engine import generators, tokens
+from simulator.providers import (  # noqa: F401  (importing registers their routes)
+    callers,
+    model_routes,
+)
+from simulator.providers.anthropic import routes as anthropic_routes  # noqa: F401
+from simulator.providers.gemini import routes as gemini_routes  # noqa: F401
+from simulator.providers.openai import chat, embeddings, legacy_completions  # noqa: F401
+from simulator.providers.openai.assistants import routes as assistants_routes  # noqa: F401
+from simulator.providers.openai.responses import routes as responses_routes  # noqa: F401
+from simulator.server import ops  # noqa: F401
+from simulator.server.router import ProviderRouter
+from simulator.state import key_agreement, snapshots
+from stats.sharing import sharing
+
+T = TypeVar("T")
+
+
+def outside_event_loop(work: Callable[[], T]) -> T:
+    """Run blocking startup work (the ORM) even when the server imports the app from
+    inside its running event loop, as uvicorn does; Django forbids the ORM there."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return work()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(work).result()
+
+
+def _prepare() -> None:
+    key_agreement.start()  # says which secret key this process signs with, and whether peers agree
+    # The startup configuration: its settings are this process's own, layered over the
+    # stored ones in its snapshots (and shown in the admin while it runs).
+    process_overrides.start(process_overrides.load())
+    tokens.warm_up()  # the first request must not pay for loading vocabularies...
+    generators.warm_up(tokens.ENCODINGS)  # ...or for tokenizing the lorem/random corpora
+    snapshots.start()
+
+
+class StaticFiles(ASGIStaticFilesHandler):
+    """Django's static files, where a path that climbs out of the static root
+    (/static/..%2f..%2fetc%2fpasswd) is a 404: Django's handler catches only Http404, so
+    the SuspiciousFileOperation of such a path escaped as a 500."""
+
+    def serve(self, request: Any) -> Any:
+        try:
+            return super().serve(request)
+        except SuspiciousFileOperation as exc:
+            raise Http404("No such static file.") from exc
+
+
+def start_serving(django_app: Any) -> ProviderRouter:
+    """Load the startup configuration, vocabularies and the scenario snapshot."""
+    outside_event_loop(_prepare)
+    # Static files are Django's side of the router: the provider routes never pay for the check.
+    fallback = StaticFiles(django_app) if settings.LLMSIM_SERVE_STATIC else django_app
+    router = ProviderRouter(fallback, callers.answer_unrouted)
+    # With Redis or serve's stats directory, this process's numbers add up with the others'.
+    sharing.configure(
+        settings.REDIS_URL,
+        settings.LLMSIM_REDIS_PREFIX,
+        settings.LLMSIM_STATS_DIR,
+        settings.LLMSIM_STATS_PUBLISH_SECONDS,
+    )
+    sharing.start()
+    # Everything loaded so far (Django, vocabularies, corpora) lives as long as the
+    # process: keep it out of the garbage collector's scans, whose full passes
+    # otherwise stall the event loop for tens of milliseconds under load.
+    gc.freeze()
+    return router
