@@ -5,12 +5,12 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from simulator.engine.arguments import WorkLimit, dump_arguments, generate_arguments, generate_value
 from simulator.engine.errors import forced_error, pick_error, pick_fault
 from simulator.engine.generators import generate, last_user_text, source_text, token_pieces
 from simulator.engine.latency import LatencyProfile, sample_ttft_s, token_offsets_s
 from simulator.engine.logprobs import answer_logprobs
 from simulator.engine.rules import Action
+from simulator.engine.schema import WorkLimit, dump_arguments, generate_arguments, generate_value
 from simulator.engine.snapshot import ModelSpec, Scenario
 from simulator.engine.tokens import count_prompt, count_text, encode
 from simulator.engine.toolcalls import PlannedToolCall, new_id_suffix, plan_tool_calls, tool_results_summary

@@ -83,12 +83,6 @@ class RateLimitState(NamedTuple):
 
 UNLIMITED_STATE = RateLimitState(None, None, 0.0, None, None, 0.0)
 
-# RateLimitState's six figures in its order, as a RateLimitState or a plain tuple
-# (LocalBuckets.take): what call.ratelimit holds, and what the header writers unpack.
-Figures = tuple[int | None, int | None, float, int | None, int | None, float]
-REMAINING_TOKENS = 4  # the position of the tokens left in Figures
-_make_state = RateLimitState._make
-
 
 class RateLimited(Exception):
     """The request does not fit in its buckets; nothing was taken.
@@ -114,10 +108,8 @@ class RateLimited(Exception):
 def whole_millis(seconds: float) -> int:
     """Seconds as whole milliseconds, rounded up, so a client that waits that long finds the budget back."""
     # The microsecond is rounded half up first (0.3 s is 300.00000000000006 ms and must
-    # not say 301ms): ceil(floor(us + 0.5) / 1000) is floor(ms + 0.9995). In floats:
-    # openai.ratelimit_headers does the same in place, where float-int arithmetic (not
-    # specialised by CPython 3.11) would cost.
-    return int((seconds * 1000.0 + 0.9995) // 1.0) if seconds > 0 else 0
+    # not say 301ms): ceil(floor(us + 0.5) / 1000) is floor(ms + 0.9995).
+    return math.floor(seconds * 1000.0 + 0.9995) if seconds > 0 else 0
 
 
 def duration_text(seconds: float) -> str:
@@ -274,10 +266,9 @@ class LocalBuckets:
 
     def acquire(self, key: Hashable, limit: RateLimit, tokens: int, now: float) -> RateLimitState:
         """Take 1 request and `tokens` tokens, both or neither; raises RateLimited on neither."""
-        figures = self.take(key, limit, tokens, now)
-        return figures if isinstance(figures, RateLimitState) else _make_state(figures)
+        return self.take(key, limit, tokens, now)
 
-    def take(self, key: Hashable, limit: RateLimit, tokens: int, now: float, refuse: bool = True) -> Figures:
+    def take(self, key: Hashable, limit: RateLimit, tokens: int, now: float, refuse: bool = True) -> RateLimitState:
         """acquire(), with the figures as a tuple in RateLimitState's order, for the request path.
 
         A plain tuple when both axes are limited: building a NamedTuple costs about 1,400
@@ -317,12 +308,12 @@ class LocalBuckets:
             requests, level = _at_least(requests, level, tokens)
         bucket.requests = requests = requests - 1.0
         bucket.tokens = level = level - tokens
-        return (
+        return RateLimitState(
             rpm,
-            (requests + EPSILON).__trunc__(),
+            int(requests + EPSILON),
             (requests_cap - requests) * requests_reset,
             tpm,
-            (level + EPSILON).__trunc__(),
+            int(level + EPSILON),
             (tokens_cap - level) * tokens_reset,
         )
 

@@ -15,8 +15,8 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from simulator.engine.arguments import WorkLimit, dump_arguments, generate_arguments, name_words
 from simulator.engine.generators import last_user_text
+from simulator.engine.schema import WorkLimit, dump_arguments, generate_arguments, name_words
 from simulator.engine.types import CompletionRequest, Message, ToolDefinition
 
 

@@ -11,17 +11,14 @@ from simulator.providers.callers import provider_of_call
 from simulator.providers.gemini import routes as gemini
 from simulator.providers.openai import chat as openai
 from simulator.server.http import Call
-from simulator.server.router import route
 
 _LIST = {"anthropic": anthropic.list_models, "gemini": gemini.list_models, "openai": openai.list_models}
 _RETRIEVE = {"anthropic": anthropic.retrieve_model, "gemini": gemini.get_model, "openai": openai.retrieve_model}
 
 
-@route("GET", "/v1/models")
 async def list_models(call: Call) -> None:
     await _LIST[provider_of_call(call)](call)
 
 
-@route("GET", "/v1/models/{model_id}")
 async def retrieve_model(call: Call) -> None:
     await _RETRIEVE[provider_of_call(call)](call)

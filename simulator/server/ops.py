@@ -7,7 +7,7 @@ from functools import wraps
 from simulator import process_overrides
 from simulator.providers.openai.chat import send_error
 from simulator.server.http import JSON_CONTENT_TYPE, Call, ProviderError, dump_json, send_bytes
-from simulator.server.router import Handler, route
+from simulator.server.router import Handler
 from simulator.state import snapshots
 from stats import access, metrics, sharing
 
@@ -29,7 +29,6 @@ def ops_only(handler: Handler) -> Handler:
     return wrapper
 
 
-@route("GET", "/health")
 async def health(call: Call) -> None:
     snapshot = snapshots.current()
     body = dump_json(
@@ -43,14 +42,12 @@ async def health(call: Call) -> None:
     await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, NO_STORE])
 
 
-@route("GET", "/llmsim/stats")
 @ops_only
 async def stats(call: Call) -> None:
     """Every process's numbers, added up (see stats/sharing.py and the README)."""
     await send_bytes(call, 200, dump_json(sharing.snapshot()), [JSON_CONTENT_TYPE, NO_STORE])
 
 
-@route("GET", "/metrics")
 @ops_only
 async def prometheus_metrics(call: Call) -> None:
     """The same numbers in Prometheus's text format."""

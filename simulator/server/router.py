@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from llmsim_project.logging import request_id
@@ -19,50 +20,47 @@ ASGIApp = Callable[..., Awaitable[None]]
 # Paths owned by the simulator; the rest of the site is Django's.
 PROVIDER_PREFIXES = ("/v1", "/health", "/llmsim/stats", "/metrics")
 
-_exact: dict[str, dict[str, Handler]] = {}
-_patterns: list[tuple[re.Pattern[str], dict[str, Handler]]] = []
-_templates: dict[str, str] = {}  # a pattern's regex → the path as written, e.g. /v1/models/{model_id}
+
+@dataclass(frozen=True)
+class Route:
+    """One provider route: `{name}` in the path captures one or more characters."""
+
+    method: str
+    path: str
+    handler: Handler
 
 
-def route(method: str, path: str) -> Callable[[Handler], Handler]:
-    """Register a handler; `{name}` in the path captures one or more characters.
+class RouteTable:
+    """The routes by path: exact paths in a dict, templates tried most literal first, so
+    `/v1/models/{model}:generateContent` wins over `/v1/models/{model_id}` whatever the
+    order they are listed in."""
 
-    Templates are tried most literal first, so `/v1/models/{model}:generateContent`
-    wins over `/v1/models/{model_id}` whatever the order they were registered in.
-    """
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.exact: dict[str, dict[str, Handler]] = {}
+        by_template: dict[str, dict[str, Handler]] = {}
+        for route in routes:
+            table = self.exact if "{" not in route.path else by_template
+            methods = table.setdefault(route.path, {})
+            if route.method in methods:
+                raise ValueError(f"two routes for {route.method} {route.path}")
+            methods[route.method] = route.handler
+        templates = sorted(by_template, key=lambda path: -len(re.sub(r"\{\w+\}", "", path)))
+        self.patterns = [(_template_regex(path), by_template[path], path) for path in templates]
 
-    def register(handler: Handler) -> Handler:
-        if "{" not in path:
-            _exact.setdefault(path, {})[method] = handler
-        else:
-            regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>.+)", path) + "$"
-            for pattern, methods in _patterns:
-                if pattern.pattern == regex:
-                    methods[method] = handler
-                    break
-            else:
-                _patterns.append((re.compile(regex), {method: handler}))
-                _templates[regex] = path
-                _patterns.sort(key=lambda item: -_literal_length(_templates[item[0].pattern]))
-        return handler
-
-    return register
-
-
-def _literal_length(template: str) -> int:
-    return len(re.sub(r"\{\w+\}", "", template))
+    def find(self, path: str) -> tuple[dict[str, Handler] | None, dict[str, str], str]:
+        """The handlers of the route that `path` matches, its parameters and its path template."""
+        methods = self.exact.get(path)
+        if methods is not None:
+            return methods, {}, path
+        for pattern, methods, template in self.patterns:
+            match = pattern.match(path)
+            if match:
+                return methods, match.groupdict(), template
+        return None, {}, path
 
 
-def find(path: str) -> tuple[dict[str, Handler] | None, dict[str, str], str]:
-    """The handlers of the route that `path` matches, its parameters and its path template."""
-    methods = _exact.get(path)
-    if methods is not None:
-        return methods, {}, path
-    for pattern, methods in _patterns:
-        match = pattern.match(path)
-        if match:
-            return methods, match.groupdict(), _templates[pattern.pattern]
-    return None, {}, path
+def _template_regex(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>.+)", template) + "$")
 
 
 class ProviderRouter:
@@ -72,7 +70,13 @@ class ProviderRouter:
     `allowed` is empty when no route has the path, else the methods its route takes.
     """
 
-    def __init__(self, fallback: ASGIApp, unrouted: Callable[[Call, Sequence[str]], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        routes: Sequence[Route],
+        fallback: ASGIApp,
+        unrouted: Callable[[Call, Sequence[str]], Awaitable[None]],
+    ) -> None:
+        self.table = RouteTable(routes)
         self.fallback = fallback
         self.unrouted = unrouted
 
@@ -83,7 +87,7 @@ class ProviderRouter:
             return
         call = new_call(scope, receive, send)
         request_id.set(call.request_id)  # this request's task only: its log lines carry it
-        methods, params, call.route = find(path)
+        methods, params, call.route = self.table.find(path)
         handler = None if methods is None else methods.get(scope["method"])
         if handler is None:
             await self.unrouted(call, sorted(methods or ()))

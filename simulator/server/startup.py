@@ -15,16 +15,8 @@ from django.http import Http404
 
 from simulator import process_overrides
 from simulator.engine import generators, tokens
-from simulator.providers import (  # noqa: F401  (importing registers their routes)
-    callers,
-    model_routes,
-)
-from simulator.providers.anthropic import routes as anthropic_routes  # noqa: F401
-from simulator.providers.gemini import routes as gemini_routes  # noqa: F401
-from simulator.providers.openai import chat, embeddings, legacy_completions  # noqa: F401
-from simulator.providers.openai.assistants import routes as assistants_routes  # noqa: F401
-from simulator.providers.openai.responses import routes as responses_routes  # noqa: F401
-from simulator.server import ops  # noqa: F401
+from simulator.providers import callers
+from simulator.routes import ROUTES
 from simulator.server.router import ProviderRouter
 from simulator.state import key_agreement, snapshots
 from stats.sharing import sharing
@@ -70,7 +62,7 @@ def start_serving(django_app: Any) -> ProviderRouter:
     outside_event_loop(_prepare)
     # Static files are Django's side of the router: the provider routes never pay for the check.
     fallback = StaticFiles(django_app) if settings.LLMSIM_SERVE_STATIC else django_app
-    router = ProviderRouter(fallback, callers.answer_unrouted)
+    router = ProviderRouter(ROUTES, fallback, callers.answer_unrouted)
     # With Redis or serve's stats directory, this process's numbers add up with the others'.
     sharing.configure(
         settings.REDIS_URL,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from simulator.engine.ratelimit import REMAINING_TOKENS
 from simulator.engine.rules import (
     Action,
     RequestFacts,
@@ -134,7 +133,7 @@ def settle(call: Call) -> None:
     actual = call.prompt_tokens + call.completion_tokens
     if reserved == actual or limit.tokens_per_minute is None:
         return
-    if not enforced and call.ratelimit[REMAINING_TOKENS] == 0:
+    if not enforced and call.ratelimit.remaining_tokens == 0:
         # A reported limit's count that found less than its reservation took what was
         # there, down to empty: there is nothing to give back from.
         return

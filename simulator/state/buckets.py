@@ -48,7 +48,6 @@ from simulator.engine.ratelimit import (
     EPSILON,
     IDLE_S,
     UNLIMITED_STATE,
-    Figures,
     LocalBuckets,
     RateLimit,
     RateLimited,
@@ -514,7 +513,7 @@ async def settle(key: str, limit: RateLimit, reserved: int, actual: int) -> None
     await store.settle(key, limit, reserved, actual)
 
 
-def count(key: tuple[str, str, str], limit: RateLimit, tokens: int, now: float) -> Figures:
+def count(key: tuple[str, str, str], limit: RateLimit, tokens: int, now: float) -> RateLimitState:
     """Count a request against a limit that is reported, not enforced: never refuses, never
     waits (LocalBuckets.take with refuse=False, in this process's buckets).
 

@@ -1,4 +1,4 @@
-"""Arguments (simulator.engine.arguments): JSON values made up from a JSON schema."""
+"""Arguments (simulator.engine.schema): JSON values made up from a JSON schema."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft7Validator, Draft202012Validator
 
-from simulator.engine.arguments import (
+from simulator.engine.schema import (
     PLACES,
     SchemaError,
     WorkLimit,

@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 
 from simulator.engine import planner
-from simulator.engine.arguments import SchemaError, check_schema, load_arguments
 from simulator.engine.media import base64_image_size
-from simulator.engine.ratelimit import Figures, RateLimited
+from simulator.engine.ratelimit import RateLimited, RateLimitState
+from simulator.engine.schema import SchemaError, check_schema, load_arguments
 from simulator.engine.snapshot import ModelSpec
 from simulator.engine.tokens import count_prompt
 from simulator.engine.types import (
@@ -53,7 +53,6 @@ from simulator.server.http import (
     start_stream,
 )
 from simulator.server.pipeline import Dialect, plan_answer, stream_plan, wait_for_reply
-from simulator.server.router import route
 from simulator.state import snapshots
 
 VERSION_HEADER = "anthropic-version"
@@ -125,15 +124,13 @@ def rfc3339_after(seconds: float) -> bytes:
     return _rfc3339(math.ceil(time.time() + max(seconds, 0.0)))
 
 
-def ratelimit_headers(state: Figures) -> Headers:
+def ratelimit_headers(state: RateLimitState) -> Headers:
     """The anthropic-ratelimit-* set, for the axes that have a limit."""
-    # By position: in-process buckets hand a plain tuple (engine.ratelimit.Figures).
-    limit_requests, remaining_requests, reset_requests_s, limit_tokens, remaining_tokens, reset_tokens_s = state
     headers: Headers = []
-    if limit_requests is not None:
-        headers += _axis_rows(_REQUEST_FAMILIES, limit_requests, remaining_requests, reset_requests_s)
-    if limit_tokens is not None:
-        headers += _axis_rows(_TOKEN_FAMILIES, limit_tokens, remaining_tokens, reset_tokens_s)
+    if state.limit_requests is not None:
+        headers += _axis_rows(_REQUEST_FAMILIES, state.limit_requests, state.remaining_requests, state.reset_requests_s)
+    if state.limit_tokens is not None:
+        headers += _axis_rows(_TOKEN_FAMILIES, state.limit_tokens, state.remaining_tokens, state.reset_tokens_s)
     return headers
 
 
@@ -830,7 +827,6 @@ DIALECT = Dialect(
 )
 
 
-@route("POST", "/v1/messages")
 @anthropic_endpoint
 async def create_message(call: Call, body: Any) -> None:
     require_version(call)
@@ -844,7 +840,6 @@ async def create_message(call: Call, body: Any) -> None:
         await reply_message(call, plan, message_id)
 
 
-@route("POST", "/v1/messages/count_tokens")
 @anthropic_endpoint
 async def count_tokens(call: Call, body: Any) -> None:
     require_version(call)

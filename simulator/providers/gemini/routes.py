@@ -17,11 +17,11 @@ from typing import Any
 import orjson
 
 from simulator.engine import planner
-from simulator.engine.arguments import SchemaError, check_schema, load_arguments
 from simulator.engine.embeddings import embedding
 from simulator.engine.media import base64_image_size
 from simulator.engine.ratelimit import RateLimited, duration_text
 from simulator.engine.schedule import sleep_until
+from simulator.engine.schema import SchemaError, check_schema, load_arguments
 from simulator.engine.snapshot import ModelSpec
 from simulator.engine.tokens import count_prompt
 from simulator.engine.types import (
@@ -53,7 +53,6 @@ from simulator.server.http import (
     until_disconnect,
 )
 from simulator.server.pipeline import Dialect, plan_answer, stream_plan, wait_for_reply
-from simulator.server.router import route
 from simulator.state import snapshots
 
 API_VERSIONS = ("/v1beta", "/v1")
@@ -885,7 +884,6 @@ def model_json(spec: ModelSpec, model_id: str | None = None) -> dict[str, Any]:
     }
 
 
-@route("GET", "/v1beta/models")
 @gemini_endpoint
 async def list_models(call: Call) -> None:
     """The Google profiles, paged with pageSize and pageToken (the last name of the page before)."""
@@ -902,7 +900,6 @@ async def list_models(call: Call) -> None:
     await send_bytes(call, 200, dump_json(body), [JSON_CONTENT_TYPE])
 
 
-@route("GET", "/v1beta/models/{model}")
 @gemini_endpoint
 async def get_model(call: Call) -> None:
     model = _model_of(call)
@@ -921,9 +918,3 @@ METHODS = {
     "embedContent": embed_content,
     "batchEmbedContents": batch_embed_contents,
 }
-
-# google-genai calls /v1 unless told v1beta; REST examples use /v1beta. GET /v1/models
-# and /v1/models/{id} are shared with OpenAI and Anthropic (see model_routes).
-for _version in API_VERSIONS:
-    for _method, _handler in METHODS.items():
-        route("POST", f"{_version}/models/{{model}}:{_method}")(_handler)

@@ -16,8 +16,8 @@ from typing import Any
 from orjson import Fragment
 
 from simulator.engine import planner
-from simulator.engine.arguments import SchemaError, check_schema
-from simulator.engine.ratelimit import Figures, RateLimited, duration_header, duration_text
+from simulator.engine.ratelimit import RateLimited, RateLimitState, duration_header, duration_text, whole_millis
+from simulator.engine.schema import SchemaError, check_schema
 from simulator.engine.snapshot import ModelSpec
 from simulator.engine.types import (
     ChoicePlan,
@@ -48,7 +48,6 @@ from simulator.server.http import (
     start_stream,
 )
 from simulator.server.pipeline import Dialect, plan_answer, stream_plan, wait_for_reply
-from simulator.server.router import route
 from simulator.state import snapshots
 
 ROLES = ("system", "assistant", "user", "function", "tool", "developer")
@@ -100,70 +99,22 @@ def common_headers(call: Call) -> Headers:
     return headers
 
 
-def ratelimit_headers(state: Figures) -> Headers:
+def ratelimit_headers(state: RateLimitState) -> Headers:
     """OpenAI's x-ratelimit-* set, for the axes that have a limit."""
-    limit_requests, remaining_requests, reset_requests_s, limit_tokens, remaining_tokens, reset_tokens_s = state
-    # whole_millis(), inline: resets are never negative, so truncating is flooring, and
-    # x.__trunc__() costs a fraction of int(x) or of a float's // 1.0.
-    requests_ms = (reset_requests_s * 1000.0 + 0.9995).__trunc__()
-    tokens_ms = (reset_tokens_s * 1000.0 + 0.9995).__trunc__()
-    if limit_requests is not None and limit_tokens is not None:
-        # Both axes, the usual case, as one list of kept rows looked up in place: this
-        # runs for every answer under a rate limit, where each Python call costs about a
-        # percent of the benchmark's throughput (docs/benchmarks.md, "What scenarios cost").
-        return [
-            _LIMIT_REQUESTS.get(limit_requests) or _row(b"x-ratelimit-limit-requests", limit_requests),
-            _REMAINING_REQUESTS.get(remaining_requests) or _row(b"x-ratelimit-remaining-requests", remaining_requests),
-            _RESET_REQUESTS.get(requests_ms) or _row(b"x-ratelimit-reset-requests", requests_ms),
-            _LIMIT_TOKENS.get(limit_tokens) or _row(b"x-ratelimit-limit-tokens", limit_tokens),
-            _REMAINING_TOKENS.get(remaining_tokens) or _row(b"x-ratelimit-remaining-tokens", remaining_tokens),
-            _RESET_TOKENS.get(tokens_ms) or _row(b"x-ratelimit-reset-tokens", tokens_ms),
-        ]
     headers: Headers = []
-    if limit_requests is not None:
-        headers.append(_row(b"x-ratelimit-limit-requests", limit_requests))
-        headers.append(_row(b"x-ratelimit-remaining-requests", remaining_requests))
-        headers.append(_row(b"x-ratelimit-reset-requests", requests_ms))
-    if limit_tokens is not None:
-        headers.append(_row(b"x-ratelimit-limit-tokens", limit_tokens))
-        headers.append(_row(b"x-ratelimit-remaining-tokens", remaining_tokens))
-        headers.append(_row(b"x-ratelimit-reset-tokens", tokens_ms))
+    if state.limit_requests is not None:
+        headers += (
+            (b"x-ratelimit-limit-requests", b"%d" % state.limit_requests),
+            (b"x-ratelimit-remaining-requests", b"%d" % state.remaining_requests),
+            (b"x-ratelimit-reset-requests", duration_header(whole_millis(state.reset_requests_s))),
+        )
+    if state.limit_tokens is not None:
+        headers += (
+            (b"x-ratelimit-limit-tokens", b"%d" % state.limit_tokens),
+            (b"x-ratelimit-remaining-tokens", b"%d" % state.remaining_tokens),
+            (b"x-ratelimit-reset-tokens", duration_header(whole_millis(state.reset_tokens_s))),
+        )
     return headers
-
-
-# Per x-ratelimit-* header, the rows (name, value) made so far, by figure (resets: by
-# whole milliseconds). A bucket in steady use shows the same figures again and again,
-# so the first few thousand rows of each are kept: a kept row is neither formatted nor
-# built again. Plain dicts, as CPython looks up a dict subclass's get() more slowly.
-_ROWS: dict[bytes, dict[int, tuple[bytes, bytes]]] = {
-    name: {}
-    for name in (
-        b"x-ratelimit-limit-requests",
-        b"x-ratelimit-remaining-requests",
-        b"x-ratelimit-reset-requests",
-        b"x-ratelimit-limit-tokens",
-        b"x-ratelimit-remaining-tokens",
-        b"x-ratelimit-reset-tokens",
-    )
-}
-_LIMIT_REQUESTS = _ROWS[b"x-ratelimit-limit-requests"]
-_REMAINING_REQUESTS = _ROWS[b"x-ratelimit-remaining-requests"]
-_RESET_REQUESTS = _ROWS[b"x-ratelimit-reset-requests"]
-_LIMIT_TOKENS = _ROWS[b"x-ratelimit-limit-tokens"]
-_REMAINING_TOKENS = _ROWS[b"x-ratelimit-remaining-tokens"]
-_RESET_TOKENS = _ROWS[b"x-ratelimit-reset-tokens"]
-_ROWS_KEPT = 4096
-
-
-def _row(name: bytes, figure: int) -> tuple[bytes, bytes]:
-    """The header row of `figure` (a count, or a reset in whole milliseconds), made and kept if new."""
-    rows = _ROWS[name]
-    row = rows.get(figure)
-    if row is None:
-        row = (name, duration_header(figure) if name.startswith(b"x-ratelimit-reset") else b"%d" % figure)
-        if len(rows) < _ROWS_KEPT:
-            rows[figure] = row
-    return row
 
 
 def rate_limited_error(exc: RateLimited, model: str) -> ProviderError:
@@ -1223,7 +1174,6 @@ def dialect(model: str, **wording: Any) -> Dialect:
 # --- routes ----------------------------------------------------------------------
 
 
-@route("POST", "/v1/chat/completions")
 @openai_endpoint
 async def chat_completions(call: Call, body: Any) -> None:
     request = await compute(call, parse_chat_request, body)

@@ -31,7 +31,6 @@ from simulator.providers.openai.chat import (
 )
 from simulator.server.http import JSON_CONTENT_TYPE, Call, ProviderError, compute, dump_json, quoted, send_bytes
 from simulator.server.pipeline import plan_answer, wait_for_reply
-from simulator.server.router import route
 from simulator.state import snapshots
 
 # Vector length per model when the request sends no `dimensions` (unknown models: 1536).
@@ -150,7 +149,6 @@ def _context_exceeded(exc: planner.ContextLengthExceeded) -> ProviderError:
     )
 
 
-@route("POST", "/v1/embeddings")
 @openai_endpoint
 async def embeddings(call: Call, body: Any) -> None:
     model = requested_model(body)

@@ -50,7 +50,6 @@ from simulator.server.http import (
     start_stream,
 )
 from simulator.server.pipeline import plan_answer, stream_plan, wait_for_reply
-from simulator.server.router import route
 from simulator.state import snapshots
 
 # What OpenAI generates when the request sends no max_tokens.
@@ -284,7 +283,6 @@ class TextChunkWriter:
         return b"".join(out)
 
 
-@route("POST", "/v1/completions")
 @openai_endpoint
 async def completions(call: Call, body: Any) -> None:
     model = requested_model(body)

@@ -62,7 +62,6 @@ from simulator.server.http import (
     write_stream,
 )
 from simulator.server.pipeline import plan_answer, stream_plan
-from simulator.server.router import route
 from simulator.state import snapshots
 from simulator.state.assistants_retention import assistants_retention
 
@@ -841,7 +840,6 @@ def _page(rows: Any, page: PageRequest, render: Callable[[Any], dict[str, Any]])
 # --- assistants ---------------------------------------------------------------------------
 
 
-@route("POST", "/v1/assistants")
 @openai_endpoint
 async def create_assistant(call: Call, body: Any) -> None:
     body = _body(body)
@@ -869,20 +867,17 @@ async def create_assistant(call: Call, body: Any) -> None:
     await reply(call, assistant_json(await off_loop(create)))
 
 
-@route("GET", "/v1/assistants")
 @openai_endpoint
 async def list_assistants(call: Call) -> None:
     page = page_request(call)
     await reply(call, await off_loop(lambda: _page(Assistant.objects.all(), page, assistant_json)))
 
 
-@route("GET", "/v1/assistants/{assistant_id}")
 @openai_endpoint
 async def retrieve_assistant(call: Call) -> None:
     await reply(call, assistant_json(await off_loop(_assistant, call.path_params["assistant_id"])))
 
 
-@route("DELETE", "/v1/assistants/{assistant_id}")
 @openai_endpoint
 async def delete_assistant(call: Call) -> None:
     public_id = call.path_params["assistant_id"]
@@ -913,7 +908,6 @@ def _new_thread(fields: dict[str, Any], messages: list[NewMessage]) -> Thread:
     return thread
 
 
-@route("POST", "/v1/threads")
 @openai_endpoint
 async def create_thread(call: Call, body: Any) -> None:
     body = _body(body)
@@ -923,13 +917,11 @@ async def create_thread(call: Call, body: Any) -> None:
     await reply(call, thread_json(thread))
 
 
-@route("GET", "/v1/threads/{thread_id}")
 @openai_endpoint
 async def retrieve_thread(call: Call) -> None:
     await reply(call, thread_json(await off_loop(_thread, call.path_params["thread_id"])))
 
 
-@route("DELETE", "/v1/threads/{thread_id}")
 @openai_endpoint
 async def delete_thread(call: Call) -> None:
     public_id = call.path_params["thread_id"]
@@ -946,7 +938,6 @@ def _active_run(thread: Thread, run: Run) -> ProviderError:
     return ProviderError(400, f"Thread {thread.public_id} already has an active run {run.public_id}.")
 
 
-@route("POST", "/v1/threads/{thread_id}/messages")
 @openai_endpoint
 async def create_message(call: Call, body: Any) -> None:
     message = parse_message(_body(body), "")
@@ -965,7 +956,6 @@ async def create_message(call: Call, body: Any) -> None:
     await reply(call, message_json(await off_loop(create), thread_id))
 
 
-@route("GET", "/v1/threads/{thread_id}/messages")
 @openai_endpoint
 async def list_messages(call: Call) -> None:
     page = page_request(call)
@@ -981,7 +971,6 @@ async def list_messages(call: Call) -> None:
     await reply(call, await off_loop(listing))
 
 
-@route("GET", "/v1/threads/{thread_id}/messages/{message_id}")
 @openai_endpoint
 async def retrieve_message(call: Call) -> None:
     thread_id, message_id = call.path_params["thread_id"], call.path_params["message_id"]
@@ -1082,14 +1071,12 @@ async def start_run(call: Call, draft: RunDraft) -> None:
     await stream_step(call, run, step, b"".join(opening))
 
 
-@route("POST", "/v1/threads/{thread_id}/runs")
 @openai_endpoint
 async def create_run(call: Call, body: Any) -> None:
     options = parse_run_options(_body(body))
     await start_run(call, await off_loop(_draft_run, call.path_params["thread_id"], options))
 
 
-@route("POST", "/v1/threads/runs")
 @openai_endpoint
 async def create_thread_and_run(call: Call, body: Any) -> None:
     body = _body(body)
@@ -1108,7 +1095,6 @@ async def create_thread_and_run(call: Call, body: Any) -> None:
     await start_run(call, await off_loop(draft))
 
 
-@route("GET", "/v1/threads/{thread_id}/runs/{run_id}")
 @openai_endpoint
 async def retrieve_run(call: Call) -> None:
     run = await off_loop(_run, call.path_params["thread_id"], call.path_params["run_id"])
@@ -1122,7 +1108,6 @@ async def retrieve_run(call: Call) -> None:
     await reply(call, run_json(run, status), headers)
 
 
-@route("GET", "/v1/threads/{thread_id}/runs")
 @openai_endpoint
 async def list_runs(call: Call) -> None:
     page = page_request(call)
@@ -1137,7 +1122,6 @@ async def list_runs(call: Call) -> None:
     await reply(call, await off_loop(listing))
 
 
-@route("POST", "/v1/threads/{thread_id}/runs/{run_id}/cancel")
 @openai_endpoint
 async def cancel_run(call: Call) -> None:
     thread_id, run_id = call.path_params["thread_id"], call.path_params["run_id"]
@@ -1189,7 +1173,6 @@ def _no_tool_outputs(run: Run) -> ProviderError:
     return ProviderError(400, f'Runs in status "{status_of(run, time.time())}" do not accept tool outputs.')
 
 
-@route("POST", "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs")
 @openai_endpoint
 async def submit_tool_outputs(call: Call, body: Any) -> None:
     body = _body(body)

@@ -74,7 +74,6 @@ from simulator.server.http import (
     start_stream,
 )
 from simulator.server.pipeline import plan_answer, stream_plan, wait_for_reply
-from simulator.server.router import route
 from simulator.state import snapshots
 from simulator.state.response_store import Record, store
 
@@ -967,7 +966,6 @@ async def _until_stored(saving: asyncio.Future[None] | None) -> None:
             await saving
 
 
-@route("POST", "/v1/responses")
 @openai_endpoint
 async def create_response(call: Call, body: Any) -> None:
     parsed = await compute(call, parse_responses_request, body)
@@ -1005,7 +1003,6 @@ async def create_response(call: Call, body: Any) -> None:
         await send_bytes(call, 200, final, [JSON_CONTENT_TYPE, *common_headers(call)])
 
 
-@route("POST", "/v1/responses/input_tokens")
 @openai_endpoint
 async def count_input_tokens(call: Call, body: Any) -> None:
     parsed = await compute(call, parse_responses_request, body, True)
@@ -1027,7 +1024,6 @@ async def _stored(response_id: str) -> Record:
     return record
 
 
-@route("GET", "/v1/responses/{response_id}")
 @openai_endpoint
 async def retrieve_response(call: Call) -> None:
     if query_param(call, "stream") == "true":
@@ -1037,7 +1033,6 @@ async def retrieve_response(call: Call) -> None:
     await send_bytes(call, 200, record.response.encode(), [JSON_CONTENT_TYPE, *common_headers(call)])
 
 
-@route("DELETE", "/v1/responses/{response_id}")
 @openai_endpoint
 async def delete_response(call: Call) -> None:
     response_id = call.path_params["response_id"]
@@ -1047,14 +1042,12 @@ async def delete_response(call: Call) -> None:
     await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])
 
 
-@route("POST", "/v1/responses/{response_id}/cancel")
 @openai_endpoint
 async def cancel_response(call: Call) -> None:
     await _stored(call.path_params["response_id"])
     raise ProviderError(400, "Only responses created with background=true can be cancelled.", param=None)
 
 
-@route("GET", "/v1/responses/{response_id}/input_items")
 @openai_endpoint
 async def list_input_items(call: Call) -> None:
     record = await _stored(call.path_params["response_id"])

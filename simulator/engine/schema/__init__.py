@@ -28,7 +28,7 @@ from random import Random
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from simulator.engine.patterns import MAX_GENERATED_LENGTH, matches, problem, string_matching
+from simulator.engine.schema.patterns import MAX_GENERATED_LENGTH, matches, problem, string_matching
 
 
 class SchemaError(ValueError):
