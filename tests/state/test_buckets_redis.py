@@ -267,7 +267,7 @@ WORKER = """
 import asyncio, json, sys, time
 import django
 django.setup()
-from simulator import ratelimits
+from simulator.state import buckets as ratelimits
 from simulator.engine.ratelimit import RateLimit, RateLimited
 
 rpm, tpm, tokens, attempts = json.loads(sys.argv[1])
