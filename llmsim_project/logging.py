@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from simulator.engine.ids import new_id
+
 # A task (request) sees only the id set in its own context; "-" outside any request.
 request_id: ContextVar[str] = ContextVar("llmsim_request_id", default="-")
 
@@ -60,12 +62,6 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-def new_request_id() -> str:
-    from simulator.server.http import new_id
-
-    return new_id("req_")
-
-
 class RequestIdMiddleware:
     """Django's side (admin, dashboard): give each request an id, log it, send it back."""
 
@@ -76,7 +72,7 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        ident = request.headers.get("x-request-id") or new_request_id()
+        ident = request.headers.get("x-request-id") or new_id("req_")
         request.request_id = ident
         token = request_id.set(ident)
         try:
@@ -85,20 +81,3 @@ class RequestIdMiddleware:
             request_id.reset(token)
         response.headers.setdefault("X-Request-ID", ident)
         return response
-
-
-def logging_config(log_format: str, level: str) -> dict[str, Any]:
-    """settings.LOGGING: text or JSON lines on stderr, every one with its request id."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": "llmsim_project.logging.RequestIdFilter"}},
-        "formatters": {
-            "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-            "json": {"()": "llmsim_project.logging.JsonFormatter"},
-        },
-        "handlers": {
-            "console": {"class": "logging.StreamHandler", "filters": ["request_id"], "formatter": log_format},
-        },
-        "root": {"handlers": ["console"], "level": level},
-    }

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from simulator.engine.ids import new_id
 from simulator.server import transport
 from stats.recorder import recorder
 
@@ -157,15 +157,6 @@ def query_param(call: Call, name: str) -> str | None:
         return None
     values = parse_qs(query.decode("latin-1"), keep_blank_values=True).get(name)
     return values[0] if values else None
-
-
-# Ids only need to be unique, not unguessable: a PRNG is far cheaper than os.urandom.
-_ids = random.Random()
-
-
-def new_id(prefix: str, bits: int = 128) -> str:
-    """A random id such as req_3f9c… (hex)."""
-    return f"{prefix}{_ids.getrandbits(bits):0{bits // 4}x}"
 
 
 def new_call(scope: dict[str, Any], receive: Receive, send: Send) -> Call:
