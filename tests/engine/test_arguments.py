@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from jsonschema import Draft7Validator, Draft202012Validator
 
 from simulator.engine.schema import (
-    PLACES,
     SchemaError,
     WorkLimit,
     check_schema,
@@ -26,6 +25,7 @@ from simulator.engine.schema import (
     generate_value,
     name_words,
 )
+from simulator.engine.schema.vocabulary import PLACES
 
 SEEDS = range(150)  # 32 schemas: about 5,000 values, each checked by two validators
 
