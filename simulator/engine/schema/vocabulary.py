@@ -152,6 +152,7 @@ class Vocabulary:
 
     @property
     def place(self) -> Place:
+        """The place this generation speaks of: the first city the user's message names, else any."""
         if self._place is None:
             mentioned = [p for p in PLACES if re.search(rf"\b{re.escape(p.city)}\b", self.context, re.IGNORECASE)]
             self._place = mentioned[0] if mentioned else self.rng.choice(PLACES)
@@ -159,33 +160,41 @@ class Vocabulary:
 
     @property
     def person(self) -> tuple[str, str]:
+        """The (first name, last name) this generation speaks of."""
         if self._person is None:
             self._person = (self.rng.choice(FIRST_NAMES), self.rng.choice(LAST_NAMES))
         return self._person
 
     def query(self) -> str:
+        """What the user asked (their message as a phrase), else a common search."""
         return self.context or self.rng.choice(_QUERIES)
 
     def identifier(self, words: tuple[str, ...]) -> str:
+        """An id: "user_k3x9a0qz" for "user_id", a bare code for "id"."""
         code = "".join(self.rng.choices(string.ascii_lowercase + string.digits, k=8))
         return f"{words[0]}_{code}" if len(words) > 1 else code
 
     def email(self) -> str:
+        """The person's e-mail address, at example.com."""
         first, last = self.person
         return f"{_ascii(first)}.{_ascii(last)}@example.com".lower()
 
     def uri(self, words: tuple[str, ...]) -> str:
+        """An https URL on an example domain."""
         host = self.rng.choice(("www.example.com", "docs.example.org", "example.net"))
         return f"https://{host}/{self.rng.choice(_WORDS)}"
 
     def date(self) -> str:
+        """An ISO date in 2025 or 2026."""
         return (_BASE_DATE + timedelta(days=self.rng.randrange(_DATE_SPAN_DAYS))).isoformat()
 
     def date_time(self) -> str:
+        """An RFC 3339 date-time in office hours, UTC."""
         minutes = self.rng.randrange(8 * 4, 20 * 4) * 15  # office hours, on the quarter
         return f"{self.date()}T{minutes // 60:02d}:{minutes % 60:02d}:00Z"
 
     def clock(self) -> str:
+        """A time of day in office hours, "HH:MM"."""
         minutes = self.rng.randrange(8 * 4, 20 * 4) * 15
         return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
