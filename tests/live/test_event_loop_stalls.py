@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.conftest import INSTANT, post
-from tests.engine.test_arguments import fanning_out
+from tests.engine.schema.examples import fanning_out
 
 pytestmark = pytest.mark.live
 LIVE_SERVERS = ("runserver", "serve")

@@ -15,10 +15,8 @@ from functools import lru_cache
 from random import Random
 
 from simulator.engine.regexes import Pattern, PatternError, compile_pattern
+from simulator.engine.schema.limits import MAX_GENERATED_LENGTH
 
-# The longest string the generator makes (a model's output ends at its token limit:
-# about 64k characters for 16k tokens); schemas that demand more are refused.
-MAX_GENERATED_LENGTH = 65_536
 # Patterns kept compiled and generated from (longer ones: matched, not remembered).
 _MAX_PATTERN_CHARS = 1_000
 _MAX_PATTERN_NESTING = 100
