@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from simulator.providers.anthropic import routes as anthropic
+from simulator.providers.anthropic import errors as anthropic
 from simulator.providers.gemini import routes as gemini
 from simulator.providers.openai import chat as openai
 from simulator.server.http import Call, Headers, ProviderError, query_param, send_bytes, shorten
