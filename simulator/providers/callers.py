@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from simulator.providers.anthropic import routes as anthropic
-from simulator.providers.gemini import routes as gemini
+from simulator.providers.anthropic import errors as anthropic
+from simulator.providers.gemini import errors as gemini
+from simulator.providers.gemini import routes as gemini_routes
 from simulator.providers.openai import chat as openai
 from simulator.server.http import Call, Headers, ProviderError, query_param, send_bytes, shorten
 
@@ -44,7 +45,7 @@ def provider_of(path: str, headers: Mapping[str, str], key_in_query: bool = Fals
 def _is_gemini_method(path: str) -> bool:
     """/v1/models/{model}:generateContent and the other Gemini methods under /v1 (an
     OpenAI fine-tuned model id has colons too, but never ends in one of these)."""
-    return path.startswith("/v1/models/") and path.rpartition(":")[2] in gemini.METHODS
+    return path.startswith("/v1/models/") and path.rpartition(":")[2] in gemini_routes.METHODS
 
 
 def provider_of_call(call: Call) -> str:

@@ -1,8 +1,8 @@
-"""Gemini's OpenAPI-subset Schema as JSON Schema (simulator.providers.gemini.routes.json_schema_of)."""
+"""Gemini's OpenAPI-subset Schema as JSON Schema (simulator.providers.gemini.schema.json_schema_of)."""
 
 from __future__ import annotations
 
-from simulator.providers.gemini.routes import json_schema_of
+from simulator.providers.gemini.schema import json_schema_of
 
 
 def test_types_are_lower_cased_and_nested_schemas_converted():
