@@ -14,6 +14,7 @@ import functools
 import itertools
 import posixpath
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -28,11 +29,50 @@ from markdown_it.token import Token
 README = "README.md"
 
 
+@dataclass(frozen=True)
+class Page:
+    """A page of the manual: its path in the project, its title, what it holds."""
+
+    name: str
+    title: str
+    about: str
+
+
+# The manual in reading order; any other docs/*.md is served too, after these.
+MANUAL = (
+    Page(README, "README", "what LLMSim is, the two commands, a first request per SDK"),
+    Page("docs/getting-started.md", "Getting started", "the landing page, the admin, first requests, the tests"),
+    Page("docs/configuration.md", "Configuration", "YAML file, LLMSIM_* variables, serve flags, secrets, HTTPS"),
+    Page(
+        "docs/scenarios-and-rules.md",
+        "Scenarios and rules",
+        "rules, sequences, error profiles, override headers, rate limits, import/export, management API",
+    ),
+    Page("docs/providers.md", "Providers", "what each OpenAI, Anthropic and Gemini API supports, and what not"),
+    Page("docs/observability.md", "Observability", "/llmsim/stats, /metrics, the dashboard, llmsim_top, logs"),
+    Page("docs/architecture.md", "Architecture", "the floor plan of the code, one request's flow, dependency rules"),
+    Page("docs/benchmarks.md", "Benchmarks", "current figures, how they are measured, how to rerun them"),
+    Page("docs/limits.md", "Limits", "every bound a request meets, and what the server keeps"),
+)
+
+
 def _files() -> dict[str, Path]:
-    """Served pages by their path in the project ("README.md", "docs/limits.md")."""
-    found = {README: settings.BASE_DIR / README}
+    """Served pages by their path in the project ("README.md", "docs/limits.md"), the
+    manual's in reading order first."""
+    found = {page.name: settings.BASE_DIR / page.name for page in MANUAL}
     found.update({f"docs/{path.name}": path for path in sorted((settings.BASE_DIR / "docs").glob("*.md"))})
     return {name: path for name, path in found.items() if path.is_file()}
+
+
+def title_of(name: str) -> str:
+    """A served page's title: the manual's, or its file name."""
+    return next((page.title for page in MANUAL if page.name == name), posixpath.basename(name))
+
+
+def manual() -> list[tuple[Page, str]]:
+    """The manual's pages this server has on its disk, with their addresses."""
+    served = _files()
+    return [(page, url_of(page.name)) for page in MANUAL if page.name in served]
 
 
 def url_of(name: str) -> str:
@@ -108,6 +148,7 @@ def page(request: HttpRequest, name: str = "") -> HttpResponse:
         "name": path,
         "html": mark_safe(html),  # markdown-it escapes the files' text and any HTML in them
         "contents": [heading for heading in headings if heading[0] == 2],
-        "pages": [(other, url_of(other)) for other in served],
+        "title": title_of(path),
+        "pages": [(other, title_of(other), url_of(other)) for other in served],
     }
     return render(request, "llmsim/doc.html", context)

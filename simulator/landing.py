@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from simulator import docs_pages
 from simulator.exposure import WILDCARDS
 from simulator.state import snapshots
 
@@ -139,6 +140,7 @@ def landing(request: HttpRequest) -> HttpResponse:
         "sdks": sdks(origin),
         "curl": curl_snippet(origin),
         "pages": pages(origin),
+        "manual": docs_pages.manual(),
         "private": settings.LLMSIM_OPS_AUTH == "private",
     }
     return render(request, "llmsim/landing.html", context)

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from simulator import docs_pages
 from simulator.landing import startup_lines
 from tests.conftest import get_json
 
@@ -93,13 +94,40 @@ def test_the_docs_serve_the_readme_with_working_section_links(web):
     text = page.content.decode()
     assert "<h1" in text and "LLMSim</h1>" in text
     anchors = set(re.findall(r' id="([^"]+)"', text))
-    assert "reached-by-others-what-is-public-the-secret-key-host-names-https" in anchors
+    assert "two-commands" in anchors
     assert {link[1:] for link in re.findall(r'href="(#[^"]+)"', text)} <= anchors
     assert 'href="/docs/limits.md"' in text  # README's docs/limits.md, as this server serves it
+    # README's docs/configuration.md#…, as this server serves it
+    assert 'href="/docs/configuration.md#reached-by-others-what-is-public-the-secret-key-host-names-https"' in text
     assert web.get("/docs/limits.md").status_code == 200
     assert web.get("/docs/no-such-page.md").status_code == 404
     assert web.get("/docs/..%2Fllmsim_project%2Fsettings.py").status_code == 404
     assert web.get("/docs/grafana-dashboard.json").status_code == 404
+
+
+@pytest.mark.django_db
+def test_every_page_of_the_manual_is_served_linked_and_its_links_lead_somewhere(web):
+    pages = {url: web.get(url) for _, url in docs_pages.manual()}
+    assert len(pages) == len(docs_pages.MANUAL)  # every page of the manual is on disk
+    texts = {url: response.content.decode() for url, response in pages.items()}
+    ids = {url: set(re.findall(r' id="([^"]+)"', text)) for url, text in texts.items()}
+    for url, text in texts.items():
+        assert pages[url].status_code == 200, url
+        # Each page's navigation leads to every other page.
+        assert {other for other in texts if f'href="{other}"' not in text} == set(), url
+        for href in re.findall(r'href="([^"]+)"', text):
+            target, _, fragment = href.partition("#")
+            if target.startswith("/docs/"):
+                assert target in ids, (url, href)
+                assert not fragment or fragment in ids[target], (url, href)
+            elif not target:
+                assert fragment in ids[url], (url, href)
+    landing = web.get("/").content.decode()
+    for page, url in docs_pages.manual():
+        assert f'href="{url}"' in landing and page.title in landing
+    # The README is the index: its own text links every other page.
+    readme = texts[reverse("docs")].split("<article>")[1]
+    assert {url for url in texts if url != reverse("docs") and f'href="{url}"' not in readme} == set()
 
 
 @pytest.mark.django_db

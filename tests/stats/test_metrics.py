@@ -61,7 +61,7 @@ def test_it_exposes_requests_tokens_and_latency_per_model(llmsim_server):
     assert value(families["llmsim_processes"], "llmsim_processes") == 1
 
 
-def test_the_grafana_dashboard_and_the_readme_name_only_real_metrics():
+def test_the_grafana_dashboard_and_the_docs_name_only_real_metrics():
     from django.core.management import get_commands
 
     from stats.metrics import render
@@ -72,7 +72,7 @@ def test_the_grafana_dashboard_and_the_readme_name_only_real_metrics():
         for family in exposed
         for name in (family, f"{family}_total", f"{family}_bucket", f"{family}_sum", f"{family}_count")
     }
-    for document in ("docs/grafana-dashboard.json", "README.md"):
+    for document in ("docs/grafana-dashboard.json", "docs/observability.md"):
         named = set(re.findall(r"\bllmsim_[a-z_]+\b", (ROOT / document).read_text()))
         named -= {"llmsim_project", "llmsim_ws", *get_commands()}  # manage.py llmsim_top, llmsim_export, ...
         assert named, document
