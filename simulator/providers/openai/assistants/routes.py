@@ -30,22 +30,20 @@ from django.db import IntegrityError, close_old_connections, transaction
 
 from simulator.engine.types import CompletionRequest, Message, Plan, ToolCall, ToolDefinition
 from simulator.models import Assistant, Run, Thread, ThreadMessage
-from simulator.providers.openai.chat import (
-    _boolean,
-    _function_of,
-    _integer,
-    _invalid_type,
-    _missing,
-    _number,
-    _response_format_of,
-    _too_long,
-    _tool_choice_of,
-    _type_name,
-    common_headers,
-    dialect,
-    model_not_found,
-    openai_endpoint,
-    tool_call_id,
+from simulator.providers.openai.chat.render import tool_call_id
+from simulator.providers.openai.chat.request import parse_response_format
+from simulator.providers.openai.chat.tools import parse_tool_choice
+from simulator.providers.openai.errors import common_headers, dialect, model_not_found, openai_endpoint
+from simulator.providers.openai.validate import (
+    MAX_TOOLS,
+    body_object,
+    boolean_field,
+    function_definition,
+    integer_field,
+    invalid_type,
+    missing_parameter,
+    number_field,
+    too_long,
 )
 from simulator.server.http import (
     JSON_CONTENT_TYPE,
@@ -209,14 +207,7 @@ def deleted_json(public_id: str, kind: str) -> dict[str, Any]:
 
 # --- request validation -----------------------------------------------------------------
 
-_MAX_TOOLS = 128
 _BUILT_IN_TOOLS = ("code_interpreter", "file_search")
-
-
-def _body(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ProviderError(400, f"Invalid request body: expected a JSON object, but got {_type_name(body)}.")
-    return body
 
 
 def _string(body: dict[str, Any], key: str, limit: int) -> str | None:
@@ -224,9 +215,9 @@ def _string(body: dict[str, Any], key: str, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _invalid_type(key, "a string", value)
+        raise invalid_type(key, "a string", value)
     if len(value) > limit:
-        raise _too_long(key, limit, len(value), "string")
+        raise too_long(key, limit, len(value), "string")
     return value
 
 
@@ -235,7 +226,7 @@ def _metadata(body: dict[str, Any], key: str = "metadata") -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _invalid_type(key, "an object", value)
+        raise invalid_type(key, "an object", value)
     if len(value) > 16:
         raise ProviderError(
             400,
@@ -245,11 +236,11 @@ def _metadata(body: dict[str, Any], key: str = "metadata") -> dict[str, str]:
         )
     for name, item in value.items():
         if len(name) > 64:
-            raise _too_long(f"{key}.{name}", 64, len(name), "string")
+            raise too_long(f"{key}.{name}", 64, len(name), "string")
         if not isinstance(item, str):
-            raise _invalid_type(f"{key}.{name}", "a string", item)
+            raise invalid_type(f"{key}.{name}", "a string", item)
         if len(item) > 512:
-            raise _too_long(f"{key}.{name}", 512, len(item), "string")
+            raise too_long(f"{key}.{name}", 512, len(item), "string")
     return value
 
 
@@ -259,14 +250,14 @@ def _tools(body: dict[str, Any], key: str = "tools") -> list[dict[str, Any]] | N
     if raw is None:
         return None
     if not isinstance(raw, list):
-        raise _invalid_type(key, "an array", raw)
-    if len(raw) > _MAX_TOOLS:
-        raise _too_long(key, _MAX_TOOLS, len(raw))
+        raise invalid_type(key, "an array", raw)
+    if len(raw) > MAX_TOOLS:
+        raise too_long(key, MAX_TOOLS, len(raw))
     tools = []
     for i, tool in enumerate(raw):
         where = f"{key}[{i}]"
         if not isinstance(tool, dict):
-            raise _invalid_type(where, "an object", tool)
+            raise invalid_type(where, "an object", tool)
         kind = tool.get("type")
         if kind in _BUILT_IN_TOOLS:
             tools.append({"type": kind})
@@ -280,8 +271,8 @@ def _tools(body: dict[str, Any], key: str = "tools") -> list[dict[str, Any]] | N
                 code="invalid_value",
             )
         if tool.get("function") is None:
-            raise _missing(f"{where}.function")
-        definition = _function_of(tool["function"], f"{where}.function")
+            raise missing_parameter(f"{where}.function")
+        definition = function_definition(tool["function"], f"{where}.function")
         function = {
             "name": definition.name,
             "description": definition.description,
@@ -295,7 +286,7 @@ def _tools(body: dict[str, Any], key: str = "tools") -> list[dict[str, Any]] | N
 def function_tools(tools: list[dict[str, Any]]) -> tuple[ToolDefinition, ...]:
     """The functions the model may call (built-in tools are accepted, never called)."""
     return tuple(
-        _function_of(tool["function"], f"tools[{i}].function")
+        function_definition(tool["function"], f"tools[{i}].function")
         for i, tool in enumerate(tools)
         if tool.get("type") == "function"
     )
@@ -315,7 +306,7 @@ def neutral_format(raw: Any) -> dict[str, Any] | None:
         return None
     if isinstance(raw, dict) and raw.get("type") == "json_object":
         return {"type": "json_object"}  # no "json"-in-the-messages rule for threads
-    return _response_format_of(raw, ())
+    return parse_response_format(raw, ())
 
 
 def neutral_tool_choice(raw: Any, tools: tuple[ToolDefinition, ...]) -> Any:
@@ -323,7 +314,7 @@ def neutral_tool_choice(raw: Any, tools: tuple[ToolDefinition, ...]) -> Any:
         return None
     if not tools and raw in ("auto", "none"):
         return None
-    return _tool_choice_of(raw, tools)
+    return parse_tool_choice(raw, tools)
 
 
 _CONTENT_PARTS = ("text", "image_url", "image_file")
@@ -344,17 +335,17 @@ def content_blocks(raw: Any, param: str) -> list[dict[str, Any]]:
                 code="string_below_min_length",
             )
         if len(raw) > MAX_MESSAGE_CHARS:
-            raise _too_long(param, MAX_MESSAGE_CHARS, len(raw), "string")
+            raise too_long(param, MAX_MESSAGE_CHARS, len(raw), "string")
         return text_content(raw)
     if not isinstance(raw, list):
-        raise _invalid_type(param, "a string or an array", raw)
+        raise invalid_type(param, "a string or an array", raw)
     if not raw:
         raise ProviderError(400, f"Invalid '{param}': empty array.", param=param, code="empty_array")
     blocks = []
     for i, part in enumerate(raw):
         where = f"{param}[{i}]"
         if not isinstance(part, dict):
-            raise _invalid_type(where, "an object", part)
+            raise invalid_type(where, "an object", part)
         kind = part.get("type")
         if kind not in _CONTENT_PARTS:
             raise ProviderError(
@@ -366,13 +357,13 @@ def content_blocks(raw: Any, param: str) -> list[dict[str, Any]]:
         if kind == "text":
             text = part.get("text")
             if not isinstance(text, str):
-                raise _invalid_type(f"{where}.text", "a string", text)
+                raise invalid_type(f"{where}.text", "a string", text)
             if len(text) > MAX_MESSAGE_CHARS:
-                raise _too_long(f"{where}.text", MAX_MESSAGE_CHARS, len(text), "string")
+                raise too_long(f"{where}.text", MAX_MESSAGE_CHARS, len(text), "string")
             blocks.extend(text_content(text))
         else:
             if not isinstance(part.get(kind), dict):
-                raise _missing(f"{where}.{kind}")
+                raise missing_parameter(f"{where}.{kind}")
             blocks.append({"type": kind, kind: part[kind]})
     return blocks
 
@@ -391,11 +382,11 @@ class NewMessage:
 
 def parse_message(raw: Any, param: str) -> NewMessage:
     if not isinstance(raw, dict):
-        raise _invalid_type(param, "an object", raw)
+        raise invalid_type(param, "an object", raw)
     where = f"{param}." if param else ""
     role = raw.get("role")
     if role is None:
-        raise _missing(f"{where}role")
+        raise missing_parameter(f"{where}role")
     if role not in ("user", "assistant"):
         raise ProviderError(
             400,
@@ -404,10 +395,10 @@ def parse_message(raw: Any, param: str) -> NewMessage:
             code="invalid_value",
         )
     if raw.get("content") is None:
-        raise _missing(f"{where}content")
+        raise missing_parameter(f"{where}content")
     attachments = raw.get("attachments") or []
     if not isinstance(attachments, list):
-        raise _invalid_type(f"{where}attachments", "an array", attachments)
+        raise invalid_type(f"{where}attachments", "an array", attachments)
     return NewMessage(
         role, content_blocks(raw["content"], f"{where}content"), attachments, _metadata(raw, f"{where}metadata")
     )
@@ -417,9 +408,9 @@ def parse_messages(raw: Any, param: str) -> list[NewMessage]:
     if raw is None:
         return []
     if not isinstance(raw, list):
-        raise _invalid_type(param, "an array", raw)
+        raise invalid_type(param, "an array", raw)
     if len(raw) > MAX_NEW_MESSAGES:
-        raise _too_long(param, MAX_NEW_MESSAGES, len(raw))
+        raise too_long(param, MAX_NEW_MESSAGES, len(raw))
     return [parse_message(item, f"{param}[{i}]") for i, item in enumerate(raw)]
 
 
@@ -427,10 +418,10 @@ def _model(body: dict[str, Any], required: bool) -> str | None:
     model = body.get("model")
     if model is None:
         if required:
-            raise _missing("model")
+            raise missing_parameter("model")
         return None
     if not isinstance(model, str) or not model:
-        raise _invalid_type("model", "a string", model)
+        raise invalid_type("model", "a string", model)
     if snapshots.current().model_for(model) is None:
         raise model_not_found(model, param="model")
     return model
@@ -461,14 +452,14 @@ class RunOptions:
 def parse_run_options(body: dict[str, Any], thread_messages_key: str | None = None) -> RunOptions:
     assistant_id = body.get("assistant_id")
     if assistant_id is None:
-        raise _missing("assistant_id")
+        raise missing_parameter("assistant_id")
     if not isinstance(assistant_id, str):
-        raise _invalid_type("assistant_id", "a string", assistant_id)
+        raise invalid_type("assistant_id", "a string", assistant_id)
     # tool_choice is checked when the run is planned, against the tools it runs with.
     tools = _tools(body)
     truncation = body.get("truncation_strategy")
     if truncation is not None and not isinstance(truncation, dict):
-        raise _invalid_type("truncation_strategy", "an object", truncation)
+        raise invalid_type("truncation_strategy", "an object", truncation)
     return RunOptions(
         assistant_id=assistant_id,
         model=_model(body, required=False),
@@ -477,15 +468,15 @@ def parse_run_options(body: dict[str, Any], thread_messages_key: str | None = No
         additional_messages=parse_messages(body.get("additional_messages"), "additional_messages"),
         tools=tools,
         tool_choice=body.get("tool_choice"),
-        parallel_tool_calls=_boolean(body, "parallel_tool_calls") is not False,
+        parallel_tool_calls=boolean_field(body, "parallel_tool_calls") is not False,
         response_format=_response_format(body),
         metadata=_metadata(body),
-        temperature=_number(body, "temperature", 0, 2),
-        top_p=_number(body, "top_p", 0, 1),
-        max_prompt_tokens=_integer(body, "max_prompt_tokens", 256),
-        max_completion_tokens=_integer(body, "max_completion_tokens", 1),
+        temperature=number_field(body, "temperature", 0, 2),
+        top_p=number_field(body, "top_p", 0, 1),
+        max_prompt_tokens=integer_field(body, "max_prompt_tokens", 256),
+        max_completion_tokens=integer_field(body, "max_completion_tokens", 1),
         truncation_strategy=truncation,
-        stream=bool(_boolean(body, "stream")),
+        stream=bool(boolean_field(body, "stream")),
     )
 
 
@@ -842,10 +833,10 @@ def _page(rows: Any, page: PageRequest, render: Callable[[Any], dict[str, Any]])
 
 @openai_endpoint
 async def create_assistant(call: Call, body: Any) -> None:
-    body = _body(body)
+    body = body_object(body)
     tool_resources = body.get("tool_resources") or {}
     if not isinstance(tool_resources, dict):
-        raise _invalid_type("tool_resources", "an object", tool_resources)
+        raise invalid_type("tool_resources", "an object", tool_resources)
     fields = {
         "model": _model(body, required=True),
         "name": _string(body, "name", 256),
@@ -854,8 +845,8 @@ async def create_assistant(call: Call, body: Any) -> None:
         "tools": _tools(body) or [],
         "tool_resources": tool_resources,
         "metadata": _metadata(body),
-        "temperature": _number(body, "temperature", 0, 2),
-        "top_p": _number(body, "top_p", 0, 1),
+        "temperature": number_field(body, "temperature", 0, 2),
+        "top_p": number_field(body, "top_p", 0, 1),
         "response_format": _response_format(body),
     }
 
@@ -896,7 +887,7 @@ async def delete_assistant(call: Call) -> None:
 def _thread_fields(body: dict[str, Any], where: str = "") -> dict[str, Any]:
     tool_resources = body.get("tool_resources") or {}
     if not isinstance(tool_resources, dict):
-        raise _invalid_type(f"{where}tool_resources", "an object", tool_resources)
+        raise invalid_type(f"{where}tool_resources", "an object", tool_resources)
     return {"metadata": _metadata(body, f"{where}metadata"), "tool_resources": tool_resources}
 
 
@@ -910,7 +901,7 @@ def _new_thread(fields: dict[str, Any], messages: list[NewMessage]) -> Thread:
 
 @openai_endpoint
 async def create_thread(call: Call, body: Any) -> None:
-    body = _body(body)
+    body = body_object(body)
     messages = parse_messages(body.get("messages"), "messages")
     fields = _thread_fields(body)
     thread = await off_loop(transaction.atomic()(_new_thread), fields, messages)
@@ -940,7 +931,7 @@ def _active_run(thread: Thread, run: Run) -> ProviderError:
 
 @openai_endpoint
 async def create_message(call: Call, body: Any) -> None:
-    message = parse_message(_body(body), "")
+    message = parse_message(body_object(body), "")
     thread_id = call.path_params["thread_id"]
 
     def create() -> ThreadMessage:
@@ -1073,18 +1064,18 @@ async def start_run(call: Call, draft: RunDraft) -> None:
 
 @openai_endpoint
 async def create_run(call: Call, body: Any) -> None:
-    options = parse_run_options(_body(body))
+    options = parse_run_options(body_object(body))
     await start_run(call, await off_loop(_draft_run, call.path_params["thread_id"], options))
 
 
 @openai_endpoint
 async def create_thread_and_run(call: Call, body: Any) -> None:
-    body = _body(body)
+    body = body_object(body)
     options = parse_run_options(body)
     thread = body.get("thread")
     thread = {} if thread is None else thread
     if not isinstance(thread, dict):
-        raise _invalid_type("thread", "an object", thread)
+        raise invalid_type("thread", "an object", thread)
     messages = parse_messages(thread.get("messages"), "thread.messages")
     fields = _thread_fields(thread, "thread.")
 
@@ -1142,19 +1133,19 @@ async def cancel_run(call: Call) -> None:
 def _tool_outputs(body: dict[str, Any]) -> list[dict[str, str]]:
     raw = body.get("tool_outputs")
     if raw is None:
-        raise _missing("tool_outputs")
+        raise missing_parameter("tool_outputs")
     if not isinstance(raw, list):
-        raise _invalid_type("tool_outputs", "an array", raw)
+        raise invalid_type("tool_outputs", "an array", raw)
     outputs = []
     for i, item in enumerate(raw):
         where = f"tool_outputs[{i}]"
         if not isinstance(item, dict):
-            raise _invalid_type(where, "an object", item)
+            raise invalid_type(where, "an object", item)
         call_id, output = item.get("tool_call_id"), item.get("output", "")
         if not isinstance(call_id, str):
-            raise _missing(f"{where}.tool_call_id")
+            raise missing_parameter(f"{where}.tool_call_id")
         if not isinstance(output, str):
-            raise _invalid_type(f"{where}.output", "a string", output)
+            raise invalid_type(f"{where}.output", "a string", output)
         outputs.append({"tool_call_id": call_id, "output": output})
     return outputs
 
@@ -1175,9 +1166,9 @@ def _no_tool_outputs(run: Run) -> ProviderError:
 
 @openai_endpoint
 async def submit_tool_outputs(call: Call, body: Any) -> None:
-    body = _body(body)
+    body = body_object(body)
     outputs = _tool_outputs(body)
-    stream = bool(_boolean(body, "stream"))
+    stream = bool(boolean_field(body, "stream"))
     thread_id, run_id = call.path_params["thread_id"], call.path_params["run_id"]
 
     def draft() -> tuple[Run, list[dict[str, Any]], list[Message]]:

@@ -40,26 +40,22 @@ from simulator.engine.types import (
     ToolCallPlan,
     ToolDefinition,
 )
-from simulator.providers.openai.chat import (
-    _boolean,
-    _function_name,
-    _function_of,
-    _integer,
-    _invalid_type,
-    _missing,
-    _number,
-    _schema_of,
-    _too_long,
-    _type_name,
-    common_headers,
-    dialect,
-    fault_error,
-    model_not_found,
-    openai_endpoint,
-    piece_json,
-    tool_call_id,
-)
+from simulator.providers.openai.chat.render import piece_json, tool_call_id
+from simulator.providers.openai.errors import common_headers, dialect, fault_error, model_not_found, openai_endpoint
 from simulator.providers.openai.logprobs import entries_json, flat
+from simulator.providers.openai.validate import (
+    MAX_TOOLS,
+    body_object,
+    boolean_field,
+    function_definition,
+    function_name,
+    integer_field,
+    invalid_type,
+    missing_parameter,
+    number_field,
+    object_schema,
+    too_long,
+)
 from simulator.server.http import (
     JSON_CONTENT_TYPE,
     SSE_HEADERS,
@@ -83,7 +79,6 @@ _ROLES = ("user", "system", "developer", "assistant")
 _INPUT_PARTS = ("input_text", "input_image", "input_file", "input_audio")
 _ASSISTANT_PARTS = ("output_text", "refusal", "input_text")
 _ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning")
-_MAX_TOOLS = 128
 # The API refuses caps below this many output tokens.
 _MIN_OUTPUT_TOKENS = 16
 # What `include` names to have the output text's logprobs (as many alternatives as top_logprobs).
@@ -171,25 +166,27 @@ def _content_of(
             part["annotations"] = []
         return content, 0, [part]
     if not isinstance(content, list):
-        raise _invalid_type(param, "a string or an array", content)
+        raise invalid_type(param, "a string or an array", content)
     texts: list[str] = []
     media = 0
     for i, part in enumerate(content):
         where = f"{param}[{i}]"
         if not isinstance(part, dict):
-            raise _invalid_type(where, "an object", part)
+            raise invalid_type(where, "an object", part)
         kind = part.get("type")
         if kind not in allowed:
             raise _invalid_value(f"{where}.type", kind, allowed)
         if kind in ("input_text", "output_text", "refusal"):
             key = "refusal" if kind == "refusal" else "text"
             text = part.get(key)
+            if text is None:
+                raise missing_parameter(f"{where}.{key}")
             if not isinstance(text, str):
-                raise _missing(f"{where}.{key}") if text is None else _invalid_type(f"{where}.{key}", "a string", text)
+                raise invalid_type(f"{where}.{key}", "a string", text)
             texts.append(text)
         elif kind == "input_image":
             if part.get("image_url") is None and part.get("file_id") is None:
-                raise _missing(f"{where}.image_url")
+                raise missing_parameter(f"{where}.image_url")
             media += image_tokens(part)
     return "\n".join(texts), media, content
 
@@ -225,11 +222,11 @@ def read_items(raw: Any, conversation: Conversation, param: str = "input") -> No
         )
         return
     if not isinstance(raw, list):
-        raise _invalid_type(param, "a string or an array", raw)
+        raise invalid_type(param, "a string or an array", raw)
     for i, item in enumerate(raw):
         where = f"{param}[{i}]"
         if not isinstance(item, dict):
-            raise _invalid_type(where, "an object", item)
+            raise invalid_type(where, "an object", item)
         kind = item.get("type", "message")
         if kind == "message":
             _read_message(item, where, conversation)
@@ -248,21 +245,21 @@ def _string(item: dict[str, Any], key: str, where: str, required: bool = False) 
     value = item.get(key)
     if value is None:
         if required:
-            raise _missing(f"{where}.{key}")
+            raise missing_parameter(f"{where}.{key}")
         return None
     if not isinstance(value, str):
-        raise _invalid_type(f"{where}.{key}", "a string", value)
+        raise invalid_type(f"{where}.{key}", "a string", value)
     return value
 
 
 def _read_message(item: dict[str, Any], where: str, conversation: Conversation) -> None:
     role = item.get("role")
     if role is None:
-        raise _missing(f"{where}.role")
+        raise missing_parameter(f"{where}.role")
     if role not in _ROLES:
         raise _invalid_value(f"{where}.role", role, _ROLES)
     if item.get("content") is None:
-        raise _missing(f"{where}.content")
+        raise missing_parameter(f"{where}.content")
     assistant = role == "assistant"
     text, media, parts = _content_of(
         item["content"],
@@ -284,7 +281,7 @@ def _read_message(item: dict[str, Any], where: str, conversation: Conversation) 
 
 def _read_function_call(item: dict[str, Any], where: str, conversation: Conversation) -> None:
     call_id = _string(item, "call_id", where, required=True)
-    name = _function_name(item.get("name"), f"{where}.name")
+    name = function_name(item.get("name"), f"{where}.name")
     arguments = _string(item, "arguments", where, required=True)
     conversation.add_call(ToolCall(id=call_id, name=name, arguments=arguments))
     conversation.items.append(
@@ -303,7 +300,7 @@ def _read_function_call_output(item: dict[str, Any], where: str, conversation: C
     call_id = _string(item, "call_id", where, required=True)
     output = item.get("output")
     if output is None:
-        raise _missing(f"{where}.output")
+        raise missing_parameter(f"{where}.output")
     text, media, _ = _content_of(output, f"{where}.output", _INPUT_PARTS, "input_text")
     conversation.messages.append(Message("tool", text, tool_call_id=call_id, media_tokens=media))
     conversation.items.append(
@@ -347,21 +344,21 @@ def _tools_of(raw: Any) -> tuple[tuple[ToolDefinition, ...], list[Any]]:
     if raw is None:
         return (), []
     if not isinstance(raw, list):
-        raise _invalid_type("tools", "an array", raw)
-    if len(raw) > _MAX_TOOLS:
-        raise _too_long("tools", _MAX_TOOLS, len(raw))
+        raise invalid_type("tools", "an array", raw)
+    if len(raw) > MAX_TOOLS:
+        raise too_long("tools", MAX_TOOLS, len(raw))
     functions: list[ToolDefinition] = []
     for i, tool in enumerate(raw):
         where = f"tools[{i}]"
         if not isinstance(tool, dict):
-            raise _invalid_type(where, "an object", tool)
+            raise invalid_type(where, "an object", tool)
         kind = tool.get("type")
         if kind is None:
-            raise _missing(f"{where}.type")
+            raise missing_parameter(f"{where}.type")
         if not isinstance(kind, str):
-            raise _invalid_type(f"{where}.type", "a string", kind)
+            raise invalid_type(f"{where}.type", "a string", kind)
         if kind == "function":
-            functions.append(_function_of(tool, where))
+            functions.append(function_definition(tool, where))
     echoed = [
         {"description": None, "parameters": None, "strict": None, **tool} if tool["type"] == "function" else tool
         for tool in raw
@@ -378,10 +375,10 @@ def _tool_choice_of(raw: Any, tools: tuple[ToolDefinition, ...]) -> tuple[Any, t
             raise _invalid_value("tool_choice", raw, ("none", "auto", "required"))
         return raw, tools
     if not isinstance(raw, dict):
-        raise _invalid_type("tool_choice", "a string or an object", raw)
+        raise invalid_type("tool_choice", "a string or an object", raw)
     kind = raw.get("type")
     if kind == "function":
-        name = _function_name(raw.get("name"), "tool_choice.name")
+        name = function_name(raw.get("name"), "tool_choice.name")
         if not any(tool.name == name for tool in tools):
             raise ProviderError(
                 400,
@@ -396,11 +393,11 @@ def _tool_choice_of(raw: Any, tools: tuple[ToolDefinition, ...]) -> tuple[Any, t
             raise _invalid_value("tool_choice.mode", mode, ("auto", "required"))
         listed = raw.get("tools")
         if not isinstance(listed, list) or not listed:
-            raise _missing("tool_choice.tools")
+            raise missing_parameter("tool_choice.tools")
         names = {entry.get("name") for entry in listed if isinstance(entry, dict)}
         return mode, tuple(tool for tool in tools if tool.name in names)
     if not isinstance(kind, str):
-        raise _missing("tool_choice.type")
+        raise missing_parameter("tool_choice.type")
     return "none", tools  # a hosted tool: answered in text, as if it had been used
 
 
@@ -409,7 +406,7 @@ def _text_format_of(raw: Any, messages: list[Message]) -> tuple[dict[str, Any], 
     if raw is None:
         return {"format": {"type": "text"}, "verbosity": "medium"}, None
     if not isinstance(raw, dict):
-        raise _invalid_type("text", "an object", raw)
+        raise invalid_type("text", "an object", raw)
     verbosity = raw.get("verbosity") or "medium"
     if verbosity not in ("low", "medium", "high"):
         raise _invalid_value("text.verbosity", verbosity, ("low", "medium", "high"))
@@ -417,7 +414,7 @@ def _text_format_of(raw: Any, messages: list[Message]) -> tuple[dict[str, Any], 
     if spec is None:
         return {"format": {"type": "text"}, "verbosity": verbosity}, None
     if not isinstance(spec, dict):
-        raise _invalid_type("text.format", "an object", spec)
+        raise invalid_type("text.format", "an object", spec)
     kind = spec.get("type")
     if kind not in ("text", "json_object", "json_schema"):
         raise _invalid_value("text.format.type", kind, ("text", "json_object", "json_schema"))
@@ -433,13 +430,13 @@ def _text_format_of(raw: Any, messages: list[Message]) -> tuple[dict[str, Any], 
                 param="input",
             )
         return echoed, {"type": "json_object"}
-    name = _function_name(spec.get("name"), "text.format.name")
+    name = function_name(spec.get("name"), "text.format.name")
     strict = spec.get("strict")
     if strict is not None and not isinstance(strict, bool):
-        raise _invalid_type("text.format.strict", "a boolean", strict)
+        raise invalid_type("text.format.strict", "a boolean", strict)
     if spec.get("schema") is None:
-        raise _missing("text.format.schema")
-    schema = _schema_of(
+        raise missing_parameter("text.format.schema")
+    schema = object_schema(
         spec["schema"], "text.format.schema", f"text.format '{name}'", "invalid_json_schema", bool(strict)
     )
     echoed["format"] = {"type": "json_schema", "description": None, "name": name, "schema": schema, "strict": strict}
@@ -451,7 +448,7 @@ def _reasoning_of(raw: Any) -> tuple[str | None, str | None]:
     if raw is None:
         return None, None
     if not isinstance(raw, dict):
-        raise _invalid_type("reasoning", "an object", raw)
+        raise invalid_type("reasoning", "an object", raw)
     effort = raw.get("effort")
     if effort is not None and effort not in EFFORTS:
         raise _invalid_value("reasoning.effort", effort, EFFORTS)
@@ -466,18 +463,18 @@ def _metadata_of(raw: Any) -> dict[str, str]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise _invalid_type("metadata", "an object", raw)
+        raise invalid_type("metadata", "an object", raw)
     if len(raw) > 16:
         raise ProviderError(
             400, f"Invalid 'metadata': too many properties. Expected at most 16, got {len(raw)}.", param="metadata"
         )
     for key, value in raw.items():
         if len(key) > 64:
-            raise _too_long(f"metadata.{key}", 64, len(key), "string")
+            raise too_long(f"metadata.{key}", 64, len(key), "string")
         if not isinstance(value, str):
-            raise _invalid_type(f"metadata.{key}", "a string", value)
+            raise invalid_type(f"metadata.{key}", "a string", value)
         if len(value) > 512:
-            raise _too_long(f"metadata.{key}", 512, len(value), "string")
+            raise too_long(f"metadata.{key}", 512, len(value), "string")
     return raw
 
 
@@ -505,45 +502,44 @@ class ResponsesRequest:
 
 def parse_responses_request(body: Any, counting: bool = False) -> ResponsesRequest:
     """Validate a POST /v1/responses body (or /input_tokens with `counting`) the way OpenAI does."""
-    if not isinstance(body, dict):
-        raise ProviderError(400, f"Invalid request body: expected a JSON object, but got {_type_name(body)}.")
+    body = body_object(body)
     model = body.get("model")
     if (model is None or model == "") and not counting:
-        raise _missing("model")
+        raise missing_parameter("model")
     if model is not None and not isinstance(model, str):
-        raise _invalid_type("model", "a string", model)
+        raise invalid_type("model", "a string", model)
     previous = body.get("previous_response_id")
     if previous is not None and not isinstance(previous, str):
-        raise _invalid_type("previous_response_id", "a string", previous)
+        raise invalid_type("previous_response_id", "a string", previous)
     if body.get("input") is None and previous is None and not counting:
-        raise _missing("input")
+        raise missing_parameter("input")
     conversation = Conversation()
     if body.get("input") is not None:
         read_items(body["input"], conversation)
     instructions = body.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
-        raise _invalid_type("instructions", "a string", instructions)
+        raise invalid_type("instructions", "a string", instructions)
 
     functions, echoed_tools = _tools_of(body.get("tools"))
     tool_choice, offered = _tool_choice_of(body.get("tool_choice"), functions)
-    parallel = _boolean(body, "parallel_tool_calls")
+    parallel = boolean_field(body, "parallel_tool_calls")
     opening = [Message("developer", instructions)] if instructions else []
     text, response_format = _text_format_of(body.get("text"), [*opening, *conversation.messages])
     effort, summary = _reasoning_of(body.get("reasoning"))
     for key, (low, high) in {"temperature": (0, 2), "top_p": (0, 1)}.items():
-        _number(body, key, low, high)
-    top_logprobs = _integer(body, "top_logprobs", 0, 20)
-    _integer(body, "max_tool_calls", 1)
-    max_output_tokens = _integer(body, "max_output_tokens", _MIN_OUTPUT_TOKENS)
+        number_field(body, key, low, high)
+    top_logprobs = integer_field(body, "top_logprobs", 0, 20)
+    integer_field(body, "max_tool_calls", 1)
+    max_output_tokens = integer_field(body, "max_output_tokens", _MIN_OUTPUT_TOKENS)
     truncation = body.get("truncation") or "disabled"
     if truncation not in ("auto", "disabled"):
         raise _invalid_value("truncation", truncation, ("auto", "disabled"))
     include = body.get("include") or []
     if not isinstance(include, list) or not all(isinstance(entry, str) for entry in include):
-        raise _invalid_type("include", "an array of strings", include)
-    store_it = _boolean(body, "store")
+        raise invalid_type("include", "an array of strings", include)
+    store_it = boolean_field(body, "store")
     echo = {
-        "background": bool(_boolean(body, "background")),
+        "background": bool(boolean_field(body, "background")),
         "instructions": instructions,
         "max_output_tokens": max_output_tokens,
         "max_tool_calls": body.get("max_tool_calls"),
@@ -573,7 +569,7 @@ def parse_responses_request(body: Any, counting: bool = False) -> ResponsesReque
         max_output_tokens=max_output_tokens,
         reasoning_effort=effort,
         reasoning_summary=summary,
-        stream=bool(_boolean(body, "stream")),
+        stream=bool(boolean_field(body, "stream")),
         store=store_it is not False,
         previous_response_id=previous,
         echo=echo,
