@@ -276,3 +276,11 @@ def stream_fields(body: dict[str, Any]) -> tuple[bool, bool]:
                 code="invalid_value",
             )
     return stream, bool(stream_options and stream_options.get("include_usage"))
+
+
+def invalid_value(param: str, value: Any, allowed: tuple[str, ...]) -> ProviderError:
+    """400 invalid_value listing the supported values, as the Responses API words it."""
+    listed = ", ".join(f"'{a}'" for a in allowed[:-1]) + f", and '{allowed[-1]}'" if len(allowed) > 1 else allowed[0]
+    return ProviderError(
+        400, f"Invalid value: {quoted(value)}. Supported values are: {listed}.", param=param, code="invalid_value"
+    )
