@@ -102,6 +102,7 @@ def rate_limited_error(exc: RateLimited, model: str) -> ProviderError:
 
 
 def error_body(error: ProviderError) -> bytes:
+    """OpenAI's error JSON: {"error": {message, type, param, code}}."""
     return dump_json(
         {
             "error": {
