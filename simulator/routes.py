@@ -9,8 +9,9 @@ from __future__ import annotations
 from simulator.providers import model_routes
 from simulator.providers.anthropic import routes as anthropic
 from simulator.providers.gemini import routes as gemini
-from simulator.providers.openai import chat, embeddings, legacy_completions
+from simulator.providers.openai import embeddings, legacy_completions
 from simulator.providers.openai.assistants import routes as assistants
+from simulator.providers.openai.chat import routes as chat
 from simulator.providers.openai.responses import routes as responses
 from simulator.server import ops
 from simulator.server.router import Route

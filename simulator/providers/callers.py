@@ -8,8 +8,8 @@ They too must reach the caller in the format its SDK parses.
 
 The path says it first: Gemini's paths (/v1beta/..., /v1/models/{model}:method) and
 Anthropic's (/v1/messages...) are theirs alone. On paths the providers share
-(/v1/models) or that exist nowhere, the headers decide (../shared/wire-format.md
-§0.3): Anthropic's SDK always sends anthropic-version (older ones x-api-key), Gemini's
+(/v1/models) or that exist nowhere, the headers decide, as each provider's SDK sends
+them: Anthropic's always sends anthropic-version (older ones x-api-key), Gemini's
 x-goog-api-key (REST callers ?key=). Everything else is OpenAI's.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from simulator.providers.anthropic import errors as anthropic
 from simulator.providers.gemini import errors as gemini
 from simulator.providers.gemini import routes as gemini_routes
-from simulator.providers.openai import chat as openai
+from simulator.providers.openai import errors as openai
 from simulator.server.http import Call, Headers, ProviderError, query_param, send_bytes, shorten
 
 OPENAI, ANTHROPIC, GEMINI = "openai", "anthropic", "gemini"

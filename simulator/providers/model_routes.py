@@ -9,7 +9,7 @@ from __future__ import annotations
 from simulator.providers.anthropic import routes as anthropic
 from simulator.providers.callers import provider_of_call
 from simulator.providers.gemini import routes as gemini
-from simulator.providers.openai import chat as openai
+from simulator.providers.openai import models as openai
 from simulator.server.http import Call
 
 _LIST = {"anthropic": anthropic.list_models, "gemini": gemini.list_models, "openai": openai.list_models}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import wraps
 
 from simulator import process_overrides
-from simulator.providers.openai.chat import send_error
+from simulator.providers.openai.errors import send_error
 from simulator.server.http import JSON_CONTENT_TYPE, Call, ProviderError, dump_json, send_bytes
 from simulator.server.router import Handler
 from simulator.state import snapshots

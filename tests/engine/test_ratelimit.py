@@ -19,7 +19,7 @@ from simulator.engine.ratelimit import (
     state_of,
     whole_millis,
 )
-from simulator.providers.openai.chat import ratelimit_headers
+from simulator.providers.openai.errors import ratelimit_headers
 from simulator.state import buckets as ratelimits
 
 KEY = "default:abc:gpt-4o"

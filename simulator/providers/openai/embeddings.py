@@ -4,8 +4,8 @@ Each input gets a deterministic unit vector (simulator/engine/embeddings.py): th
 text, or the same tokens, always the same vector. The answer comes after the
 embedding model's time to first token; injected errors and rate limits apply as to
 chat requests. Response rules do not: their actions (text, tool calls, JSON) say
-what a model answers, and an embedding model answers no text. See
-../shared/wire-format.md §3 for the shapes.
+what a model answers, and an embedding model answers no text. The shapes are those of
+OpenAI's API reference ("Create embeddings").
 """
 
 from __future__ import annotations
@@ -16,18 +16,14 @@ from simulator.engine import planner
 from simulator.engine.embeddings import base64_floats, embedding
 from simulator.engine.tokens import count_text, get_encoding
 from simulator.engine.types import CompletionRequest, Message
-from simulator.providers.openai.chat import (
-    _integer,
-    _invalid_type,
-    _missing,
-    _too_long,
-    _type_name,
-    common_headers,
-    dialect,
-    fault_error,
-    model_not_found,
-    openai_endpoint,
+from simulator.providers.openai.errors import common_headers, dialect, fault_error, model_not_found, openai_endpoint
+from simulator.providers.openai.validate import (
+    integer_field,
+    invalid_type,
+    missing_parameter,
     requested_model,
+    too_long,
+    type_name,
 )
 from simulator.server.http import JSON_CONTENT_TYPE, Call, ProviderError, compute, dump_json, quoted, send_bytes
 from simulator.server.pipeline import plan_answer, wait_for_reply
@@ -58,7 +54,7 @@ def _token_ids(raw: list[Any], param: str, vocabulary_size: int) -> list[int]:
         raise _invalid_input()
     for i, token in enumerate(raw):
         if isinstance(token, bool) or not isinstance(token, int):
-            raise _invalid_type(f"{param}[{i}]", "an integer", token)
+            raise invalid_type(f"{param}[{i}]", "an integer", token)
         if not 0 <= token < vocabulary_size:
             raise ProviderError(
                 400,
@@ -76,7 +72,7 @@ def parse_inputs(raw: Any, encoding: str) -> list[tuple[str, int]]:
     spell get the same vector.
     """
     if raw is None:
-        raise _missing("input")
+        raise missing_parameter("input")
     enc = get_encoding(encoding)
     if isinstance(raw, str):
         items: list[Any] = [raw]
@@ -86,9 +82,9 @@ def parse_inputs(raw: Any, encoding: str) -> list[tuple[str, int]]:
         token_ids = all(isinstance(item, int) and not isinstance(item, bool) for item in raw)
         items = [raw] if token_ids else raw  # token ids alone are one input
     else:
-        raise _invalid_type("input", "a string or an array", raw)
+        raise invalid_type("input", "a string or an array", raw)
     if len(items) > MAX_INPUTS:
-        raise _too_long("input", MAX_INPUTS, len(items))
+        raise too_long("input", MAX_INPUTS, len(items))
     inputs = []
     for i, item in enumerate(items):
         where = f"input[{i}]" if items is raw else "input"
@@ -103,7 +99,7 @@ def parse_inputs(raw: Any, encoding: str) -> list[tuple[str, int]]:
             raise ProviderError(
                 400,
                 f"Invalid type for '{where}': expected a string or an array of integers, but got "
-                f"{_type_name(item)} instead.",
+                f"{type_name(item)} instead.",
                 param=where,
                 code="invalid_type",
             )
@@ -123,7 +119,7 @@ def _dimensions(body: dict[str, Any], model_id: str) -> int:
     largest = DEFAULT_DIMENSIONS.get(model_id, _UNKNOWN_MODEL_DIMENSIONS)
     if body.get("dimensions") is not None and model_id in _FIXED_DIMENSIONS:
         raise ProviderError(400, "This model does not support specifying dimensions.", param="dimensions")
-    return _integer(body, "dimensions", 1, largest) or largest
+    return integer_field(body, "dimensions", 1, largest) or largest
 
 
 def _encoding_format(body: dict[str, Any]) -> str:
@@ -160,7 +156,7 @@ async def embeddings(call: Call, body: Any) -> None:
     encoding_format = _encoding_format(body)
     user = body.get("user")
     if user is not None and not isinstance(user, str):
-        raise _invalid_type("user", "a string", user)
+        raise invalid_type("user", "a string", user)
 
     prompt_tokens = sum(tokens for _, tokens in inputs)
     # The planner needs only the token count (for the rate limit, the prefill time and

@@ -2,8 +2,8 @@
 
 A prompt becomes a user message for the engine: the same planner, generators,
 scenarios, response rules, rate limits and latency as Chat Completions, rendered as
-`choices[].text`. Usage counts the prompt as plain text (no chat framing). See
-../shared/wire-format.md §3 for the shapes.
+`choices[].text`. Usage counts the prompt as plain text (no chat framing). The shapes
+are those of OpenAI's API reference ("Completions", legacy).
 """
 
 from __future__ import annotations
@@ -17,26 +17,27 @@ from simulator.engine.logprobs import text_logprobs
 from simulator.engine.snapshot import ModelSpec
 from simulator.engine.tokens import count_text, get_encoding
 from simulator.engine.types import CompletionRequest, Message, Plan, TokenLogprob
-from simulator.providers.openai.chat import (
-    _SAMPLING_RANGES,
-    SYSTEM_FINGERPRINT,
-    _boolean,
-    _integer,
-    _invalid_type,
-    _missing,
-    _number,
-    _stop_of,
+from simulator.providers.openai.chat.render import SYSTEM_FINGERPRINT, piece_json
+from simulator.providers.openai.errors import (
     common_headers,
     dialect,
     fault_error,
     model_not_found,
     openai_endpoint,
-    piece_json,
-    requested_model,
     stream_error_event,
-    stream_fields,
 )
 from simulator.providers.openai.logprobs import LegacyLogprobs
+from simulator.providers.openai.validate import (
+    SAMPLING_RANGES,
+    boolean_field,
+    integer_field,
+    invalid_type,
+    missing_parameter,
+    number_field,
+    requested_model,
+    stop_sequences,
+    stream_fields,
+)
 from simulator.server.http import (
     JSON_CONTENT_TYPE,
     SSE_HEADERS,
@@ -67,12 +68,12 @@ def _invalid_prompt() -> ProviderError:
 def parse_prompts(raw: Any, encoding: str) -> list[tuple[str, int]]:
     """Each prompt as (text, tokens): a string, strings, token ids or lists of token ids."""
     if raw is None:
-        raise _missing("prompt")
+        raise missing_parameter("prompt")
     enc = get_encoding(encoding)
     if isinstance(raw, str):
         return [(raw, count_text(raw, encoding))]
     if not isinstance(raw, list):
-        raise _invalid_type("prompt", "a string or an array", raw)
+        raise invalid_type("prompt", "a string or an array", raw)
     if not raw:
         raise _invalid_prompt()
     if all(isinstance(item, int) and not isinstance(item, bool) for item in raw):
@@ -84,7 +85,7 @@ def parse_prompts(raw: Any, encoding: str) -> list[tuple[str, int]]:
             prompts.append((item, count_text(item, encoding)))
             continue
         if not isinstance(item, list) or not item:
-            raise _invalid_type(where, "a string or a non-empty array of integers", item)
+            raise invalid_type(where, "a string or a non-empty array of integers", item)
         for j, token in enumerate(item):
             if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < enc.n_vocab:
                 raise ProviderError(
@@ -100,28 +101,28 @@ def parse_prompts(raw: Any, encoding: str) -> list[tuple[str, int]]:
 
 def _parse_options(body: dict[str, Any]) -> dict[str, Any]:
     """The fields besides model and prompt, checked as OpenAI checks them."""
-    for key in _SAMPLING_RANGES.keys() & body.keys():
-        _number(body, key, *_SAMPLING_RANGES[key])
+    for key in SAMPLING_RANGES.keys() & body.keys():
+        number_field(body, key, *SAMPLING_RANGES[key])
     stream, include_usage = stream_fields(body)
-    n = _integer(body, "n", 1, 128) or 1
-    best_of = _integer(body, "best_of", 1, 20)
+    n = integer_field(body, "n", 1, 128) or 1
+    best_of = integer_field(body, "best_of", 1, 20)
     if best_of is not None and best_of < n:
         raise ProviderError(400, "best_of must be greater than or equal to n.", param="best_of", code="invalid_value")
     if best_of is not None and best_of > 1 and stream:
         raise ProviderError(400, "Cannot stream results with best_of > 1.", param="best_of", code="invalid_value")
-    logprobs = _integer(body, "logprobs", 0, 5)
+    logprobs = integer_field(body, "logprobs", 0, 5)
     for key in ("suffix", "user"):
         if body.get(key) is not None and not isinstance(body[key], str):
-            raise _invalid_type(key, "a string", body[key])
-    max_tokens = _integer(body, "max_tokens", 0)
+            raise invalid_type(key, "a string", body[key])
+    max_tokens = integer_field(body, "max_tokens", 0)
     return {
         "stream": stream,
         "include_usage": include_usage,
         "n": n,
-        "echo": bool(_boolean(body, "echo")),
+        "echo": bool(boolean_field(body, "echo")),
         "max_tokens": DEFAULT_MAX_TOKENS if max_tokens is None else max_tokens,
-        "stop": _stop_of(body.get("stop")),
-        "seed": _integer(body, "seed"),
+        "stop": stop_sequences(body.get("stop")),
+        "seed": integer_field(body, "seed"),
         "logprobs": logprobs,
     }
 

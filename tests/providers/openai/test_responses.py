@@ -13,7 +13,7 @@ import pydantic
 import pytest
 import tiktoken
 
-from simulator.providers.openai.responses.routes import image_tokens
+from simulator.providers.openai.responses.items import image_tokens
 from tests.conftest import INSTANT, post
 
 MODEL = "gpt-4o"
