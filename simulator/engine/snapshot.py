@@ -19,7 +19,7 @@ from simulator.engine.types import MEMO_NAME_CHARS
 DEFAULT_TOOL_BEHAVIOUR = ToolBehaviour()
 
 # Model names are client input: cap the per-snapshot memo of name lookups.
-_RESOLVE_MEMO_LIMIT = 4096
+RESOLVE_MEMO_LIMIT = 4096
 # Separators after which a longer name still belongs to a profile: "gpt-5-2025-08-07",
 # "gpt-5.1", "o3-mini" belong to gpt-5, gpt-5 and o3.
 _SNAPSHOT_SEPARATORS = ("-", ".", ":", "@")
@@ -112,7 +112,7 @@ class Snapshot:
         except KeyError:
             pass
         spec = self._exact.get(key) or self._match_pattern(key) or self._match_prefix(key)
-        if len(self._memo) < _RESOLVE_MEMO_LIMIT and len(key) <= MEMO_NAME_CHARS:
+        if len(self._memo) < RESOLVE_MEMO_LIMIT and len(key) <= MEMO_NAME_CHARS:
             self._memo[key] = spec
         return spec
 

@@ -139,12 +139,12 @@ def test_it_gives_the_same_answer_when_asked_again(snapshot):
 
 
 def test_it_bounds_the_memory_spent_on_names_clients_make_up():
-    from simulator.engine.snapshot import _RESOLVE_MEMO_LIMIT
+    from simulator.engine.snapshot import RESOLVE_MEMO_LIMIT
 
     snapshot = Snapshot(models=MODELS)
-    for i in range(_RESOLVE_MEMO_LIMIT + 500):
+    for i in range(RESOLVE_MEMO_LIMIT + 500):
         assert snapshot.resolve(f"made-up-model-{i}") is None
-    assert len(snapshot._memo) <= _RESOLVE_MEMO_LIMIT
+    assert len(snapshot._memo) <= RESOLVE_MEMO_LIMIT
     assert snapshot.resolve("gpt-5-2025-08-07") is GPT_5  # still resolves past the cap
 
 
