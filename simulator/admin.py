@@ -123,7 +123,7 @@ class ErrorProfileAdmin(admin.ModelAdmin):
 
 
 class ActionWidget(forms.Textarea):
-    """The rule's action as indented JSON, so it reads like the README's examples."""
+    """The rule's action as indented JSON, so it reads like the examples in docs/scenarios-and-rules.md."""
 
     def format_value(self, value):
         if isinstance(value, str):

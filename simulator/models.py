@@ -321,7 +321,7 @@ class ResponseRule(models.Model):
         '{"json": {...}}, {"error": {"status": 429, "retry_after_ms": 1000}}, {"latency": {"ttft_ms": 50}}, '
         '{"fault": {"kind": "disconnect", "after_tokens": 5}}, {"generate": true}, or a sequence: '
         '{"sequence": [{"error": {"status": 429}, "times": 2}, {"generate": true}], "scope": "conversation", '
-        '"when_exhausted": "repeat_last"}. See the README.'
+        '"when_exhausted": "repeat_last"}. See docs/scenarios-and-rules.md.'
     )
 
     class Meta:
@@ -537,7 +537,7 @@ class StoredResponse(ClientData):
         return self.response_id
 
 
-# --- Assistants API (simulator/providers/openai/assistants/routes.py) -----------------------------
+# --- Assistants API (simulator/providers/openai/assistants/store.py) ------------------
 # What clients of the deprecated Assistants API create through it: assistants, threads,
 # their messages and runs. Not scenario data (signals.WATCHED leaves them out, so
 # writing them never rebuilds the snapshot); read and written off the event loop, and

@@ -172,7 +172,7 @@ def _sorted_counts(counter: Counter[Any]) -> dict[str, int]:
 
 
 def to_json(totals: Totals, aggregation: str) -> dict[str, Any]:
-    """The body of GET /llmsim/stats (documented in the README)."""
+    """The body of GET /llmsim/stats (documented in docs/observability.md)."""
     by_status: Counter[int] = Counter()
     by_endpoint: Counter[str] = Counter()
     by_model: Counter[str] = Counter()

@@ -44,7 +44,7 @@ async def health(call: Call) -> None:
 
 @ops_only
 async def stats(call: Call) -> None:
-    """Every process's numbers, added up (see stats/sharing.py and the README)."""
+    """Every process's numbers, added up (see stats/sharing.py and docs/observability.md)."""
     await send_bytes(call, 200, dump_json(sharing.snapshot()), [JSON_CONTENT_TYPE, NO_STORE])
 
 
