@@ -1,9 +1,9 @@
 """Rate-limit buckets for the provider routes: in this process, or in Redis for every process.
 
 Without REDIS_URL the buckets live in this process (engine.ratelimit.LocalBuckets).
-With it they live in Redis, one hash per bucket key
-under LLMSIM_REDIS_PREFIX, and one Lua script refills, checks and takes both axes
-atomically, on Redis's clock: every worker and replica shares one budget.
+With it they live in Redis, one hash per bucket key under LLMSIM_REDIS_PREFIX, and one
+Lua script refills, checks and takes both axes atomically, on Redis's clock: every
+worker and replica shares one budget.
 
     state = await ratelimits.acquire(key, limit, input_tokens + max_tokens)  # or RateLimited
     ...answer...
