@@ -9,7 +9,7 @@ what the answer did not use. A limit that is only reported (a model's default li
 unless enforced) never refuses: its request is counted all the same, each bucket
 stopping at empty (`take(..., refuse=False)`).
 
-The math lives here, with the in-process store (`LocalBuckets`); simulator/state/buckets.py
+The math lives here, with the in-process store (`LocalBuckets.take`); simulator/state/buckets.py
 chooses between that store and Redis, whose Lua script does the same refill, check and
 take, and hands its levels to `state_of` so that both report alike.
 """
@@ -37,30 +37,26 @@ class RateLimit:
 
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
-    # The two limits as floats, inf for no limit: what the bucket arithmetic uses, as
-    # mixing floats with large ints (a billion tokens) costs a conversion per operation.
-    caps: tuple[float, float] = field(init=False, repr=False, compare=False)
-    both: tuple | None = field(init=False, repr=False, compare=False)
+    # The limits as the buckets' capacities: floats like the levels they bound, and
+    # infinity on an axis without a limit, whose bucket is then always full.
+    requests_cap: float = field(init=False, repr=False, compare=False)
+    tokens_cap: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("requests_per_minute", "tokens_per_minute"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1, or None for no limit (got {value})")
-        rpm, tpm = self.requests_per_minute, self.tokens_per_minute
-        object.__setattr__(
-            self, "caps", (math.inf if rpm is None else float(rpm), math.inf if tpm is None else float(tpm))
-        )
-        # With both axes limited (the usual case), what LocalBuckets.acquire needs, at hand
-        # in one tuple: the caps as floats, refills per second, seconds per unit, the limits.
-        both = None
-        if rpm is not None and tpm is not None:
-            both = (float(rpm), float(tpm), rpm / 60.0, tpm / 60.0, 60.0 / rpm, 60.0 / tpm, rpm, tpm)
-        object.__setattr__(self, "both", both)
+        object.__setattr__(self, "requests_cap", _capacity(self.requests_per_minute))
+        object.__setattr__(self, "tokens_cap", _capacity(self.tokens_per_minute))
 
     @property
     def unlimited(self) -> bool:
         return self.requests_per_minute is None and self.tokens_per_minute is None
+
+
+def _capacity(per_minute: int | None) -> float:
+    return math.inf if per_minute is None else float(per_minute)
 
 
 class RateLimitState(NamedTuple):
@@ -68,9 +64,6 @@ class RateLimitState(NamedTuple):
 
     remaining_*: whole requests/tokens left in the bucket after this request.
     reset_*_s: seconds until that bucket is full again (0 when it is full).
-
-    A NamedTuple rather than a frozen dataclass: one is built per request, and a frozen
-    dataclass's __init__ costs 1.4 µs more, half the in-process budget.
     """
 
     limit_requests: int | None
@@ -118,17 +111,11 @@ def duration_text(seconds: float) -> str:
 
 
 def duration_header(millis: int) -> bytes:
-    """Whole milliseconds as duration_text() writes them, as a header value.
-
-    Formatted as bytes, without an f-string and an encoding: a reset header is written
-    for every answer.
-    """
+    """Whole milliseconds as duration_text() writes them, as a header value (bytes, as the headers are)."""
     if millis <= 0:
         return b"0s"
     if millis < 1000:
         return b"%dms" % millis
-    if millis < 60_000:  # the usual reset of a per-minute bucket: skip the general case below
-        return _seconds(millis) + b"s"
     hours, millis = divmod(millis, 3_600_000)
     minutes, millis = divmod(millis, 60_000)
     if hours:
@@ -147,24 +134,19 @@ def state_of(limit: RateLimit, requests_level: float, tokens_level: float) -> Ra
     """The headers' figures for buckets holding these levels (ignored on unlimited axes)."""
     rpm = limit.requests_per_minute
     tpm = limit.tokens_per_minute
-    requests_cap, tokens_cap = limit.caps
-    # tuple.__new__ rather than RateLimitState(...), whose __new__ is a Python function: one
-    # state is built per request.
-    return _new_tuple(
-        RateLimitState,
-        (
-            rpm,
-            None if rpm is None else int(requests_level + EPSILON),
-            0.0 if rpm is None else (requests_cap - requests_level) * 60.0 / requests_cap,
-            tpm,
-            None if tpm is None else int(tokens_level + EPSILON),
-            0.0 if tpm is None else (tokens_cap - tokens_level) * 60.0 / tokens_cap,
-        ),
+    return RateLimitState(
+        limit_requests=rpm,
+        remaining_requests=None if rpm is None else int(requests_level + EPSILON),
+        reset_requests_s=0.0 if rpm is None else _seconds_to_full(requests_level, limit.requests_cap),
+        limit_tokens=tpm,
+        remaining_tokens=None if tpm is None else int(tokens_level + EPSILON),
+        reset_tokens_s=0.0 if tpm is None else _seconds_to_full(tokens_level, limit.tokens_cap),
     )
 
 
-_new_tuple = tuple.__new__
-_ONE = 1 - EPSILON
+def _seconds_to_full(level: float, cap: float) -> float:
+    """How long a bucket at `level` takes to refill to `cap`, at `cap` per minute."""
+    return (cap - level) * 60.0 / cap
 
 
 def fresh_state(limit: RateLimit, tokens: int) -> RateLimitState:
@@ -180,25 +162,29 @@ def rejection(limit: RateLimit, requests_level: float, tokens_level: float, toke
     """The error for a request of `tokens` that does not fit in buckets at these levels."""
     rpm = limit.requests_per_minute
     tpm = limit.tokens_per_minute
-    # (seconds to wait, axis, limit, level, requested); None seconds = never.
-    blocked: list[tuple[float | None, str, int, float, int]] = []
+    state = state_of(limit, requests_level, tokens_level)
+    blocked: list[RateLimited] = []
     if rpm is not None and requests_level < 1 - EPSILON:
-        blocked.append(((1 - requests_level) * 60.0 / rpm, "requests", rpm, requests_level, 1))
+        wait = (1 - requests_level) * 60.0 / rpm
+        blocked.append(RateLimited(state, wait, "requests", rpm, rpm - int(requests_level + EPSILON), 1))
     if tpm is not None and tokens_level < tokens - EPSILON:
         wait = None if tokens > tpm else (tokens - tokens_level) * 60.0 / tpm
-        blocked.append((wait, "tokens", tpm, tokens_level, tokens))
+        blocked.append(RateLimited(state, wait, "tokens", tpm, tpm - int(tokens_level + EPSILON), tokens))
     if not blocked:
         raise ValueError("rejection() of a request that fits")
-    # Both axes must fit: the retry comes when the slower one does.
-    wait, which, axis_limit, level, requested = max(blocked, key=lambda b: math.inf if b[0] is None else b[0])
-    used = axis_limit - int(level + EPSILON)
-    return RateLimited(state_of(limit, requests_level, tokens_level), wait, which, axis_limit, used, requested)
+    # Both axes must fit: the retry comes when the slower one does (never, if it never can).
+    return max(blocked, key=lambda error: math.inf if error.retry_after_s is None else error.retry_after_s)
 
 
-def _at_least(requests: float, level: float, tokens: int) -> tuple[float, float]:
-    """Levels raised to what one request of `tokens` takes: taking it then leaves a bucket empty,
-    not below (a reported limit's take that does not fit)."""
-    return (requests if requests >= 1.0 else 1.0), (level if level >= tokens else float(tokens))
+def _refill(level: float, cap: float, elapsed_s: float) -> float:
+    """A bucket's level after `elapsed_s` of refill at `cap` per minute, never above `cap`.
+
+    Capped on every refill, so that a lowered limit applies at once; an axis without a
+    limit stays full, so that a limit set later starts full.
+    """
+    if cap == math.inf:
+        return cap
+    return min(level + elapsed_s * cap / 60.0, cap)
 
 
 def _within(level: float, cap: float) -> float:
@@ -207,6 +193,8 @@ def _within(level: float, cap: float) -> float:
 
 
 class _Bucket:
+    """The levels of one key's two buckets (requests, tokens) as of `at`."""
+
     __slots__ = ("at", "requests", "tokens")
 
     def __init__(self, requests: float, tokens: float, at: float) -> None:
@@ -221,7 +209,7 @@ class LocalBuckets:
     Not locked: every call runs to completion without yielding, so on one event loop
     each is atomic. `now` is any monotonic clock in seconds (time.monotonic in the
     server, a fake one in tests). A key is any hashable: the request path uses
-    (scenario, API key, model) as it comes, without ratelimits.bucket_key's hashing,
+    (scenario, API key, model) as it comes, without buckets.bucket_key's hashing,
     which only Redis (whose keys others can read) needs.
     """
 
@@ -232,118 +220,54 @@ class LocalBuckets:
     def __len__(self) -> int:
         return len(self._buckets)
 
-    def _refilled(self, key: Hashable, limit: RateLimit, now: float) -> _Bucket:
-        """The key's buckets, topped up for the time since their last use.
-
-        An axis without a limit holds infinity, so that a limit set later starts full.
-        """
-        requests_cap, tokens_cap = limit.caps
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            # Memory only grows here, so this is where idle buckets are dropped.
-            if now >= self._next_sweep:
-                self._sweep(now)
-            bucket = self._buckets[key] = _Bucket(requests_cap, tokens_cap, now)
-            return bucket
-        elapsed = now - bucket.at
-        if elapsed > 0:
-            bucket.at = now
-        else:
-            elapsed = 0.0
-        # Conditionals rather than min(): this runs on every request. They also apply a
-        # lowered limit at once.
-        if requests_cap == math.inf:
-            bucket.requests = math.inf
-        else:
-            requests = bucket.requests + elapsed * requests_cap / 60.0
-            bucket.requests = requests if requests < requests_cap else requests_cap
-        if tokens_cap == math.inf:
-            bucket.tokens = math.inf
-        else:
-            tokens = bucket.tokens + elapsed * tokens_cap / 60.0
-            bucket.tokens = tokens if tokens < tokens_cap else tokens_cap
-        return bucket
-
-    def acquire(self, key: Hashable, limit: RateLimit, tokens: int, now: float) -> RateLimitState:
-        """Take 1 request and `tokens` tokens, both or neither; raises RateLimited on neither."""
-        return self.take(key, limit, tokens, now)
-
     def take(self, key: Hashable, limit: RateLimit, tokens: int, now: float, refuse: bool = True) -> RateLimitState:
-        """acquire(), with the figures as a tuple in RateLimitState's order, for the request path.
+        """Take 1 request and `tokens` tokens from the key's buckets, both or neither; the figures after.
 
-        A plain tuple when both axes are limited: building a NamedTuple costs about 1,400
-        CPU instructions more, and unpacking one 500 more (see docs/benchmarks.md).
+        Raises RateLimited, having taken nothing, when they do not fit (the Lua script of
+        simulator/state/buckets.py decides alike).
 
         refuse=False is for a limit that is reported, not enforced: what does not fit is
         counted all the same, each bucket stopping at empty, as one that refuses the
         excess does; the figures then say 0 left. Such a take that leaves no tokens may
         have taken fewer than `tokens`: it has nothing to settle.
         """
-        both = limit.both
-        bucket = self._buckets.get(key)
-        if both is None or bucket is None:
-            return self._acquire(key, limit, tokens, now, refuse)
-        # Both axes limited and the bucket known: every request under a rate limit comes
-        # here, so _refilled() and state_of() are written out, with the constants at hand.
-        # The arithmetic stays in floats (1.0, 0.0): CPython 3.11 specialises float-float
-        # operations only, and x.__trunc__() is int(x) without the cost of calling a type.
-        requests_cap, tokens_cap, requests_refill, tokens_refill, requests_reset, tokens_reset, rpm, tpm = both
-        requests = bucket.requests
-        level = bucket.tokens
-        elapsed = now - bucket.at
-        if elapsed > 0.0:
-            bucket.at = now
-            requests += elapsed * requests_refill
-            level += elapsed * tokens_refill
-        # Outside the refill: a lowered limit applies at once.
-        if requests > requests_cap:
-            requests = requests_cap
-        if level > tokens_cap:
-            level = tokens_cap
-        if requests < _ONE or level + EPSILON < tokens:
-            if refuse:
-                bucket.requests = requests
-                bucket.tokens = level
-                raise rejection(limit, requests, level, tokens)
-            requests, level = _at_least(requests, level, tokens)
-        bucket.requests = requests = requests - 1.0
-        bucket.tokens = level = level - tokens
-        return RateLimitState(
-            rpm,
-            int(requests + EPSILON),
-            (requests_cap - requests) * requests_reset,
-            tpm,
-            int(level + EPSILON),
-            (tokens_cap - level) * tokens_reset,
-        )
-
-    def _acquire(self, key: Hashable, limit: RateLimit, tokens: int, now: float, refuse: bool = True) -> RateLimitState:
-        """take() in general: a new bucket, or an axis without a limit."""
-        if limit.requests_per_minute is None and limit.tokens_per_minute is None:
+        if limit.unlimited:
             return UNLIMITED_STATE
         bucket = self._refilled(key, limit, now)
-        requests = bucket.requests
-        level = bucket.tokens
-        # Both axes fit, or nothing is taken (the Lua script agrees); an axis without a limit holds inf.
-        if requests < _ONE or level < tokens - EPSILON:
-            if refuse:
-                raise rejection(limit, requests, level, tokens)
-            requests, level = _at_least(requests, level, tokens)
-        bucket.requests = requests = requests - 1
-        bucket.tokens = level = level - tokens
+        requests, level = bucket.requests, bucket.tokens
+        if refuse and (requests < 1 - EPSILON or level < tokens - EPSILON):
+            raise rejection(limit, requests, level, tokens)
+        bucket.requests = requests = max(requests - 1.0, 0.0)
+        bucket.tokens = level = max(level - tokens, 0.0)
         return state_of(limit, requests, level)
+
+    def _refilled(self, key: Hashable, limit: RateLimit, now: float) -> _Bucket:
+        """The key's buckets, topped up for the time since their last use; a new key's are full."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            # Memory only grows here, so this is where idle buckets are dropped.
+            if now >= self._next_sweep:
+                self._sweep(now)
+            bucket = self._buckets[key] = _Bucket(limit.requests_cap, limit.tokens_cap, now)
+            return bucket
+        # A clock reading older than the bucket's last use (a request that arrived before
+        # another was settled) refills nothing.
+        elapsed_s = max(now - bucket.at, 0.0)
+        bucket.at = max(now, bucket.at)
+        bucket.requests = _refill(bucket.requests, limit.requests_cap, elapsed_s)
+        bucket.tokens = _refill(bucket.tokens, limit.tokens_cap, elapsed_s)
+        return bucket
 
     def reconcile(self, key: Hashable, limit: RateLimit, requests: float, tokens: float, now: float) -> None:
         """Set the key's levels to these, as of `now`, within 0..limit (what another store says they are).
 
         An axis without a limit stays full, whatever the other store says.
         """
-        requests_cap, tokens_cap = limit.caps
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(requests_cap, tokens_cap, now)
-        bucket.requests = _within(requests, requests_cap)
-        bucket.tokens = _within(tokens, tokens_cap)
+            bucket = self._buckets[key] = _Bucket(limit.requests_cap, limit.tokens_cap, now)
+        bucket.requests = _within(requests, limit.requests_cap)
+        bucket.tokens = _within(tokens, limit.tokens_cap)
         bucket.at = now
 
     def settle(self, key: Hashable, limit: RateLimit, reserved: int, actual: int, now: float | None = None) -> None:
@@ -351,21 +275,17 @@ class LocalBuckets:
 
         `now` (default: time.monotonic()) is only read to take an excess: giving back needs no clock.
         """
-        tpm = limit.tokens_per_minute
-        if tpm is None or reserved == actual:
+        if limit.tokens_per_minute is None or reserved == actual:
             return
         if reserved > actual:
             bucket = self._buckets.get(key)
             if bucket is not None:  # a missing bucket is full: nothing to give back to
-                # Giving back needs no refill first: either way the level ends at
-                # min(limit, level + refill + returned), once the next use refills it.
-                # Against the float cap: the level stays a float (see take()).
-                tokens = bucket.tokens + (reserved - actual)
-                tokens_cap = limit.caps[1]
-                bucket.tokens = tokens if tokens < tokens_cap else tokens_cap
+                # No refill first: either way the level ends at min(limit, level + refill +
+                # returned) once the next take refills it, at the limit in force then.
+                bucket.tokens = min(bucket.tokens + reserved - actual, limit.tokens_cap)
             return
         bucket = self._refilled(key, limit, time.monotonic() if now is None else now)
-        bucket.tokens = min(tpm, max(0.0, bucket.tokens + reserved - actual))
+        bucket.tokens = _within(bucket.tokens + reserved - actual, limit.tokens_cap)
 
     def reset(self) -> int:
         """Forget every bucket (a missing one is full); returns how many."""
@@ -375,7 +295,7 @@ class LocalBuckets:
 
     def _sweep(self, now: float) -> None:
         """Drop the buckets idle long enough to be full: a load test with many API keys must not grow memory."""
-        idle = [key for key, bucket in list(self._buckets.items()) if now - bucket.at >= IDLE_S]
+        idle = [key for key, bucket in self._buckets.items() if now - bucket.at >= IDLE_S]
         for key in idle:
-            self._buckets.pop(key, None)
+            del self._buckets[key]
         self._next_sweep = now + IDLE_S

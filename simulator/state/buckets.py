@@ -1,9 +1,9 @@
 """Rate-limit buckets for the provider routes: in this process, or in Redis for every process.
 
-Without REDIS_URL the buckets live in this process (engine.ratelimit.LocalBuckets, a
-few microseconds per request). With it they live in Redis, one hash per bucket key
-under LLMSIM_REDIS_PREFIX, and one Lua script refills, checks and takes both axes
-atomically, on Redis's clock: every worker and replica shares one budget.
+Without REDIS_URL the buckets live in this process (engine.ratelimit.LocalBuckets).
+With it they live in Redis, one hash per bucket key under LLMSIM_REDIS_PREFIX, and one
+Lua script refills, checks and takes both axes atomically, on Redis's clock: every
+worker and replica shares one budget.
 
     state = await ratelimits.acquire(key, limit, input_tokens + max_tokens)  # or RateLimited
     ...answer...
@@ -56,7 +56,7 @@ from simulator.engine.ratelimit import (
     rejection,
     state_of,
 )
-from simulator.state.reported_counts import CountBatches
+from simulator.state.reported_counts import Batched, CountBatches, Levels
 
 __all__ = [
     "RateLimit",
@@ -89,10 +89,10 @@ _SCALE = 1_000_000
 # asyncio.timeout, is an OSError).
 _REDIS_DOWN = (RedisError, OSError)
 
-# Both scripts: KEYS[1] is the bucket hash {r: requests, t: tokens, at: µs of Redis time};
+# Every script: KEYS[1] is the bucket hash {r: requests, t: tokens, at: µs of Redis time};
 # ARGV[1], ARGV[2] the requests and tokens per minute (0: no limit on that axis). Refill
-# and comparison are engine.ratelimit's (LocalBuckets._refilled and acquire). Time is Redis's,
-# so replicas with skewed clocks agree. An idle hash expires once it would be full again.
+# and comparison are engine.ratelimit's (LocalBuckets.take). Time is Redis's, so replicas
+# with skewed clocks agree. An idle hash expires once it would be full again.
 _REFILL = """
 local rpm, tpm = tonumber(ARGV[1]), tonumber(ARGV[2])
 local clock = redis.call('TIME')
@@ -159,10 +159,9 @@ class _Pipeline:
 
     Commands are written as they come and their replies read back in order by one
     reader task (pipelining): concurrent requests share round trips, and a burst of
-    thousands costs one socket. Measured here (2 cores, local Redis), redis-py's pooled
-    script call costs 160-270 µs of CPU per call, opens a socket per concurrent call and
-    fails with "Too many connections" at 1000 concurrent calls; this costs 60-100 µs per
-    call under concurrency (150-200 µs for a lone call) and keeps one socket.
+    thousands costs one socket. redis-py's pooled script call opens a socket per
+    concurrent call instead, spends more CPU per call, and fails with "Too many
+    connections" at 1000 concurrent calls.
     """
 
     def __init__(self, connection: Connection) -> None:
@@ -280,10 +279,11 @@ class RedisBuckets:
         self.counts = CountBatches(_local, self.drain)
 
     async def acquire(self, key: str, limit: RateLimit, tokens: int) -> RateLimitState:
+        """The module's acquire(), in Redis; the figures of full buckets when Redis does not answer."""
         if time.monotonic() < self._down_until:
             return self._fail_open(limit, tokens, None)
         try:
-            taken, requests, tokens_left = await self._run(
+            taken, *levels_scaled = await self._run(
                 _ACQUIRE,
                 _ACQUIRE_SHA,
                 self._key_prefix + key,
@@ -293,11 +293,13 @@ class RedisBuckets:
             )
         except _REDIS_DOWN as error:
             return self._fail_open(limit, tokens, error)
+        levels = _levels(levels_scaled)
         if not taken:
-            raise rejection(limit, requests / _SCALE, tokens_left / _SCALE, tokens)
-        return state_of(limit, requests / _SCALE, tokens_left / _SCALE)
+            raise rejection(limit, levels.requests, levels.tokens, tokens)
+        return state_of(limit, levels.requests, levels.tokens)
 
     async def settle(self, key: str, limit: RateLimit, reserved: int, actual: int) -> None:
+        """The module's settle(), in Redis; skipped when Redis does not answer."""
         if time.monotonic() < self._down_until:
             return
         try:
@@ -310,29 +312,28 @@ class RedisBuckets:
                 reserved - actual,
             )
         except _REDIS_DOWN as error:
-            self._fail_open(limit, 0, error)
+            self._note_down(error)
 
-    async def drain(
-        self, key: tuple[str, str, str], limit: RateLimit, requests: float, tokens: float
-    ) -> tuple[float, float] | None:
+    async def drain(self, counted: Batched) -> Levels | None:
         """Take what a process counted against a reported limit (see _DRAIN); the levels after,
         or None when Redis does not answer (noted like a failed acquire)."""
         if time.monotonic() < self._down_until:
             return None
+        limit = counted.limit
         try:
-            requests_left, tokens_left = await self._run(
+            levels_scaled = await self._run(
                 _DRAIN,
                 _DRAIN_SHA,
-                self._key_prefix + bucket_key(*key),
+                self._key_prefix + bucket_key(*counted.key),
                 limit.requests_per_minute or 0,
                 limit.tokens_per_minute or 0,
-                requests,
-                tokens,
+                counted.requests,
+                counted.tokens,
             )
         except _REDIS_DOWN as error:
             self._note_down(error)
             return None
-        return requests_left / _SCALE, tokens_left / _SCALE
+        return _levels(levels_scaled)
 
     async def _run(self, script: str, sha: str, key: str, *args: float) -> Any:
         """Run one of our scripts on one full Redis key (the pipeline loads it again after a SCRIPT FLUSH)."""
@@ -439,6 +440,12 @@ class RedisBuckets:
             self._failed_since_warning = 0
 
 
+def _levels(scaled: list[int]) -> Levels:
+    """The levels a script returned, in millionths: {requests, tokens}."""
+    requests, tokens = scaled
+    return Levels(requests / _SCALE, tokens / _SCALE)
+
+
 def _glob_escape(text: str) -> str:
     return "".join("\\" + char if char in "*?[]\\" else char for char in text)
 
@@ -457,11 +464,11 @@ _local = LocalBuckets()
 _stores: dict[asyncio.AbstractEventLoop, RedisBuckets] = {}
 
 
-# settings.REDIS_URL, kept here: reading Django's lazy settings costs a microsecond a
-# time on the request path. Tests that override it fire setting_changed, which refreshes it.
+# settings.REDIS_URL, kept here rather than read through Django's lazy settings on every
+# request. Tests that override it fire setting_changed, which refreshes it.
 _redis_url = ""
 # The buckets when they live in this process (no REDIS_URL), else None: the request path
-# takes from them directly (answering.plan_answer), without a coroutine.
+# (server.pipeline) takes from them directly, without a coroutine.
 in_process: LocalBuckets | None = _local
 
 
@@ -498,7 +505,7 @@ async def acquire(key: str, limit: RateLimit, tokens: int) -> RateLimitState:
         return UNLIMITED_STATE
     store = redis_store()
     if store is None:
-        return _local.acquire(key, limit, tokens, time.monotonic())
+        return _local.take(key, limit, tokens, time.monotonic())
     return await store.acquire(key, limit, tokens)
 
 

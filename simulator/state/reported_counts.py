@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Hashable
+from typing import NamedTuple
 
 from simulator.engine.ratelimit import LocalBuckets, RateLimit
 
@@ -30,9 +31,26 @@ SYNC_S = 0.1
 # How long a bucket is followed after this process last counted on it.
 FOLLOW_S = 5.0
 
-# Takes (requests, tokens) from a key's shared buckets, each stopping at empty (tokens
-# below 0 are given back); returns the levels after, or None when Redis does not answer.
-Drain = Callable[[Hashable, RateLimit, float, float], Awaitable[tuple[float, float] | None]]
+
+class Levels(NamedTuple):
+    """How full a key's two shared buckets are: requests and tokens left (fractions included)."""
+
+    requests: float
+    tokens: float
+
+
+class Batched(NamedTuple):
+    """What this process counted against one key's buckets since the last batch (tokens below 0: given back)."""
+
+    key: Hashable
+    limit: RateLimit
+    requests: float
+    tokens: float
+
+
+# Takes a Batched count from its key's shared buckets, each stopping at empty; returns
+# the levels after, or None when Redis does not answer.
+Drain = Callable[[Batched], Awaitable[Levels | None]]
 
 
 class _Counted:
@@ -80,27 +98,27 @@ class CountBatches:
 
     async def send(self) -> None:
         """Send what was counted and set this process's levels to the shared ones."""
-        batch = []
+        batch: list[Batched] = []
         for key, counted in list(self.counted.items()):
             if counted.idle_rounds >= self.follow_rounds:
                 del self.counted[key]
                 continue
-            batch.append((key, counted.limit, counted.requests, counted.tokens))
+            batch.append(Batched(key, counted.limit, counted.requests, counted.tokens))
             counted.requests = counted.tokens = 0.0
             counted.idle_rounds += 1
         if not batch:
             return
-        levels = await asyncio.gather(*(self.drain(*sent) for sent in batch))
+        answers = await asyncio.gather(*(self.drain(sent) for sent in batch))
         now = time.monotonic()
-        for (key, limit, _, _), shared in zip(batch, levels, strict=True):
+        for sent, shared in zip(batch, answers, strict=True):
             if shared is None:  # Redis is away: this process's count stands alone meanwhile
                 continue
-            requests, tokens = shared
-            since = self.counted.get(key)  # counted while the batch was on its way: not in Redis yet
+            requests, tokens = shared.requests, shared.tokens
+            since = self.counted.get(sent.key)  # counted while the batch was on its way: not in Redis yet
             if since is not None:
                 requests -= since.requests
                 tokens -= since.tokens
-            self.buckets.reconcile(key, limit, requests, tokens, now)
+            self.buckets.reconcile(sent.key, sent.limit, requests, tokens, now)
 
     def clear(self) -> None:
         """Forget what was counted and not sent yet, and every bucket followed (the buckets were reset)."""

@@ -328,7 +328,7 @@ def test_reset_rate_limits_refills_the_buckets(api, settings):
     from simulator.engine.ratelimit import RateLimit
 
     settings.REDIS_URL = ""
-    ratelimits._local.acquire("k", RateLimit(1, None), 0, time.monotonic())
+    ratelimits.in_process.take("k", RateLimit(1, None), 0, time.monotonic())
     response = api.post(f"{API}/reset-rate-limits/")
     assert (response.status_code, response.json()) == (200, {"buckets_reset": 1})
     assert SnapshotVersion.objects.get(pk=1).rate_limit_resets >= 1

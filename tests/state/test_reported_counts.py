@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from simulator.engine.ratelimit import LocalBuckets, RateLimit
-from simulator.state.reported_counts import SYNC_S, CountBatches
+from simulator.state.reported_counts import SYNC_S, Batched, CountBatches, Levels
 
 LIMIT = RateLimit(100, 10_000)
 
@@ -15,24 +15,24 @@ class FakeStore:
     """A shared store whose levels others have drawn on, recording what it is sent."""
 
     def __init__(self, requests_left: float = 90.0, tokens_left: float = 9_000.0) -> None:
-        self.levels = (requests_left, tokens_left)
+        self.levels = Levels(requests_left, tokens_left)
         self.sent: list[tuple[object, float, float]] = []
         self.release = asyncio.Event()
         self.release.set()
         self.down = False
 
-    async def drain(self, key, limit, requests, tokens):
-        self.sent.append((key, requests, tokens))
+    async def drain(self, counted: Batched) -> Levels | None:
+        self.sent.append((counted.key, counted.requests, counted.tokens))
         await self.release.wait()
         if self.down:
             return None
-        self.levels = (self.levels[0] - requests, self.levels[1] - tokens)
+        self.levels = Levels(self.levels.requests - counted.requests, self.levels.tokens - counted.tokens)
         return self.levels
 
 
 def left(buckets: LocalBuckets, key: str = "k") -> tuple[int, int]:
-    figures = buckets.take(key, LIMIT, 0, time.monotonic(), refuse=False)
-    return figures[1] + 1, figures[4]  # before this look took its request
+    state = buckets.take(key, LIMIT, 0, time.monotonic(), refuse=False)
+    return state.remaining_requests + 1, state.remaining_tokens  # before this look took its request
 
 
 def test_a_batch_sends_each_buckets_sum_once_and_brings_back_the_shared_levels():
@@ -63,7 +63,7 @@ def test_a_followed_bucket_learns_what_the_others_took():
         buckets.take("k", LIMIT, 100, time.monotonic(), refuse=False)
         batches.add("k", LIMIT, 1, 100)
         await asyncio.sleep(SYNC_S * 1.5)
-        store.levels = (50.0, 5_000.0)  # the other processes took a lot meanwhile
+        store.levels = Levels(50.0, 5_000.0)  # the other processes took a lot meanwhile
         await asyncio.sleep(SYNC_S * 2)
         batches.clear()
         return buckets
