@@ -9,7 +9,6 @@ x-request-id, openai-* and x-ratelimit-* headers the real API sends.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import Any
 
 from simulator.engine import planner
@@ -203,13 +202,13 @@ def dialect(model: str, **wording: Any) -> Dialect:
     The messages name the requested `model`; `wording` replaces other fields of the
     Dialect (each endpoint says "context length" in its own words, for its own param).
     """
-    return replace(
-        Dialect(
-            send_error=send_error,
-            injected_error=lambda error: injected_error(error, model),
-            rate_limited=lambda exc: rate_limited_error(exc, model),
-            model_not_found=model_not_found,
-            context_exceeded=context_length_exceeded,
-        ),
-        **wording,
+    return Dialect(
+        **{
+            "send_error": send_error,
+            "injected_error": lambda error: injected_error(error, model),
+            "rate_limited": lambda exc: rate_limited_error(exc, model),
+            "model_not_found": model_not_found,
+            "context_exceeded": context_length_exceeded,
+            **wording,
+        }
     )
