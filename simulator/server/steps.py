@@ -24,8 +24,8 @@ from simulator.engine.rules import (
     Rule,
     SequenceExhausted,
     is_sequence,
+    local_sequences,
     position_key,
-    sequences,
     step_at,
 )
 from simulator.engine.snapshot import Scenario, Snapshot
@@ -64,22 +64,17 @@ def scripted_action(call: Call, scenario: Scenario, request: CompletionRequest) 
         return None
     if not call.api_key_read:
         api_key_of(call)
-    rules = scenario.rules
-    model = request.model
-    # rules.first_match() written out: this runs on every request of a scenario with
-    # rules, where each Python call costs about a percent of the throughput. The finder
-    # reads the headers and the key from the call itself: no RequestFacts to build.
-    rule = (rules.finders.get(model) or rules.finder(model))(request, call)
+    facts = RequestFacts(call.headers, call.api_key or "")
+    rule = scenario.rules.first_match(request, facts)
     if rule is None:
         return None
     call.rule = rule.name
     if not is_sequence(rule):
         return rule.steps[0]
-    facts = RequestFacts(call.headers, call.api_key or "")
     if shared_sequences.shared():
         return SharedStep(scenario.name, rule, request, facts)
     try:
-        return sequences.next_action(rule, request, facts)
+        return local_sequences.next_action(rule, request, facts)
     except SequenceExhausted as exc:
         raise _exhausted(scenario.name, rule) from exc
 
@@ -98,7 +93,7 @@ class SharedStep:
         position = await shared_sequences.next_position(position_key(self.rule, self.request, self.facts))
         try:
             if position is None:
-                return sequences.next_action(self.rule, self.request, self.facts)
+                return local_sequences.next_action(self.rule, self.request, self.facts)
             return step_at(self.rule, position)
         except SequenceExhausted as exc:
             raise _exhausted(self.scenario, self.rule) from exc
