@@ -199,7 +199,7 @@ def _exhausted(scenario: str, rule: Rule) -> ProviderError:
 # --- rate limits --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reservation:
     """What a request took from its rate limit's buckets, to settle when its answer is done."""
 
@@ -235,10 +235,11 @@ async def reserve(call: Call, request: CompletionRequest, plan: Plan, scenario: 
     key = (scenario.name, api_key or "", request.model)
     tokens = reserved_tokens(request, plan, scenario)
     # As of the request's arrival: the provider counts it then too.
-    if not enforced:  # never refused, never waits
+    buckets = ratelimits.in_process
+    if buckets is not None:  # in this process: enforced or reported alike
+        call.ratelimit = buckets.take(key, limit, tokens, call.arrival, refuse=enforced)
+    elif not enforced:  # counted here, and shared through Redis in batches: never refused, never waits
         call.ratelimit = ratelimits.count(key, limit, tokens, call.arrival)
-    elif ratelimits.in_process is not None:
-        call.ratelimit = ratelimits.in_process.take(key, limit, tokens, call.arrival)
     else:  # in Redis: one round trip, to refuse exactly
         call.ratelimit = await ratelimits.acquire(ratelimits.bucket_key(*key), limit, tokens)
     call.reservation = Reservation(key, limit, tokens, enforced)
@@ -254,16 +255,17 @@ def settle(call: Call) -> None:
     actual = call.prompt_tokens + call.completion_tokens
     if reserved == actual or limit.tokens_per_minute is None:
         return
-    if not reservation.enforced:
-        if call.ratelimit.remaining_tokens == 0:
-            # A reported limit's count that found less than its reservation took what was
-            # there, down to empty: there is nothing to give back from.
-            return
-        ratelimits.settle_count(key, limit, reserved, actual)
-    elif ratelimits.in_process is not None:
-        ratelimits.in_process.settle(key, limit, reserved, actual)
-    else:
+    if not reservation.enforced and call.ratelimit.remaining_tokens == 0:
+        # A reported limit's count that found less than its reservation took what was
+        # there, down to empty: there is nothing to give back from.
+        return
+    buckets = ratelimits.in_process
+    if buckets is not None:  # at once, enforced or reported alike
+        buckets.settle(key, limit, reserved, actual)
+    elif reservation.enforced:
         ratelimits.settle_soon(ratelimits.bucket_key(*key), limit, reserved, actual)
+    else:
+        ratelimits.settle_count(key, limit, reserved, actual)
 
 
 # --- injected errors, the reply's wait, the stream ----------------------------------------

@@ -55,6 +55,10 @@ class RequestFacts(NamedTuple):
     api_key: str = ""
 
 
+# Whether one matcher holds for a request.
+Check = Callable[[CompletionRequest, RequestFacts], bool]
+
+
 def check_regex(text: str) -> None:
     """RuleError when `text` is not a regular expression rules can use (RE2's syntax)."""
     text_test(text, regex=True, ignore_case=False)
@@ -86,82 +90,88 @@ def last_user_text(request: CompletionRequest) -> str:
     return ""
 
 
-def some_message_passes(request: CompletionRequest, test: TextTest, roles: tuple[str, ...] = ()) -> bool:
-    """Whether a message (of one of `roles`, when given) passes `test`."""
-    for message in request.messages:
-        if (not roles or message.role in roles) and test(message.content[:RULE_TEXT_CHARS]):
-            return True
-    return False
+# --- one check per matcher -----------------------------------------------------------------
 
 
-def last_is_tool_result(request: CompletionRequest) -> bool:
-    """Whether the request's last message is a tool's result."""
-    return bool(request.messages) and request.messages[-1].role in TOOL_RESULT_ROLES
+def tools_present_check(wanted: bool) -> Check:
+    """tools_present: whether the request offers tools at all."""
+    return lambda request, facts: bool(request.tools) == wanted
 
 
-class CompiledMatch:
-    """A Match made ready to test requests: patterns compiled, texts casefolded, once per rule.
+def tool_offered_check(name: str) -> Check:
+    """tool_offered: a tool of this name is offered."""
+    return lambda request, facts: bool(request.tools) and name in [tool.name for tool in request.tools]
 
-    The model matcher (`fits_model`) is apart from the others (`fits_request`): load tests
-    send few model names, so RuleSet decides it once per name.
-    """
 
-    __slots__ = (
-        "any_message",
-        "api_key",
-        "header_glob",
-        "header_name",
-        "last_is_tool_result",
-        "last_user",
-        "model_glob",
-        "system",
-        "tool_offered",
-        "tools_present",
-    )
+def last_is_tool_result_check(wanted: bool) -> Check:
+    """last_is_tool_result: whether the last message is a tool's result."""
+    return lambda request, facts: (bool(request.messages) and request.messages[-1].role in TOOL_RESULT_ROLES) == wanted
 
-    def __init__(self, match: Match) -> None:
-        self.model_glob = match.model.lower()
-        self.tools_present = match.tools_present
-        self.tool_offered = match.tool_offered
-        self.last_is_tool_result = match.last_is_tool_result
-        self.api_key = match.api_key
-        self.header_name: str | None = None
-        self.header_glob: Callable[[str], re.Match[str] | None] | None = None
-        if match.header:
-            name, _, value = match.header.partition(":")
-            self.header_name = name.strip().lower()
-            if value.strip():
-                self.header_glob = re.compile(fnmatch.translate(value.strip())).match
-        regex, ignore_case = match.regex, match.ignore_case
-        self.last_user = text_test(match.last_user, regex=regex, ignore_case=ignore_case) if match.last_user else None
-        self.any_message = (
-            text_test(match.any_message, regex=regex, ignore_case=ignore_case) if match.any_message else None
-        )
-        self.system = text_test(match.system, regex=False, ignore_case=ignore_case) if match.system else None
 
-    def fits_model(self, model: str) -> bool:
-        """Whether a model name fits the model matcher (exact or glob, any case)."""
-        return not self.model_glob or fnmatch.fnmatchcase(model.lower(), self.model_glob)
+def api_key_check(key: str) -> Check:
+    """api_key: the caller's key is this one."""
+    return lambda request, facts: facts.api_key == key
 
-    def fits_request(self, request: CompletionRequest, facts: RequestFacts) -> bool:
-        """Whether every matcher but the model's holds, the cheapest first."""
-        if self.tools_present is not None and bool(request.tools) != self.tools_present:
-            return False
-        if self.tool_offered and self.tool_offered not in [tool.name for tool in request.tools]:
-            return False
-        if self.last_is_tool_result is not None and last_is_tool_result(request) != self.last_is_tool_result:
-            return False
-        if self.api_key and facts.api_key != self.api_key:
-            return False
-        if self.header_name is not None:
-            sent = facts.headers.get(self.header_name)
-            if sent is None or (self.header_glob is not None and self.header_glob(sent) is None):
-                return False
-        if self.last_user is not None and not self.last_user(last_user_text(request)):
-            return False
-        if self.any_message is not None and not some_message_passes(request, self.any_message):
-            return False
-        return self.system is None or some_message_passes(request, self.system, SYSTEM_ROLES)
+
+def header_check(header: str) -> Check:
+    """header: "name: value" (value may be a glob) was sent; "name" alone: was sent, with any value."""
+    name, _, value = header.partition(":")
+    name = name.strip().lower()
+    if not value.strip():
+        return lambda request, facts: name in facts.headers
+    glob = re.compile(fnmatch.translate(value.strip())).match
+    return lambda request, facts: (sent := facts.headers.get(name)) is not None and glob(sent) is not None
+
+
+def last_user_check(test: TextTest) -> Check:
+    """last_user: the last user message passes the text test."""
+    return lambda request, facts: test(last_user_text(request))
+
+
+def some_message_check(test: TextTest, roles: tuple[str, ...] = ()) -> Check:
+    """any_message, and system (with `roles` SYSTEM_ROLES): some message (of those roles) passes the text test."""
+
+    def check(request: CompletionRequest, facts: RequestFacts) -> bool:
+        for message in request.messages:
+            if (not roles or message.role in roles) and test(message.content[:RULE_TEXT_CHARS]):
+                return True
+        return False
+
+    return check
+
+
+def checks_of(match: Match) -> tuple[Check, ...]:
+    """A check per matcher that is set, but the model's, the cheapest first."""
+    checks: list[Check] = []
+    if match.tools_present is not None:
+        checks.append(tools_present_check(match.tools_present))
+    if match.tool_offered:
+        checks.append(tool_offered_check(match.tool_offered))
+    if match.last_is_tool_result is not None:
+        checks.append(last_is_tool_result_check(match.last_is_tool_result))
+    if match.api_key:
+        checks.append(api_key_check(match.api_key))
+    if match.header:
+        checks.append(header_check(match.header))
+    regex, ignore_case = match.regex, match.ignore_case
+    if match.last_user:
+        checks.append(last_user_check(text_test(match.last_user, regex=regex, ignore_case=ignore_case)))
+    if match.any_message:
+        checks.append(some_message_check(text_test(match.any_message, regex=regex, ignore_case=ignore_case)))
+    if match.system:  # plain text, even in a regex rule
+        checks.append(some_message_check(text_test(match.system, regex=False, ignore_case=ignore_case), SYSTEM_ROLES))
+    return tuple(checks)
+
+
+def all_of(checks: tuple[Check, ...]) -> Check:
+    """A check that holds when each of `checks` does (the one check itself, when there is one)."""
+    if len(checks) == 1:
+        return checks[0]
+
+    def all_hold(request: CompletionRequest, facts: RequestFacts) -> bool:
+        return all(check(request, facts) for check in checks)
+
+    return all_hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,15 +185,21 @@ class Rule:
     scope: str = "conversation"
     when_exhausted: str = "repeat_last"
     id: int = 0  # the database id (sequence positions are kept per rule)
-    # Made from `match` when the rule is made: a regular expression RE2 refuses is a RuleError here.
-    compiled: CompiledMatch = field(init=False, repr=False, compare=False)
+    # Every matcher but the model's, made from `match` when the rule is made (a regular
+    # expression RE2 refuses is a RuleError here). RuleSet decides the model matcher apart,
+    # once per model name: load tests send few.
+    fits_request: Check = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "compiled", CompiledMatch(self.match))
+        object.__setattr__(self, "fits_request", all_of(checks_of(self.match)))
+
+    def fits_model(self, model: str) -> bool:
+        """Whether a model name fits the model matcher (exact or glob, any case)."""
+        return not self.match.model or fnmatch.fnmatchcase(model.lower(), self.match.model.lower())
 
     def matches(self, request: CompletionRequest, facts: RequestFacts) -> bool:
         """Whether every matcher holds, the model's included."""
-        return self.compiled.fits_model(request.model) and self.compiled.fits_request(request, facts)
+        return self.fits_model(request.model) and self.fits_request(request, facts)
 
 
 class RuleSet(tuple):
@@ -206,7 +222,7 @@ class RuleSet(tuple):
         """The rules whose model matcher holds for this model name, worked out once per name."""
         found = self.in_play_by_model.get(model)
         if found is None:
-            found = tuple(rule for rule in self if rule.compiled.fits_model(model))
+            found = tuple(rule for rule in self if rule.fits_model(model))
             if len(model) > MEMO_NAME_CHARS:
                 return found  # not kept: a megabyte-long model name must not stay in memory
             if len(self.in_play_by_model) >= self.MEMO_LIMIT:
@@ -217,7 +233,7 @@ class RuleSet(tuple):
     def first_match(self, request: CompletionRequest, facts: RequestFacts) -> Rule | None:
         """The first rule whose matchers all hold."""
         for rule in self.in_play(request.model):
-            if rule.compiled.fits_request(request, facts):
+            if rule.fits_request(request, facts):
                 return rule
         return None
 
