@@ -150,14 +150,15 @@ def scripted_action(call: Call, scenario: Scenario, request: CompletionRequest) 
     """
     if not scenario.rules:
         return None
-    api_key = call.api_key if call.api_key_read else api_key_of(call)
-    facts = RequestFacts(call.headers, api_key or "")
-    rule = scenario.rules.first_match(request, facts)
+    if not call.api_key_read:
+        api_key_of(call)  # the matchers read call.api_key
+    rule = scenario.rules.first_match(request, call)
     if rule is None:
         return None
     call.rule = rule.name
     if not is_sequence(rule):
         return rule.steps[0]
+    facts = RequestFacts(call.headers, call.api_key or "")
     if shared_sequences.shared():
         return SharedStep(scenario.name, rule, request, facts)
     try:

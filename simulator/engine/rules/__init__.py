@@ -17,6 +17,7 @@ from simulator.engine.rules.actions import (
 from simulator.engine.rules.matching import (
     NO_RULES,
     RULE_TEXT_CHARS,
+    Facts,
     Match,
     RequestFacts,
     Rule,
@@ -38,6 +39,7 @@ __all__ = [
     "NO_RULES",
     "RULE_TEXT_CHARS",
     "Action",
+    "Facts",
     "Match",
     "RequestFacts",
     "Rule",

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from simulator.engine.regexes import PatternError, compile_pattern
 from simulator.engine.rules.actions import Action, RuleError
@@ -48,15 +48,28 @@ class Match:
     api_key: str = ""
 
 
+class Facts(Protocol):
+    """What matchers read beyond the neutral request: its headers (lower-case names) and the caller's key.
+
+    A RequestFacts, or the server's Call as it is (it has both): no object to build per request.
+    """
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def api_key(self) -> str | None: ...
+
+
 class RequestFacts(NamedTuple):
-    """What matchers look at beyond the neutral request: its headers (lower-case names) and the caller's key."""
+    """Facts as values: for sequences (whose keys need them) and tests."""
 
     headers: Mapping[str, str] = MappingProxyType({})
     api_key: str = ""
 
 
 # Whether one matcher holds for a request.
-Check = Callable[[CompletionRequest, RequestFacts], bool]
+Check = Callable[[CompletionRequest, Facts], bool]
 
 
 def check_regex(text: str) -> None:
@@ -131,7 +144,7 @@ def last_user_check(test: TextTest) -> Check:
 def some_message_check(test: TextTest, roles: tuple[str, ...] = ()) -> Check:
     """any_message, and system (with `roles` SYSTEM_ROLES): some message (of those roles) passes the text test."""
 
-    def check(request: CompletionRequest, facts: RequestFacts) -> bool:
+    def check(request: CompletionRequest, facts: Facts) -> bool:
         for message in request.messages:
             if (not roles or message.role in roles) and test(message.content[:RULE_TEXT_CHARS]):
                 return True
@@ -168,7 +181,7 @@ def all_of(checks: tuple[Check, ...]) -> Check:
     if len(checks) == 1:
         return checks[0]
 
-    def all_hold(request: CompletionRequest, facts: RequestFacts) -> bool:
+    def all_hold(request: CompletionRequest, facts: Facts) -> bool:
         return all(check(request, facts) for check in checks)
 
     return all_hold
@@ -197,7 +210,7 @@ class Rule:
         """Whether a model name fits the model matcher (exact or glob, any case)."""
         return not self.match.model or fnmatch.fnmatchcase(model.lower(), self.match.model.lower())
 
-    def matches(self, request: CompletionRequest, facts: RequestFacts) -> bool:
+    def matches(self, request: CompletionRequest, facts: Facts) -> bool:
         """Whether every matcher holds, the model's included."""
         return self.fits_model(request.model) and self.fits_request(request, facts)
 
@@ -230,7 +243,7 @@ class RuleSet(tuple):
             self.in_play_by_model[model] = found
         return found
 
-    def first_match(self, request: CompletionRequest, facts: RequestFacts) -> Rule | None:
+    def first_match(self, request: CompletionRequest, facts: Facts) -> Rule | None:
         """The first rule whose matchers all hold."""
         for rule in self.in_play(request.model):
             if rule.fits_request(request, facts):

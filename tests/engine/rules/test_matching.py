@@ -263,3 +263,14 @@ def test_a_rule_set_answers_as_the_first_rule_that_matches_on_its_own():
         assert rules.first_match(asked, fact) is expected
         seen.add(expected and expected.name)
     assert seen == {r.name for r in rules} | {None}
+
+
+def test_any_object_with_headers_and_a_key_serves_as_facts():
+    """The server hands its Call over as it is, whose key is None when the request sent none."""
+
+    class Call:
+        headers = {"x-test-case": "checkout-1"}
+        api_key = None
+
+    rules = RuleSet([rule(name="key", api_key="sk-a"), rule(name="header", header="x-test-case: checkout-*")])
+    assert rules.first_match(request(), Call()).name == "header"
