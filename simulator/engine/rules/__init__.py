@@ -1,9 +1,9 @@
 """Response rules: scripted answers for requests that match, played alone or in sequence.
 
-steps, scope, when_exhausted = parse_action({"text": "Hello"})   # actions: an answer's steps
-rule = Rule("greet", Match(last_user="hi"), steps)               # matching: when a rule answers
-rule = RuleSet(rules).first_match(request, RequestFacts(headers, api_key))
-step = local_sequences.next_action(rule, request, facts)         # sequences: which step plays now
+steps, scope, when_exhausted = parse_action({"text": "Hello"})  # actions: a rule's steps
+rule = Rule("greet", Match(last_user="hi"), steps)              # matching: when a rule answers
+rule = RuleSet(rules).first_match(request, facts)               # facts: headers and API key
+step = local_sequences.next_action(rule, request, facts)        # sequences: which step plays now
 """
 
 from simulator.engine.rules.actions import (
