@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from simulator.server.http import Call, ProviderError, api_key_of, compute, end_stream, read_body
-from simulator.server.steps import settle
+from simulator.server.pipeline import settle
 from stats.recorder import recorder
 
 logger = logging.getLogger(__name__)

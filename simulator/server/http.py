@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs
 
 import orjson
@@ -20,6 +20,9 @@ import orjson
 from simulator.engine.ids import new_id
 from simulator.server import transport
 from stats.recorder import recorder
+
+if TYPE_CHECKING:  # pipeline imports this module
+    from simulator.server.pipeline import Reservation
 
 logger = logging.getLogger(__name__)
 
@@ -106,11 +109,11 @@ class Call:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     # Scenario bookkeeping: which scenario and rule answered, and the rate-limit
-    # reservation to settle when the answer is done (see simulator.server.steps).
+    # reservation to settle when the answer is done (see simulator.server.pipeline).
     scenario: str = ""
     rule: str = ""
     ratelimit: Any = None  # the x-ratelimit-* figures: a RateLimitState, or a plain tuple in its order
-    reservation: Any = None
+    reservation: Reservation | None = None
     # The caller's API key, once api_key_of() has read it (auth, rules and rate limits all ask).
     api_key: str | None = None
     api_key_read: bool = False

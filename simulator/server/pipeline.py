@@ -1,8 +1,23 @@
-"""Answering a generation request, whatever the provider: the neutral steps up to the
-plan, injected errors, the wait for a non-streaming reply, and mid-stream faults.
+"""The one pipeline of a generation request, whatever the provider: the neutral steps
+(scenario, response rule, plan, rate limits, faults), injected errors, the wait for a
+non-streaming reply, and the stream.
+
+An adapter parses its wire format into a CompletionRequest, then:
+
+    plan = await plan_answer(call, request, dialect)  # None: an injected error has answered
+    await wait_for_reply(call, plan, fault_error)     # a JSON body, or
+    await stream_plan(call, plan, render, error_event)  # the provider's events, at their deadlines
+
+plan_answer takes the steps in order:
+
+    scenario = scenario_for(call, snapshot)            # x-llmsim-scenario, or the default
+    action = scripted_action(call, scenario, request)  # a matching response rule's step, if any
+    plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
+    await reserve(call, request, plan, scenario, spec)  # the scenario's rate limit, or the model's
 
 Each adapter brings its Dialect (how it words each failure) and its renderings of the
 plan; the steps, the timing and the connection handling are the same for all of them.
+The endpoint decorator settles the rate-limit reservation when the answer is done (`settle`).
 """
 
 from __future__ import annotations
@@ -13,9 +28,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.engine import planner
-from simulator.engine.ratelimit import RateLimited
+from simulator.engine.ratelimit import RateLimit, RateLimited
+from simulator.engine.rules import (
+    Action,
+    RequestFacts,
+    Rule,
+    SequenceExhausted,
+    is_sequence,
+    local_sequences,
+    position_key,
+    step_at,
+)
 from simulator.engine.schedule import pacer, sleep_until
-from simulator.engine.snapshot import ModelSpec
+from simulator.engine.snapshot import ModelSpec, Scenario, Snapshot
 from simulator.engine.types import CompletionRequest, InjectedError, Plan, StreamFault
 from simulator.server.http import (
     Call,
@@ -24,14 +49,16 @@ from simulator.server.http import (
     compute,
     drop_connection,
     end_stream,
+    quoted,
     until_disconnect,
     write_stream,
 )
 from simulator.server.overrides import parse_overrides
-from simulator.server.steps import SharedStep, reserved_tokens, scenario_for, scripted_action
 from simulator.state import buckets as ratelimits
+from simulator.state import sequences as shared_sequences
 from simulator.state import snapshots
 
+SCENARIO_HEADER = "x-llmsim-scenario"
 # How long a stream that is about to be dropped waits for its last bytes to leave:
 # an abort discards unsent data (Daphne's Twisted transport would lose the tokens).
 _FLUSH_S = 0.02
@@ -59,9 +86,8 @@ class Dialect:
 
 
 async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, rules: bool = True) -> Plan | None:
-    """The neutral steps (see simulation.py): scenario, model profile, response rule, plan,
-    injected error, rate limit (the scenario's, or the model's defaults); the call's stats
-    fields are filled in.
+    """The neutral steps: scenario, model profile, response rule, plan, injected error, rate
+    limit (the scenario's, or the model's defaults); the call's stats fields are filled in.
 
     Returns the plan to render, or None when an injected error has answered already.
     `rules`: whether response rules apply (not to embeddings).
@@ -89,37 +115,161 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
     if plan.error is not None:
         await answer_injected_error(call, plan.error, dialect.injected_error, dialect.send_error)
         return None
-    # A scenario's own limits are enforced. Without them the model's default limits
-    # count: reported in the headers, and refusing only where the scenario (or the
-    # settings) turn enforcement on, so load tests above them are not refused.
-    limit = scenario.rate_limit
-    enforced = True
-    if limit is None:
-        limit = spec.rate_limit
-        enforced = scenario.enforce_model_limits
-    if limit is not None:
-        api_key = call.api_key if call.api_key_read else api_key_of(call)
-        key = (scenario.name, api_key or "", request.model)
-        tokens = reserved_tokens(request, plan, scenario)
-        # As of the request's arrival (a clock read less): the provider counts it then too.
-        buckets = ratelimits.in_process
-        if not enforced:  # never refused, never waits
-            if buckets is not None:
-                call.ratelimit = buckets.take(key, limit, tokens, call.arrival, refuse=False)
-            else:  # counted here too, and shared through Redis in batches
-                call.ratelimit = ratelimits.count(key, limit, tokens, call.arrival)
-        else:
-            try:
-                if buckets is None:  # in Redis: one round trip, to refuse exactly
-                    call.ratelimit = await ratelimits.acquire(ratelimits.bucket_key(*key), limit, tokens)
-                else:
-                    call.ratelimit = buckets.take(key, limit, tokens, call.arrival)
-            except RateLimited as exc:
-                raise dialect.rate_limited(exc) from None
-        call.reservation = (key, limit, tokens, enforced)
+    try:
+        await reserve(call, request, plan, scenario, spec)
+    except RateLimited as exc:
+        raise dialect.rate_limited(exc) from None
     call.prompt_tokens = plan.usage.prompt_tokens
     call.completion_tokens = plan.usage.completion_tokens
     return plan
+
+
+# --- scenario and response rule -----------------------------------------------------------
+
+
+def scenario_for(call: Call, snapshot: Snapshot) -> Scenario:
+    """The scenario the request names in x-llmsim-scenario (400 when there is none by that name)."""
+    name = call.headers.get(SCENARIO_HEADER)
+    scenario = snapshot.scenario(name)
+    if scenario is None:
+        known = ", ".join(sorted(s.name for s in snapshot.scenarios.values())) or "none defined"
+        raise ProviderError(
+            400,
+            f"Unknown scenario {quoted(name)} in the {SCENARIO_HEADER} header. Known scenarios: {known}.",
+            param=SCENARIO_HEADER,
+            code="unknown_scenario",
+        )
+    call.scenario = scenario.name
+    return scenario
+
+
+def scripted_action(call: Call, scenario: Scenario, request: CompletionRequest) -> Action | SharedStep | None:
+    """The step of the first response rule that matches, advancing its sequence; None when none matches.
+
+    A SharedStep when the rule is a sequence whose position lives in Redis: await its take().
+    """
+    if not scenario.rules:
+        return None
+    if not call.api_key_read:
+        api_key_of(call)  # the matchers read call.api_key
+    rule = scenario.rules.first_match(request, call)
+    if rule is None:
+        return None
+    call.rule = rule.name
+    if not is_sequence(rule):
+        return rule.steps[0]
+    facts = RequestFacts(call.headers, call.api_key or "")
+    if shared_sequences.shared():
+        return SharedStep(scenario.name, rule, request, facts)
+    try:
+        return local_sequences.next_action(rule, request, facts)
+    except SequenceExhausted as exc:
+        raise _exhausted(scenario.name, rule) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class SharedStep:
+    """A sequence rule's step whose position every process shares (in Redis)."""
+
+    scenario: str
+    rule: Rule
+    request: CompletionRequest
+    facts: RequestFacts
+
+    async def take(self) -> Action:
+        """The step at the next shared position (this process's own count while Redis is down)."""
+        position = await shared_sequences.next_position(position_key(self.rule, self.request, self.facts))
+        try:
+            if position is None:
+                return local_sequences.next_action(self.rule, self.request, self.facts)
+            return step_at(self.rule, position)
+        except SequenceExhausted as exc:
+            raise _exhausted(self.scenario, self.rule) from exc
+
+
+def _exhausted(scenario: str, rule: Rule) -> ProviderError:
+    return ProviderError(
+        500,
+        f"The response rule {rule.name!r} of scenario {scenario!r} has played its whole sequence "
+        "(when_exhausted: error).",
+        "server_error",
+        code="sequence_exhausted",
+    )
+
+
+# --- rate limits --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Reservation:
+    """What a request took from its rate limit's buckets, to settle when its answer is done."""
+
+    key: tuple[str, str, str]  # the buckets': scenario, API key, model
+    limit: RateLimit
+    tokens: int  # reserved: prompt + max_tokens (reserved_tokens)
+    enforced: bool  # a limit that refuses; else one that is only counted and reported
+
+
+def reserved_tokens(request: CompletionRequest, plan: Plan, scenario: Scenario) -> int:
+    """What a request holds of the tokens-per-minute budget while it runs: prompt + max_tokens.
+
+    Without max_tokens the reservation is the scenario's usual answer length, so a
+    budget is not drained by requests that leave the cap to the model.
+    """
+    cap = request.max_tokens if request.max_tokens is not None else scenario.target_tokens
+    return plan.usage.prompt_tokens + cap * request.n
+
+
+async def reserve(call: Call, request: CompletionRequest, plan: Plan, scenario: Scenario, spec: ModelSpec) -> None:
+    """Take the request and its reserved tokens from its rate limit; RateLimited when they do not fit.
+
+    A scenario's own limits are enforced. Without them the model's default limits count:
+    reported in the headers, and refusing only where the scenario (or the settings) turn
+    enforcement on, so load tests above them are not refused.
+    """
+    limit, enforced = scenario.rate_limit, True
+    if limit is None:
+        limit, enforced = spec.rate_limit, scenario.enforce_model_limits
+    if limit is None:
+        return
+    api_key = call.api_key if call.api_key_read else api_key_of(call)
+    key = (scenario.name, api_key or "", request.model)
+    tokens = reserved_tokens(request, plan, scenario)
+    # As of the request's arrival: the provider counts it then too.
+    buckets = ratelimits.in_process
+    if buckets is not None:  # in this process: enforced or reported alike
+        call.ratelimit = buckets.take(key, limit, tokens, call.arrival, refuse=enforced)
+    elif not enforced:  # counted here, and shared through Redis in batches: never refused, never waits
+        call.ratelimit = ratelimits.count(key, limit, tokens, call.arrival)
+    else:  # in Redis: one round trip, to refuse exactly
+        call.ratelimit = await ratelimits.acquire(ratelimits.bucket_key(*key), limit, tokens)
+    call.reservation = Reservation(key, limit, tokens, enforced)
+
+
+def settle(call: Call) -> None:
+    """Give back what a finished request reserved beyond what it used (prompt + tokens sent)."""
+    reservation = call.reservation
+    if reservation is None:
+        return
+    call.reservation = None
+    key, limit, reserved = reservation.key, reservation.limit, reservation.tokens
+    actual = call.prompt_tokens + call.completion_tokens
+    if reserved == actual or limit.tokens_per_minute is None:
+        return
+    if not reservation.enforced and call.ratelimit.remaining_tokens == 0:
+        # A reported limit's count that found less than its reservation took what was
+        # there, down to empty: there is nothing to give back from.
+        return
+    buckets = ratelimits.in_process
+    if buckets is not None:  # at once, enforced or reported alike
+        buckets.settle(key, limit, reserved, actual)
+    elif reservation.enforced:
+        ratelimits.settle_soon(ratelimits.bucket_key(*key), limit, reserved, actual)
+    else:
+        ratelimits.settle_count(key, limit, reserved, actual)
+
+
+# --- injected errors, the reply's wait, the stream ----------------------------------------
 
 
 async def answer_injected_error(

@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.db.models import F
 
-from simulator.engine.rules import sequences
+from simulator.engine.rules import local_sequences
 from simulator.models import SnapshotVersion
 from simulator.state import buckets as ratelimits
 
@@ -30,7 +30,7 @@ _done: dict[str, int | None] = {"sequence_resets": None, "rate_limit_resets": No
 
 def _reset_local(counter: str) -> None:
     if counter == "sequence_resets":
-        sequences.reset()
+        local_sequences.reset()
     else:
         # Only the in-process buckets: Redis's are shared, and reset once by whoever asked.
         ratelimits._local.reset()

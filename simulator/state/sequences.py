@@ -2,7 +2,7 @@
 
 A sequence ("fail twice with 429, then answer") must play once per conversation, not
 once per process: with several workers or replicas, an SDK's retry may land on another
-one. Without REDIS_URL the positions live in each process (engine.rules.sequences);
+one. Without REDIS_URL the positions live in each process (engine.rules.local_sequences);
 with it, each position is a Redis counter (one INCR per request that meets a sequence
 rule; plain rules and requests that match no rule never reach Redis). When Redis does
 not answer, the process counts alone until it is back, like the rate limits' fail-open.
@@ -12,13 +12,13 @@ not answer, the process counts alone until it is back, like the rate limits' fai
 
 from __future__ import annotations
 
-from simulator.engine.rules import sequences
+from simulator.engine.rules import local_sequences
 from simulator.state import buckets as ratelimits
 
 
 def shared() -> bool:
     """Whether positions live in Redis (REDIS_URL is set)."""
-    return bool(ratelimits._redis_url)
+    return ratelimits.in_process is None
 
 
 async def next_position(key: str) -> int | None:
@@ -36,6 +36,6 @@ async def reset() -> int:
 
     Redis errors are raised (after this process's positions were reset).
     """
-    sequences.reset()
+    local_sequences.reset()
     store = ratelimits.redis_store()
     return 0 if store is None else await store.reset_counters()

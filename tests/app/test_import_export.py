@@ -12,7 +12,7 @@ import pytest
 import yaml
 from django.core.management import CommandError, call_command
 
-from simulator.engine.rules import RequestFacts, first_match
+from simulator.engine.rules import RequestFacts
 from simulator.engine.types import CompletionRequest, Message
 from simulator.models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
 from simulator.state.snapshots import build_snapshot, read_version
@@ -242,7 +242,7 @@ def test_mocks_answer_the_requests_they_match(write):
 
     def answer(text: str, model: str = "gpt-4o"):
         request = CompletionRequest(model=model, messages=(Message("user", text),))
-        rule = first_match(rules, request, RequestFacts())
+        rule = rules.first_match(request, RequestFacts())
         return rule and rule.name
 
     assert answer("What's the WEATHER like?") == "mock-1"

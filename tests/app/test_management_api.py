@@ -19,7 +19,7 @@ from django.db.models import F
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from simulator.engine.rules import Match, RequestFacts, Rule, parse_action, sequences
+from simulator.engine.rules import Match, RequestFacts, Rule, local_sequences, parse_action
 from simulator.engine.types import CompletionRequest, Message
 from simulator.models import ResponseRule, Scenario, SimulatorSettings, SnapshotVersion
 from simulator.state import buckets as ratelimits
@@ -305,23 +305,23 @@ def two_step_rule() -> tuple[Rule, CompletionRequest]:
 
 def test_reset_sequences_restarts_them_here_and_counts_the_reset(api):
     rule, request = two_step_rule()
-    assert [sequences.next_action(rule, request, RequestFacts()).text for _ in range(2)] == ["first", "second"]
+    assert [local_sequences.next_action(rule, request, RequestFacts()).text for _ in range(2)] == ["first", "second"]
     response = api.post(f"{API}/reset-sequences/")
     assert response.status_code == 200
     assert response.json()["sequence_resets"] == SnapshotVersion.objects.get(pk=1).sequence_resets >= 1
-    assert sequences.next_action(rule, request, RequestFacts()).text == "first"
+    assert local_sequences.next_action(rule, request, RequestFacts()).text == "first"
 
 
 def test_a_process_resets_when_another_one_counted_a_reset(db):
     """What each process's snapshot poller does when a reset went through another process."""
     rule, request = two_step_rule()
     refresh()
-    sequences.next_action(rule, request, RequestFacts())
+    local_sequences.next_action(rule, request, RequestFacts())
     refresh()  # nothing new: the position stays
-    assert sequences.next_action(rule, request, RequestFacts()).text == "second"
+    assert local_sequences.next_action(rule, request, RequestFacts()).text == "second"
     SnapshotVersion.objects.filter(pk=1).update(sequence_resets=F("sequence_resets") + 1)
     refresh()
-    assert sequences.next_action(rule, request, RequestFacts()).text == "first"
+    assert local_sequences.next_action(rule, request, RequestFacts()).text == "first"
 
 
 def test_reset_rate_limits_refills_the_buckets(api, settings):
