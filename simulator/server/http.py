@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from simulator.engine.ids import new_id
+from simulator.engine.ratelimit import RateLimitState
 from simulator.server import transport
 from stats.recorder import recorder
 
@@ -112,7 +113,7 @@ class Call:
     # reservation to settle when the answer is done (see simulator.server.pipeline).
     scenario: str = ""
     rule: str = ""
-    ratelimit: Any = None  # the x-ratelimit-* figures: a RateLimitState, or a plain tuple in its order
+    ratelimit: RateLimitState | None = None  # the x-ratelimit-* figures of this answer
     reservation: Reservation | None = None
     # The caller's API key, once api_key_of() has read it (auth, rules and rate limits all ask).
     api_key: str | None = None

@@ -54,9 +54,8 @@ from simulator.server.http import (
     write_stream,
 )
 from simulator.server.overrides import parse_overrides
-from simulator.state import buckets as ratelimits
+from simulator.state import buckets, snapshots
 from simulator.state import sequences as shared_sequences
-from simulator.state import snapshots
 
 SCENARIO_HEADER = "x-llmsim-scenario"
 # How long a stream that is about to be dropped waits for its last bytes to leave:
@@ -236,13 +235,13 @@ async def reserve(call: Call, request: CompletionRequest, plan: Plan, scenario: 
     key = (scenario.name, api_key or "", request.model)
     tokens = reserved_tokens(request, plan, scenario)
     # As of the request's arrival: the provider counts it then too.
-    buckets = ratelimits.in_process
-    if buckets is not None:  # in this process: enforced or reported alike
-        call.ratelimit = buckets.take(key, limit, tokens, call.arrival, refuse=enforced)
+    local = buckets.in_process
+    if local is not None:  # in this process: enforced or reported alike
+        call.ratelimit = local.take(key, limit, tokens, call.arrival, refuse=enforced)
     elif not enforced:  # counted here, and shared through Redis in batches: never refused, never waits
-        call.ratelimit = ratelimits.count(key, limit, tokens, call.arrival)
+        call.ratelimit = buckets.count(key, limit, tokens, call.arrival)
     else:  # in Redis: one round trip, to refuse exactly
-        call.ratelimit = await ratelimits.acquire(ratelimits.bucket_key(*key), limit, tokens)
+        call.ratelimit = await buckets.acquire(buckets.bucket_key(*key), limit, tokens)
     call.reservation = Reservation(key, limit, tokens, enforced)
 
 
@@ -260,13 +259,13 @@ def settle(call: Call) -> None:
         # A reported limit's count that found less than its reservation took what was
         # there, down to empty: there is nothing to give back from.
         return
-    buckets = ratelimits.in_process
-    if buckets is not None:  # at once, enforced or reported alike
-        buckets.settle(key, limit, reserved, actual)
+    local = buckets.in_process
+    if local is not None:  # at once, enforced or reported alike
+        local.settle(key, limit, reserved, actual)
     elif reservation.enforced:
-        ratelimits.settle_soon(ratelimits.bucket_key(*key), limit, reserved, actual)
+        buckets.settle_soon(buckets.bucket_key(*key), limit, reserved, actual)
     else:
-        ratelimits.settle_count(key, limit, reserved, actual)
+        buckets.settle_count(key, limit, reserved, actual)
 
 
 # --- injected errors, the reply's wait, the stream ----------------------------------------

@@ -561,11 +561,16 @@ async def reset() -> int:
 
     Returns how many buckets were forgotten. Redis errors are raised, not swallowed.
     """
-    count = _local.reset()
+    count = reset_in_process()
     store = redis_store()
     if store is not None:
         count += await store.reset()
     return count
+
+
+def reset_in_process() -> int:
+    """Refill this process's own buckets (forget them); returns how many there were."""
+    return _local.reset()
 
 
 async def close() -> None:

@@ -21,7 +21,7 @@ from django.db.models import F
 
 from simulator.engine.rules import local_sequences
 from simulator.models import SnapshotVersion
-from simulator.state import buckets as ratelimits
+from simulator.state import buckets
 
 _lock = threading.Lock()
 # The counts this process has acted on; None until the first poll read them.
@@ -33,7 +33,7 @@ def _reset_local(counter: str) -> None:
         local_sequences.reset()
     else:
         # Only the in-process buckets: Redis's are shared, and reset once by whoever asked.
-        ratelimits._local.reset()
+        buckets.reset_in_process()
 
 
 def catch_up(sequence_resets: int, rate_limit_resets: int) -> None:
@@ -71,6 +71,6 @@ async def reset_rate_limits(using: str = "default") -> int:
     (after the processes' own buckets were reset).
     """
     try:
-        return await ratelimits.reset()  # this process's, and Redis's
+        return await buckets.reset()  # this process's, and Redis's
     finally:
         await sync_to_async(_bump)("rate_limit_resets", using)  # the other processes'

@@ -13,18 +13,18 @@ not answer, the process counts alone until it is back, like the rate limits' fai
 from __future__ import annotations
 
 from simulator.engine.rules import local_sequences
-from simulator.state import buckets as ratelimits
+from simulator.state import buckets
 
 
 def shared() -> bool:
     """Whether positions live in Redis (REDIS_URL is set)."""
-    return ratelimits.in_process is None
+    return buckets.in_process is None
 
 
 async def next_position(key: str) -> int | None:
     """The position this request takes in the sequence `key` (0-based), advancing it for
     every process; None when Redis is unavailable (the caller uses this process's count)."""
-    store = ratelimits.redis_store()
+    store = buckets.redis_store()
     if store is None:
         return None
     count = await store.count(key)
@@ -37,5 +37,5 @@ async def reset() -> int:
     Redis errors are raised (after this process's positions were reset).
     """
     local_sequences.reset()
-    store = ratelimits.redis_store()
+    store = buckets.redis_store()
     return 0 if store is None else await store.reset_counters()

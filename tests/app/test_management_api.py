@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from simulator.engine.rules import Match, RequestFacts, Rule, local_sequences, parse_action
 from simulator.engine.types import CompletionRequest, Message
 from simulator.models import ResponseRule, Scenario, SimulatorSettings, SnapshotVersion
-from simulator.state import buckets as ratelimits
+from simulator.state import buckets
 from simulator.state.snapshots import read_version, refresh
 from tests.conftest import INSTANT
 
@@ -328,7 +328,7 @@ def test_reset_rate_limits_refills_the_buckets(api, settings):
     from simulator.engine.ratelimit import RateLimit
 
     settings.REDIS_URL = ""
-    ratelimits.in_process.take("k", RateLimit(1, None), 0, time.monotonic())
+    buckets.in_process.take("k", RateLimit(1, None), 0, time.monotonic())
     response = api.post(f"{API}/reset-rate-limits/")
     assert (response.status_code, response.json()) == (200, {"buckets_reset": 1})
     assert SnapshotVersion.objects.get(pk=1).rate_limit_resets >= 1
@@ -343,9 +343,9 @@ def test_reset_rate_limits_empties_the_buckets_shared_in_redis(api, settings):
 
     async def take_one():
         try:
-            await ratelimits.acquire("k", RateLimit(1, None), 0)
+            await buckets.acquire("k", RateLimit(1, None), 0)
         finally:
-            await ratelimits.close()
+            await buckets.close()
 
     asyncio.run(take_one())
     response = api.post(f"{API}/reset-rate-limits/")

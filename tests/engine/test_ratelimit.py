@@ -20,7 +20,7 @@ from simulator.engine.ratelimit import (
     whole_millis,
 )
 from simulator.providers.openai.errors import ratelimit_headers
-from simulator.state import buckets as ratelimits
+from simulator.state import buckets
 
 KEY = "default:abc:gpt-4o"
 
@@ -270,56 +270,56 @@ def test_settle_after_a_refill_gives_back_no_more_than_the_limit():
 
 
 def test_bucket_keys_never_hold_the_api_key():
-    key = ratelimits.bucket_key("default", "sk-secret-123", "gpt-4o")
+    key = buckets.bucket_key("default", "sk-secret-123", "gpt-4o")
     assert "sk-secret" not in key
     assert key.startswith("default:") and key.endswith(":gpt-4o")
-    assert key == ratelimits.bucket_key("default", "sk-secret-123", "gpt-4o")
-    assert key != ratelimits.bucket_key("default", "sk-secret-124", "gpt-4o")
+    assert key == buckets.bucket_key("default", "sk-secret-123", "gpt-4o")
+    assert key != buckets.bucket_key("default", "sk-secret-124", "gpt-4o")
 
 
 @pytest.fixture
 def in_process(settings):
     settings.REDIS_URL = ""
-    asyncio.run(ratelimits.reset())
+    asyncio.run(buckets.reset())
     yield
-    asyncio.run(ratelimits.reset())
+    asyncio.run(buckets.reset())
 
 
 def test_without_redis_the_buckets_live_in_this_process(in_process):
     limit = RateLimit(requests_per_minute=2, tokens_per_minute=1000)
 
     async def scenario():
-        first = await ratelimits.acquire(KEY, limit, 600)
-        await ratelimits.settle(KEY, limit, reserved=600, actual=100)
-        second = await ratelimits.acquire(KEY, limit, 100)
+        first = await buckets.acquire(KEY, limit, 600)
+        await buckets.settle(KEY, limit, reserved=600, actual=100)
+        second = await buckets.acquire(KEY, limit, 100)
         with pytest.raises(RateLimited) as excinfo:
-            await ratelimits.acquire(KEY, limit, 1)
+            await buckets.acquire(KEY, limit, 1)
         return first, second, excinfo.value
 
     first, second, error = asyncio.run(scenario())
     assert (first.remaining_requests, first.remaining_tokens) == (1, 400)
     assert (second.remaining_requests, second.remaining_tokens) == (0, 800)
     assert error.which == "requests"
-    assert asyncio.run(ratelimits.reset()) == 1
-    assert asyncio.run(ratelimits.acquire(KEY, limit, 1)).remaining_requests == 1
+    assert asyncio.run(buckets.reset()) == 1
+    assert asyncio.run(buckets.acquire(KEY, limit, 1)).remaining_requests == 1
 
 
 def test_the_request_path_takes_in_process_only_without_redis(in_process, settings):
     limit = RateLimit(requests_per_minute=1)
-    assert ratelimits.in_process is not None
-    assert ratelimits.in_process.take(KEY, limit, 0, time.monotonic()).remaining_requests == 0
+    assert buckets.in_process is not None
+    assert buckets.in_process.take(KEY, limit, 0, time.monotonic()).remaining_requests == 0
     with pytest.raises(RateLimited):
-        ratelimits.in_process.take(KEY, limit, 0, time.monotonic())
+        buckets.in_process.take(KEY, limit, 0, time.monotonic())
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    assert ratelimits.in_process is None  # the request path awaits acquire() instead
+    assert buckets.in_process is None  # the request path awaits acquire() instead
     settings.REDIS_URL = ""  # before in_process resets the buckets
     with pytest.raises(RateLimited):  # acquire() takes from the same buckets
-        asyncio.run(ratelimits.acquire(KEY, limit, 0))
+        asyncio.run(buckets.acquire(KEY, limit, 0))
 
 
 def test_an_unlimited_request_touches_no_bucket(in_process):
-    assert asyncio.run(ratelimits.acquire(KEY, RateLimit(), 10**6)) is UNLIMITED_STATE
-    assert asyncio.run(ratelimits.reset()) == 0
+    assert asyncio.run(buckets.acquire(KEY, RateLimit(), 10**6)) is UNLIMITED_STATE
+    assert asyncio.run(buckets.reset()) == 0
 
 
 def test_a_reported_limit_counts_past_its_limit_without_refusing():

@@ -143,7 +143,7 @@ def test_a_sequence_plays_once_across_processes(two_servers, shared_db, scale_en
     import asyncio
 
     from simulator.models import ResponseRule, Scenario
-    from simulator.state import buckets as ratelimits
+    from simulator.state import buckets
     from simulator.state import sequences as shared_sequences
 
     scenario = Scenario.objects.using(shared_db).create(name="fail-once")
@@ -170,7 +170,7 @@ def test_a_sequence_plays_once_across_processes(two_servers, shared_db, scale_en
         try:
             return await shared_sequences.reset()
         finally:
-            await ratelimits.close()
+            await buckets.close()
 
     assert asyncio.run(reset()) == 1
     assert ask(two_servers[1], "fail-once")[0] == 503

@@ -20,14 +20,13 @@ import pytest
 import redis
 
 from simulator.engine.ratelimit import UNLIMITED_STATE, RateLimit, RateLimited
-from simulator.state import buckets as ratelimits
-from simulator.state import reported_counts
+from simulator.state import buckets, reported_counts
 from simulator.state import sequences as shared_sequences
 from tests.conftest import ROOT, free_port
 from tests.services import redis_url, unique_prefix
 
 API_KEY = "sk-test-secret"
-KEY = ratelimits.bucket_key("default", API_KEY, "gpt-4o")
+KEY = buckets.bucket_key("default", API_KEY, "gpt-4o")
 
 
 def run(main):
@@ -37,13 +36,13 @@ def run(main):
         try:
             return await main()
         finally:
-            await ratelimits.close()
+            await buckets.close()
 
     return asyncio.run(wrapped())
 
 
 def acquire(limit: RateLimit, tokens: int, key: str = KEY):
-    return run(lambda: ratelimits.acquire(key, limit, tokens))
+    return run(lambda: buckets.acquire(key, limit, tokens))
 
 
 def refused(limit: RateLimit, tokens: int) -> RateLimited:
@@ -58,7 +57,7 @@ def shared(settings):
     settings.REDIS_URL = redis_url()
     settings.LLMSIM_REDIS_PREFIX = unique_prefix()
     yield settings.LLMSIM_REDIS_PREFIX
-    run(ratelimits.reset)
+    run(buckets.reset)
 
 
 @pytest.fixture
@@ -105,21 +104,21 @@ def test_buckets_refill_with_time(shared):
 def test_settle_gives_back_what_the_answer_did_not_use_and_takes_any_excess(shared):
     limit = RateLimit(tokens_per_minute=1000)
     acquire(limit, 600)
-    run(lambda: ratelimits.settle(KEY, limit, reserved=600, actual=150))
+    run(lambda: buckets.settle(KEY, limit, reserved=600, actual=150))
     assert acquire(limit, 0).remaining_tokens == 850
-    run(lambda: ratelimits.settle(KEY, limit, reserved=0, actual=5000))
+    run(lambda: buckets.settle(KEY, limit, reserved=0, actual=5000))
     assert acquire(limit, 0).remaining_tokens == 0
 
 
 def test_settle_never_fills_a_bucket_past_its_limit(shared):
     limit = RateLimit(tokens_per_minute=1000)
     acquire(limit, 10)
-    run(lambda: ratelimits.settle(KEY, limit, reserved=600, actual=0))
+    run(lambda: buckets.settle(KEY, limit, reserved=600, actual=0))
     assert acquire(limit, 0).remaining_tokens == 1000
 
 
 def test_settle_on_a_forgotten_bucket_writes_nothing(shared, store):
-    run(lambda: ratelimits.settle(KEY, RateLimit(tokens_per_minute=1000), reserved=500, actual=100))
+    run(lambda: buckets.settle(KEY, RateLimit(tokens_per_minute=1000), reserved=500, actual=100))
     assert store.keys(f"{shared}:*") == []
 
 
@@ -148,7 +147,7 @@ def test_reset_forgets_our_buckets_only(shared, store):
         limit = RateLimit(requests_per_minute=1)
         acquire(limit, 0, key="a")
         acquire(limit, 0, key="b")
-        assert run(ratelimits.reset) == 2
+        assert run(buckets.reset) == 2
         assert store.keys(f"{shared}:*") == []
         assert acquire(limit, 0, key="a").remaining_requests == 0
         assert store.exists(neighbour)
@@ -165,7 +164,7 @@ def test_concurrent_requests_never_overshoot_the_budget(shared, limit, tokens, b
     async def burst():
         async def one():
             try:
-                await ratelimits.acquire(KEY, limit, tokens)
+                await buckets.acquire(KEY, limit, tokens)
                 return True
             except RateLimited:
                 return False
@@ -190,14 +189,14 @@ def test_it_reconnects_after_losing_its_connection(shared, store):
     limit = RateLimit(requests_per_minute=10)
 
     async def scenario():
-        await ratelimits.acquire(KEY, limit, 0)
+        await buckets.acquire(KEY, limit, 0)
         # Other runs' connections have the same name; killing them only makes them reconnect.
-        ours = [client["id"] for client in store.client_list() if client["name"] == ratelimits.CLIENT_NAME]
+        ours = [client["id"] for client in store.client_list() if client["name"] == buckets.CLIENT_NAME]
         assert ours
         for client_id in ours:
             store.client_kill_filter(_id=client_id)
         await asyncio.sleep(0.1)  # the reader sees the connection close
-        return await ratelimits.acquire(KEY, limit, 0)
+        return await buckets.acquire(KEY, limit, 0)
 
     assert run(scenario).remaining_requests == 8  # a real answer from Redis, not a fail-open guess
 
@@ -206,10 +205,10 @@ def test_it_loads_its_scripts_again_after_a_script_flush(shared, store):
     limit = RateLimit(requests_per_minute=10)
 
     async def scenario():
-        await ratelimits.acquire(KEY, limit, 0)
+        await buckets.acquire(KEY, limit, 0)
         # Harmless to other users of this Redis: EVALSHA callers load scripts again.
         store.script_flush()
-        return await ratelimits.acquire(KEY, limit, 0)
+        return await buckets.acquire(KEY, limit, 0)
 
     assert run(scenario).remaining_requests == 8
 
@@ -221,8 +220,8 @@ def test_it_lets_requests_through_when_redis_is_down(settings, caplog):
 
     async def scenario():
         started = time.monotonic()
-        states = [await ratelimits.acquire(KEY, limit, 100) for _ in range(3)]
-        await ratelimits.settle(KEY, limit, reserved=100, actual=10)
+        states = [await buckets.acquire(KEY, limit, 100) for _ in range(3)]
+        await buckets.settle(KEY, limit, reserved=100, actual=10)
         return states, time.monotonic() - started
 
     with caplog.at_level(logging.WARNING, logger="simulator.state.buckets"):
@@ -237,7 +236,7 @@ def test_it_lets_requests_through_when_redis_is_down(settings, caplog):
 
 def test_it_lets_requests_through_when_redis_hangs(settings, monkeypatch, caplog):
     """A server that accepts connections and never answers: each request waits TIMEOUT_S at most."""
-    monkeypatch.setattr(ratelimits, "TIMEOUT_S", 0.2)
+    monkeypatch.setattr(buckets, "TIMEOUT_S", 0.2)
     listener = socket.create_server(("127.0.0.1", 0))
     try:
         settings.REDIS_URL = f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
@@ -246,9 +245,9 @@ def test_it_lets_requests_through_when_redis_hangs(settings, monkeypatch, caplog
 
         async def scenario():
             started = time.monotonic()
-            first = await ratelimits.acquire(KEY, limit, 0)
+            first = await buckets.acquire(KEY, limit, 0)
             waited_s = time.monotonic() - started
-            second = await ratelimits.acquire(KEY, limit, 0)  # Redis is known down: no wait
+            second = await buckets.acquire(KEY, limit, 0)  # Redis is known down: no wait
             return first, second, waited_s, time.monotonic() - started - waited_s
 
         with caplog.at_level(logging.WARNING, logger="simulator.state.buckets"):
@@ -267,14 +266,14 @@ WORKER = """
 import asyncio, json, sys, time
 import django
 django.setup()
-from simulator.state import buckets as ratelimits
+from simulator.state import buckets
 from simulator.engine.ratelimit import RateLimit, RateLimited
 
 rpm, tpm, tokens, attempts = json.loads(sys.argv[1])
 limit = RateLimit(rpm, tpm)
 
 async def main():
-    await ratelimits.acquire("warm-up", RateLimit(10**6), 0)  # connected, scripts loaded
+    await buckets.acquire("warm-up", RateLimit(10**6), 0)  # connected, scripts loaded
     print("ready", flush=True)
     sys.stdin.readline()
     granted = 0
@@ -285,14 +284,14 @@ async def main():
         nonlocal granted
         for _ in pending:
             try:
-                await ratelimits.acquire("shared", limit, tokens)
+                await buckets.acquire("shared", limit, tokens)
                 granted += 1
             except RateLimited:
                 pass
 
     await asyncio.gather(*(worker() for _ in range(50)))
     print(json.dumps({"granted": granted, "started": started, "finished": time.time()}), flush=True)
-    await ratelimits.close()
+    await buckets.close()
 
 asyncio.run(main())
 """
@@ -348,16 +347,16 @@ def test_reported_counts_reach_redis_in_a_batch_and_bring_back_the_shared_level(
     key = ("default", f"sk-{unique_prefix()}", "gpt-4o")
 
     async def scenario():
-        counted = [ratelimits.count(key, limit, 100, time.monotonic()) for _ in range(3)]
+        counted = [buckets.count(key, limit, 100, time.monotonic()) for _ in range(3)]
         # Another process takes 10 requests from the same bucket meanwhile.
         for _ in range(10):
-            await ratelimits.acquire(ratelimits.bucket_key(*key), limit, 0)
+            await buckets.acquire(buckets.bucket_key(*key), limit, 0)
         await asyncio.sleep(reported_counts.SYNC_S * 3)
-        return counted, ratelimits.count(key, limit, 100, time.monotonic())
+        return counted, buckets.count(key, limit, 100, time.monotonic())
 
     counted, after = run(scenario)
     assert [state.remaining_requests for state in counted] == [99, 98, 97]  # at once, from this process's count
-    assert store.exists(f"{shared}:ratelimit:{ratelimits.bucket_key(*key)}")
+    assert store.exists(f"{shared}:ratelimit:{buckets.bucket_key(*key)}")
     # 100 - 3 - 10 - 1: the others' requests too (and a loose clock's refill)
     assert after.remaining_requests in (85, 86)
 
@@ -370,10 +369,10 @@ def test_reported_counts_never_wait_for_a_redis_that_is_down(settings, caplog):
 
     async def scenario():
         started = time.monotonic()
-        counted = [ratelimits.count(key, limit, 0, time.monotonic()) for _ in range(5)]
+        counted = [buckets.count(key, limit, 0, time.monotonic()) for _ in range(5)]
         took_s = time.monotonic() - started
         await asyncio.sleep(reported_counts.SYNC_S * 3)
-        return counted, took_s, ratelimits.count(key, limit, 0, time.monotonic())
+        return counted, took_s, buckets.count(key, limit, 0, time.monotonic())
 
     with caplog.at_level(logging.WARNING, logger="simulator.state.buckets"):
         counted, took_s, after = run(scenario)
@@ -389,7 +388,7 @@ def test_sequence_positions_count_up_in_redis_and_reset_apart_from_the_buckets(s
     async def scenario():
         positions = [await shared_sequences.next_position("7:retry:h:abc") for _ in range(3)]
         other = await shared_sequences.next_position("7:retry:h:def")
-        await ratelimits.acquire(KEY, RateLimit(10, None), 0)
+        await buckets.acquire(KEY, RateLimit(10, None), 0)
         dropped = await shared_sequences.reset()
         after = await shared_sequences.next_position("7:retry:h:abc")
         return positions, other, dropped, after
@@ -398,7 +397,7 @@ def test_sequence_positions_count_up_in_redis_and_reset_apart_from_the_buckets(s
     assert positions == [0, 1, 2] and other == 0
     assert dropped == 2 and after == 0
     assert store.exists(f"{shared}:ratelimit:{KEY}")  # the bucket survived the sequences' reset
-    assert 0 < store.pttl(f"{shared}:counter:7:retry:h:abc") <= ratelimits.COUNTER_TTL_S * 1000
+    assert 0 < store.pttl(f"{shared}:counter:7:retry:h:abc") <= buckets.COUNTER_TTL_S * 1000
 
 
 def test_sequence_positions_fall_back_to_the_process_when_redis_is_down(settings):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.engine.ids import new_id
 from simulator.engine.tokens import count_prompt
 from simulator.providers.anthropic.errors import (
     DIALECT,
@@ -18,7 +19,7 @@ from simulator.providers.anthropic.errors import (
 )
 from simulator.providers.anthropic.render import model_json, reply_message, stream_message
 from simulator.providers.anthropic.request import page_limit, parse_messages_request
-from simulator.server.http import JSON_CONTENT_TYPE, Call, compute, dump_json, new_id, query_param, send_bytes
+from simulator.server.http import JSON_CONTENT_TYPE, Call, compute, dump_json, query_param, send_bytes
 from simulator.server.pipeline import plan_answer
 from simulator.state import snapshots
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from simulator.engine.ids import new_id
 from simulator.engine.schedule import sleep_until
 from simulator.engine.tokens import count_prompt
 from simulator.engine.types import CompletionRequest, Message
@@ -28,7 +29,6 @@ from simulator.server.http import (
     ProviderError,
     compute,
     dump_json,
-    new_id,
     query_param,
     send_bytes,
     shorten,

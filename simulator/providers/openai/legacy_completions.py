@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from simulator.engine import planner
+from simulator.engine.ids import new_id
 from simulator.engine.logprobs import text_logprobs
 from simulator.engine.snapshot import ModelSpec
 from simulator.engine.tokens import count_text, get_encoding
@@ -45,7 +46,6 @@ from simulator.server.http import (
     ProviderError,
     compute,
     dump_json,
-    new_id,
     quoted,
     send_bytes,
     start_stream,

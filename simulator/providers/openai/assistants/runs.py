@@ -13,13 +13,14 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from simulator.engine.ids import new_id
 from simulator.engine.types import CompletionRequest, Message
 from simulator.providers.openai.assistants.render import RunEventWriter, event, reply, run_json, thread_json
 from simulator.providers.openai.assistants.request import function_tools, neutral_format, neutral_tool_choice
 from simulator.providers.openai.assistants.store import Run, RunDraft, Status, Step, off_loop, save_run
 from simulator.providers.openai.chat.render import tool_call_id
 from simulator.providers.openai.errors import common_headers, dialect
-from simulator.server.http import SSE_HEADERS, Call, new_id, start_stream, write_stream
+from simulator.server.http import SSE_HEADERS, Call, start_stream, write_stream
 from simulator.server.pipeline import plan_answer, stream_plan
 
 

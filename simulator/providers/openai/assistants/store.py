@@ -21,10 +21,11 @@ from typing import Any, TypeVar
 
 from django.db import IntegrityError, close_old_connections, transaction
 
+from simulator.engine.ids import new_id
 from simulator.engine.types import Message, Plan, ToolCall
 from simulator.models import Assistant, Run, Thread, ThreadMessage
 from simulator.providers.openai.assistants.request import NewMessage, PageRequest, RunOptions, text_content, text_of
-from simulator.server.http import ProviderError, new_id
+from simulator.server.http import ProviderError
 from simulator.state.assistants_retention import assistants_retention
 
 T = TypeVar("T")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from simulator.engine.ids import new_id
 from simulator.providers.openai.chat.render import ChunkWriter, completion_body
 from simulator.providers.openai.chat.request import check_model_limits, parse_chat_request
 from simulator.providers.openai.errors import common_headers, dialect, fault_error, openai_endpoint, stream_error_event
-from simulator.server.http import JSON_CONTENT_TYPE, SSE_HEADERS, Call, compute, new_id, send_bytes, start_stream
+from simulator.server.http import JSON_CONTENT_TYPE, SSE_HEADERS, Call, compute, send_bytes, start_stream
 from simulator.server.pipeline import plan_answer, stream_plan, wait_for_reply
 
 

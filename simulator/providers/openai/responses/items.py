@@ -11,10 +11,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from simulator.engine.ids import new_id
 from simulator.engine.media import base64_image_size
 from simulator.engine.types import Message, ToolCall
 from simulator.providers.openai.validate import function_name, invalid_type, invalid_value, missing_parameter
-from simulator.server.http import ProviderError, new_id
+from simulator.server.http import ProviderError
 
 _ROLES = ("user", "system", "developer", "assistant")
 _INPUT_PARTS = ("input_text", "input_image", "input_file", "input_audio")

@@ -18,12 +18,13 @@ from typing import Any
 import orjson
 
 from simulator.engine.generators import last_user_text
+from simulator.engine.ids import new_id
 from simulator.engine.types import ChoicePlan, Message, Plan, StreamFault, ToolCallPlan
 from simulator.providers.openai.chat.render import piece_json, tool_call_id
 from simulator.providers.openai.errors import fault_error
 from simulator.providers.openai.logprobs import entries_json, flat
 from simulator.providers.openai.responses.request import ResponsesRequest
-from simulator.server.http import dump_json, new_id
+from simulator.server.http import dump_json
 
 _NO_LOGPROBS = orjson.Fragment(b"[]")
 
