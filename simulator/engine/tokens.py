@@ -153,12 +153,7 @@ def encode(text: str, encoding: str = O200K, limit: int | None = None) -> list[i
 
 def count_text(text: str, encoding: str = O200K) -> int:
     """Tokens in plain text (special-token strings count as ordinary text)."""
-    if not text:
-        return 0
-    if len(text) <= _CHUNK_CHARS:
-        return len(get_encoding(encoding).encode_ordinary(text))
-    enc = get_encoding(encoding)
-    return sum(len(enc.encode_ordinary(chunk)) for chunk in chunks(text))
+    return len(encode(text, encoding)) if text else 0
 
 
 @lru_cache(maxsize=64)  # roles are few, but they come from the client
