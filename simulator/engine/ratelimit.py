@@ -41,6 +41,9 @@ class RateLimit:
     # infinity on an axis without a limit, whose bucket is then always full.
     requests_cap: float = field(init=False, repr=False, compare=False)
     tokens_cap: float = field(init=False, repr=False, compare=False)
+    # What each bucket refills per second: its whole capacity per minute.
+    requests_per_s: float = field(init=False, repr=False, compare=False)
+    tokens_per_s: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("requests_per_minute", "tokens_per_minute"):
@@ -49,6 +52,8 @@ class RateLimit:
                 raise ValueError(f"{name} must be at least 1, or None for no limit (got {value})")
         object.__setattr__(self, "requests_cap", _capacity(self.requests_per_minute))
         object.__setattr__(self, "tokens_cap", _capacity(self.tokens_per_minute))
+        object.__setattr__(self, "requests_per_s", self.requests_cap / 60.0)
+        object.__setattr__(self, "tokens_per_s", self.tokens_cap / 60.0)
 
     @property
     def unlimited(self) -> bool:
@@ -134,19 +139,16 @@ def state_of(limit: RateLimit, requests_level: float, tokens_level: float) -> Ra
     """The headers' figures for buckets holding these levels (ignored on unlimited axes)."""
     rpm = limit.requests_per_minute
     tpm = limit.tokens_per_minute
+    # Positional, in the fields' order: one state is built per request, and a NamedTuple
+    # built by keyword goes through a slower call.
     return RateLimitState(
-        limit_requests=rpm,
-        remaining_requests=None if rpm is None else int(requests_level + EPSILON),
-        reset_requests_s=0.0 if rpm is None else _seconds_to_full(requests_level, limit.requests_cap),
-        limit_tokens=tpm,
-        remaining_tokens=None if tpm is None else int(tokens_level + EPSILON),
-        reset_tokens_s=0.0 if tpm is None else _seconds_to_full(tokens_level, limit.tokens_cap),
+        rpm,
+        None if rpm is None else int(requests_level + EPSILON),
+        0.0 if rpm is None else (limit.requests_cap - requests_level) / limit.requests_per_s,
+        tpm,
+        None if tpm is None else int(tokens_level + EPSILON),
+        0.0 if tpm is None else (limit.tokens_cap - tokens_level) / limit.tokens_per_s,
     )
-
-
-def _seconds_to_full(level: float, cap: float) -> float:
-    """How long a bucket at `level` takes to refill to `cap`, at `cap` per minute."""
-    return (cap - level) * 60.0 / cap
 
 
 def fresh_state(limit: RateLimit, tokens: int) -> RateLimitState:
@@ -176,15 +178,15 @@ def rejection(limit: RateLimit, requests_level: float, tokens_level: float, toke
     return max(blocked, key=lambda error: math.inf if error.retry_after_s is None else error.retry_after_s)
 
 
-def _refill(level: float, cap: float, elapsed_s: float) -> float:
-    """A bucket's level after `elapsed_s` of refill at `cap` per minute, never above `cap`.
+def _refill(level: float, cap: float, per_s: float, elapsed_s: float) -> float:
+    """A bucket's level after `elapsed_s` of refill at `per_s`, never above `cap`.
 
     Capped on every refill, so that a lowered limit applies at once; an axis without a
     limit stays full, so that a limit set later starts full.
     """
     if cap == math.inf:
         return cap
-    return min(level + elapsed_s * cap / 60.0, cap)
+    return min(level + elapsed_s * per_s, cap)
 
 
 def _within(level: float, cap: float) -> float:
@@ -254,8 +256,8 @@ class LocalBuckets:
         # another was settled) refills nothing.
         elapsed_s = max(now - bucket.at, 0.0)
         bucket.at = max(now, bucket.at)
-        bucket.requests = _refill(bucket.requests, limit.requests_cap, elapsed_s)
-        bucket.tokens = _refill(bucket.tokens, limit.tokens_cap, elapsed_s)
+        bucket.requests = _refill(bucket.requests, limit.requests_cap, limit.requests_per_s, elapsed_s)
+        bucket.tokens = _refill(bucket.tokens, limit.tokens_cap, limit.tokens_per_s, elapsed_s)
         return bucket
 
     def reconcile(self, key: Hashable, limit: RateLimit, requests: float, tokens: float, now: float) -> None:

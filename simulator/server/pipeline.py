@@ -71,9 +71,14 @@ def _no_limits(request: CompletionRequest, spec: ModelSpec) -> None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Dialect:
-    """How one provider words the failures of the neutral steps."""
+    """How one provider words the failures of the neutral steps.
+
+    Not frozen, though nothing changes one once made: OpenAI's routes make one per
+    request (their messages name the requested model), and a frozen dataclass is the
+    slower kind to make.
+    """
 
     send_error: SendError
     injected_error: Callable[[InjectedError], ProviderError]
