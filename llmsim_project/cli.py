@@ -120,6 +120,8 @@ def serve_with_dashboard(directory: Path, arguments: Sequence[str]) -> int:
         if url is None:
             sys.stderr.write(f"llmsim: the server did not start; its output:\n{log_path.read_text()}")
             return 1
+        # Its addresses, on the screen again when the dashboard's full-screen view closes.
+        print(log_path.read_text(errors="replace"), flush=True)
         return run("llmsim_top", ["--url", url])
     finally:
         server.terminate()

@@ -207,3 +207,39 @@ def wait_for_health(base: str, process: subprocess.Popen, log_path: Path) -> Non
             return
         time.sleep(0.2)
     pytest.fail(f"llmsim serve did not answer /health in {START_TIMEOUT_S} s:\n{log_path.read_text()}")
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed: no terminal to run --tui in")
+def test_llmsim_serve_tui_shows_the_dashboard_and_quitting_it_stops_the_server(venv, tmp_path):
+    port = free_port()
+    session = f"llmsim-tui-{port}"
+    command = f"{venv}/bin/llmsim serve --tui --port {port} --workers 1 --data-dir {tmp_path / 'data'}; sleep 60"
+    environment = [f"-e{name}={value}" for name, value in clean_env(HOME=str(tmp_path / "home")).items()]
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-c", tmp_path, *environment, command],
+        check=True,
+    )
+    try:
+        assert wait_for_screen(session, "LLMSim top"), screen(session)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+            assert response.status == 200
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        assert wait_for_screen(session, "Server stopped"), screen(session)
+        assert f"http://127.0.0.1:{port}/admin/" in screen(session)
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+
+
+def screen(session: str) -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+
+
+def wait_for_screen(session: str, text: str) -> bool:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if text in screen(session):
+            return True
+        time.sleep(0.2)
+    return False
