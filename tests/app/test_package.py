@@ -132,7 +132,7 @@ def test_llmsim_help_lists_the_subcommands_and_runs_the_installed_code(venv, tmp
     assert where.stdout.startswith(str(venv))
 
 
-def test_llmsim_migrate_creates_the_database_in_the_per_user_data_directory(venv, tmp_path):
+def test_llmsim_migrate_creates_the_database_in_the_per_user_data_directory_and_export_reads_it(venv, tmp_path):
     folder = tmp_path / "empty"
     folder.mkdir()
     result = llmsim(venv, "migrate", cwd=folder, XDG_DATA_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path / "home"))
@@ -141,6 +141,8 @@ def test_llmsim_migrate_creates_the_database_in_the_per_user_data_directory(venv
     with contextlib.closing(sqlite3.connect(database)) as connection:
         applied = connection.execute("SELECT count(*) FROM django_migrations WHERE app = 'simulator'").fetchone()[0]
     assert applied == len(list((ROOT / "simulator" / "migrations").glob("0*.py")))
+    exported = llmsim(venv, "export", cwd=folder, XDG_DATA_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path / "home"))
+    assert exported.returncode == 0 and "gpt-4o" in exported.stdout, exported.stderr  # the presets it loaded
     assert list(folder.iterdir()) == []
 
 
