@@ -67,7 +67,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     options, rest = parser().parse_known_args(argv)
     directory = data_dir(options.data_dir, os.environ)
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        sys.stderr.write(f"llmsim: cannot create the data directory {directory} ({exc.strerror}); ")
+        sys.stderr.write("choose another with --data-dir or LLMSIM_DATA_DIR\n")
+        return 2
     # In the environment, so that the server's worker processes keep their data here too.
     os.environ["LLMSIM_DATA_DIR"] = str(directory)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "llmsim_project.settings")

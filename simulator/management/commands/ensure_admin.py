@@ -26,7 +26,10 @@ class Command(BaseCommand):
     def handle(self, *args, username: str, **options) -> None:
         User = get_user_model()
         if User.objects.filter(is_superuser=True).exists():
-            self.stdout.write("An admin login exists already (reset it with: python manage.py changepassword admin).")
+            self.stdout.write(
+                "An admin login exists already (reset its password with: python manage.py changepassword admin, "
+                "or llmsim manage changepassword admin)."
+            )
             return
         password = os.environ.get("LLMSIM_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         User.objects.create_superuser(username=username, email="", password=password)
