@@ -3,7 +3,7 @@
 `DJANGO_SECRET_KEY` wins. Without it, a random key is generated once per install and
 kept in a file (mode 0600) beside the embedded SQLite database, so that admin logins
 survive restarts and a local run needs nothing set up. With a server database
-(PostgreSQL: the multi-replica case) the file goes to the project directory, and the
+(PostgreSQL: the multi-replica case) the file goes to the data directory, and the
 server warns: replicas must share one key, which only `DJANGO_SECRET_KEY` gives them.
 
 The workers of `manage.py serve` start together, so the file is created atomically:
@@ -51,7 +51,7 @@ def is_embedded(database: dict[str, Any]) -> bool:
 
 
 def key_file_for(database: dict[str, Any], project_dir: Path) -> Path:
-    """Beside the SQLite database file; in the project directory for a server or in-memory database."""
+    """Beside the SQLite database file; in `project_dir` (the data directory) for a server or in-memory database."""
     name = str(database.get("NAME") or "")
     if is_embedded(database) and name and name != ":memory:" and not name.startswith("file:"):
         return Path(name).expanduser().absolute().parent / KEY_FILE_NAME

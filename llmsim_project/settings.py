@@ -13,7 +13,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from llmsim_project import secret_key
 
+# The checkout (manage.py, .env); in an installed package, site-packages, where nothing is written.
 BASE_DIR = Path(__file__).resolve().parent.parent
+# The templates and static files the server needs ship inside this package.
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 env = environ.Env(
     DEBUG=(bool, False),
@@ -33,6 +36,12 @@ env = environ.Env(
     LLMSIM_HSTS_SECONDS=(int, 3600),
 )
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# What this install writes: the embedded SQLite database, the generated secret key and the
+# admin password file. The checkout for contributors (manage.py); the `llmsim` command sets
+# LLMSIM_DATA_DIR to a per-user directory (llmsim_project/cli.py), as it must not write into
+# site-packages.
+LLMSIM_DATA_DIR = Path(env.str("LLMSIM_DATA_DIR", default="") or BASE_DIR).expanduser().absolute()
 
 
 def _at_least(least: float, name: str) -> float:
@@ -89,7 +98,7 @@ ROOT_URLCONF = "llmsim_project.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [PACKAGE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -105,7 +114,7 @@ WSGI_APPLICATION = None
 ASGI_APPLICATION = "llmsim_project.asgi.application"
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{LLMSIM_DATA_DIR / 'db.sqlite3'}"),
 }
 # How long a query waits for a database that is busy (SQLite: another process's write;
 # PostgreSQL: connecting) before the request gets a 503 with retry-after.
@@ -135,7 +144,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 try:
     _secret_key = secret_key.choose(
         env.str("DJANGO_SECRET_KEY", default=""),
-        Path(env.str("LLMSIM_SECRET_KEY_FILE", default="") or secret_key.key_file_for(DATABASES["default"], BASE_DIR)),
+        Path(
+            env.str("LLMSIM_SECRET_KEY_FILE", default="")
+            or secret_key.key_file_for(DATABASES["default"], LLMSIM_DATA_DIR)
+        ),
     )
 except secret_key.SecretKeyError as exc:
     raise ImproperlyConfigured(str(exc)) from None
@@ -167,8 +179,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+STATIC_ROOT = LLMSIM_DATA_DIR / "staticfiles"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

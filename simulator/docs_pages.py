@@ -27,6 +27,9 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 README = "README.md"
+# An installed package carries the manual here (README.md and docs/*.md, copied in by
+# setup.py when the wheel is built); a checkout serves the files at its top level.
+SHIPPED_MANUAL = Path(__file__).resolve().parent / "manual"
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,9 @@ MANUAL = (
 def _files() -> dict[str, Path]:
     """Served pages by their path in the project ("README.md", "docs/limits.md"), the
     manual's in reading order first."""
-    found = {page.name: settings.BASE_DIR / page.name for page in MANUAL}
-    found.update({f"docs/{path.name}": path for path in sorted((settings.BASE_DIR / "docs").glob("*.md"))})
+    root = SHIPPED_MANUAL if SHIPPED_MANUAL.is_dir() else settings.BASE_DIR
+    found = {page.name: root / page.name for page in MANUAL}
+    found.update({f"docs/{path.name}": path for path in sorted((root / "docs").glob("*.md"))})
     return {name: path for name, path in found.items() if path.is_file()}
 
 

@@ -9,6 +9,7 @@ the startup lines from the address the server listens on.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import tomllib
 from dataclasses import dataclass
 
@@ -92,11 +93,15 @@ def pages(origin: str) -> list[Link]:
 
 @functools.cache
 def version() -> str:
-    """LLMSim's version (pyproject.toml), or "" where the file is not deployed."""
+    """LLMSim's version: the checkout's pyproject.toml, else the installed package's, else ""."""
     try:
         with open(settings.BASE_DIR / "pyproject.toml", "rb") as file:
             return tomllib.load(file)["project"]["version"]
     except (OSError, KeyError, tomllib.TOMLDecodeError):
+        pass
+    try:
+        return importlib.metadata.version("llmsim")
+    except importlib.metadata.PackageNotFoundError:
         return ""
 
 

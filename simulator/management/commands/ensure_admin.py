@@ -10,7 +10,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-PASSWORD_FILE = Path(settings.BASE_DIR) / ".llmsim-admin-password"
+# Beside the database and the secret key: the checkout, or the `llmsim` command's data directory.
+PASSWORD_FILE = Path(settings.LLMSIM_DATA_DIR) / ".llmsim-admin-password"
 
 
 class Command(BaseCommand):
@@ -25,7 +26,10 @@ class Command(BaseCommand):
     def handle(self, *args, username: str, **options) -> None:
         User = get_user_model()
         if User.objects.filter(is_superuser=True).exists():
-            self.stdout.write("An admin login exists already (reset it with: python manage.py changepassword admin).")
+            self.stdout.write(
+                "An admin login exists already (reset its password with: python manage.py changepassword admin, "
+                "or llmsim manage changepassword admin)."
+            )
             return
         password = os.environ.get("LLMSIM_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         User.objects.create_superuser(username=username, email="", password=password)
@@ -34,6 +38,4 @@ class Command(BaseCommand):
             return
         PASSWORD_FILE.write_text(password + "\n")
         PASSWORD_FILE.chmod(0o600)
-        self.stdout.write(
-            f"Created admin login '{username}', password: {password} (also saved in {PASSWORD_FILE.name})"
-        )
+        self.stdout.write(f"Created admin login '{username}', password: {password} (also saved in {PASSWORD_FILE})")
