@@ -68,6 +68,10 @@ def pod_specs(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, An
             yield f"{o['kind']}/{o['metadata']['name']}", o["spec"]["template"]["spec"]
 
 
+def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 @pytest.mark.parametrize("directory", [BASE, QUICKSTART], ids=["base", "quickstart"])
 def test_every_rendered_object_is_valid_for_kubernetes(directory: Path, version: str) -> None:
@@ -121,6 +125,13 @@ def test_the_server_command_line_is_one_serve_accepts(base: list[dict[str, Any]]
     assert (options.host, options.port, options.no_migrate) == ("0.0.0.0", "8000", True)
 
 
+def test_a_replica_starts_serving_only_once_the_database_is_migrated(base: list[dict[str, Any]]) -> None:
+    init = the(base, "Deployment", "llmsim")["spec"]["template"]["spec"]["initContainers"]
+    # `migrate --check` applies nothing and exits non-zero while migrations are unapplied.
+    assert [c["command"] for c in init] == [["llmsim", "migrate", "--check"]]
+    assert init[0]["image"] == server_container(base)["image"]
+
+
 def test_the_migration_job_runs_llmsim_migrate_once(base: list[dict[str, Any]]) -> None:
     job = the(base, "Job", "llmsim-migrate")
     assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["llmsim", "migrate"]
@@ -136,7 +147,7 @@ def test_every_pod_runs_as_non_root_on_a_read_only_root_filesystem(base: list[di
         assert spec["securityContext"]["runAsNonRoot"] is True, name
         assert spec["securityContext"]["runAsUser"] == 10001, name
         empty_dirs = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
-        for container in spec["containers"]:
+        for container in containers(spec):
             security = container["securityContext"]
             assert security["readOnlyRootFilesystem"] is True, name
             assert security["allowPrivilegeEscalation"] is False, name
@@ -185,7 +196,7 @@ def test_every_secret_and_configmap_a_pod_uses_exists_in_the_quickstart(quicksta
     rendered = {(o["kind"], o["metadata"]["name"]): set(o.get("data", {})) for o in quickstart}
     used = []  # (pod, kind, name, key or None): every reference a pod could fail to start on
     for pod, spec in pod_specs(quickstart):
-        for container in spec["containers"]:
+        for container in containers(spec):
             for source in container.get("envFrom", []):
                 if "secretRef" in source:
                     used.append((pod, "Secret", source["secretRef"]["name"], None))
@@ -212,7 +223,7 @@ def test_the_quickstart_secret_points_at_its_own_postgres_and_redis(quickstart: 
     assert values["REDIS_URL"] == "redis://llmsim-redis:6379/0"
     assert {"llmsim-postgres", "llmsim-redis"} <= services.keys()
     assert "demo-only" in values["DJANGO_SECRET_KEY"]
-    images = {c["image"] for _, spec in pod_specs(quickstart) for c in spec["containers"]}
+    images = {c["image"] for _, spec in pod_specs(quickstart) for c in containers(spec)}
     assert images == {"llmsim:latest", "postgres:16", "redis:7"}
 
 
@@ -236,5 +247,5 @@ def test_the_image_is_retagged_by_a_kustomize_images_entry(tmp_path: Path) -> No
         "images": [{"name": "llmsim", "newName": "registry.example.com/llmsim", "newTag": "1.2.3"}],
     }
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
-    images = {c["image"] for _, spec in pod_specs(render(tmp_path)) for c in spec["containers"]}
+    images = {c["image"] for _, spec in pod_specs(render(tmp_path)) for c in containers(spec)}
     assert images == {"registry.example.com/llmsim:1.2.3"}
