@@ -1,9 +1,5 @@
 """The package: a wheel built from the project, installed into a fresh venv, and its `llmsim`
-command run from an empty folder with nothing set up.
-
-The fresh venv gets the wheel alone (`--no-deps`); its dependencies come from this venv's
-site-packages through a .pth file, as a download of each of them on every run would be slow.
-The checkout is on no path of it: what runs is what the wheel holds.
+command run from an empty folder with nothing set up (the wheel and the venv: tests/app/installed.py).
 """
 
 from __future__ import annotations
@@ -15,8 +11,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
-import sysconfig
 import time
 import tomllib
 import urllib.request
@@ -26,60 +20,23 @@ from pathlib import Path
 import openai
 import pytest
 
+from tests.app import installed
+from tests.app.installed import clean_env
 from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.live
 
-# What the wheel is built from: the rest of the checkout (tests, bench, scripts) is not shipped.
-FILES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE")
-FOLDERS = ("docs", "simulator", "stats", "llmsim_project")
 START_TIMEOUT_S = 60
-PIP = (sys.executable, "-m", "pip")
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    """The wheel, built without build isolation (this venv's setuptools, no download)."""
-    work = tmp_path_factory.mktemp("wheel")
-    for name in FOLDERS:
-        shutil.copytree(ROOT / name, work / "src" / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in FILES:
-        shutil.copy2(ROOT / name, work / "src" / name)
-    subprocess.run(
-        [*PIP, "wheel", "-q", "--no-deps", "--no-build-isolation", "--wheel-dir", work / "dist", work / "src"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    (built,) = (work / "dist").glob("llmsim-*.whl")
-    return built
+    return installed.wheel(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
-def venv(wheel, tmp_path_factory) -> Path:
-    """A fresh venv with the wheel installed; the dependencies are this venv's."""
-    where = tmp_path_factory.mktemp("venv") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", where], check=True, timeout=60)
-    subprocess.run(
-        [*PIP, "-q", "--python", where / "bin" / "python", "install", "--no-deps", wheel],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    (site_packages,) = (where / "lib").glob("python3*/site-packages")
-    dependencies = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (site_packages / "llmsim-test-dependencies.pth").write_text("\n".join(sorted(dependencies)) + "\n")
-    return where
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment of a user who set nothing: no LLMSim, Django or database settings."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("LLMSIM_", "DJANGO_", "PYTHON")) and name not in ("DATABASE_URL", "REDIS_URL")
-    }
-    return {**env, "PYTHONUNBUFFERED": "1", **extra}
+def venv(tmp_path_factory) -> Path:
+    return installed.venv(tmp_path_factory)
 
 
 def llmsim(venv: Path, *args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
