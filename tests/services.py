@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlparse, urlunparse
@@ -77,3 +79,30 @@ def fresh_postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def container_tools() -> None:
+    """Rootful podman, podman-compose and the base images of scripts/container-base, or
+    skip (fail under LLMSIM_REQUIRE_SERVICES) with what is missing."""
+    missing = [tool for tool in ("podman", "podman-compose") if shutil.which(tool) is None]
+    if missing:
+        _unavailable(f"{' and '.join(missing)} not installed: run scripts/container-base (as root)")
+    if os.geteuid() != 0:
+        _unavailable("the compose stack runs on rootful podman: run the tests as root")
+    absent = [image for image in CONTAINER_BASE_IMAGES if not _podman_has(image)]
+    if absent:
+        _unavailable(f"no local image {', '.join(absent)}: run scripts/container-base")
+
+
+# What scripts/container-base builds: the names in Dockerfile and docker-compose.yml.
+CONTAINER_BASE_IMAGES = (
+    "docker.io/library/debian:bookworm-slim",
+    "docker.io/library/postgres:15-bookworm",
+    "docker.io/library/redis:7-bookworm",
+    "docker.io/library/haproxy:2.6-bookworm",
+    "docker.io/prom/prometheus:v2.42.0",
+)
+
+
+def _podman_has(image: str) -> bool:
+    return subprocess.run(["podman", "image", "exists", image], check=False).returncode == 0
