@@ -81,6 +81,19 @@ def test_ensure_admin_creates_one_login_without_a_prompt(monkeypatch, capsys):
     assert "exists already" in capsys.readouterr().out
 
 
+def test_an_empty_admin_password_variable_counts_as_unset(monkeypatch, capsys, tmp_path):
+    from django.contrib.auth import get_user_model
+
+    from simulator.management.commands import ensure_admin
+
+    monkeypatch.setattr(ensure_admin, "PASSWORD_FILE", tmp_path / ".llmsim-admin-password")
+    monkeypatch.setenv("LLMSIM_ADMIN_PASSWORD", "")
+    call_command("ensure_admin")
+    generated = (tmp_path / ".llmsim-admin-password").read_text().strip()
+    assert len(generated) >= 12 and generated in capsys.readouterr().out
+    assert get_user_model().objects.get(username="admin").check_password(generated)
+
+
 def rule_form(scenario_id: int, rule: dict) -> dict:
     """The response rule add form, for a rule of the scenario `scenario_id`."""
     data = {

@@ -31,9 +31,11 @@ class Command(BaseCommand):
                 "or llmsim manage changepassword admin)."
             )
             return
-        password = os.environ.get("LLMSIM_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        # Set but empty (a compose file's or a template's blank) counts as not set.
+        chosen = os.environ.get("LLMSIM_ADMIN_PASSWORD", "")
+        password = chosen or secrets.token_urlsafe(12)
         User.objects.create_superuser(username=username, email="", password=password)
-        if "LLMSIM_ADMIN_PASSWORD" in os.environ:
+        if chosen:
             self.stdout.write(f"Created admin login '{username}' with the password from LLMSIM_ADMIN_PASSWORD.")
             return
         PASSWORD_FILE.write_text(password + "\n")
