@@ -305,9 +305,12 @@ def test_prometheus_scrapes_both_replicas(stack: Stack) -> None:
     }
 
 
-def test_the_image_runs_unprivileged_with_a_health_check_and_stops_quickly(stack: Stack) -> None:
+def test_the_image_runs_unprivileged_and_read_only_with_a_health_check_and_stops_quickly(stack: Stack) -> None:
     name = stack.replica("llmsim-2")
     assert podman("exec", name, "id", "-u") == "10001"
+    # The compose file runs it read-only, as Kubernetes does: the server needs no more.
+    refused = subprocess.run(["podman", "exec", name, "touch", "/opt/llmsim/x"], capture_output=True, text=True)
+    assert refused.returncode != 0 and "Read-only file system" in refused.stderr
     assert json.loads(podman("image", "inspect", "--format", "{{json .Config.Healthcheck}}", IMAGE))["Test"]
     podman("healthcheck", "run", name)  # exits non-zero when /health does not answer
     started = time.monotonic()
