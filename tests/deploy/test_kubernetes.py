@@ -5,7 +5,9 @@ keeps a deployment up (probes, non-root, migrations once, references that resolv
 from __future__ import annotations
 
 import base64
+import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -62,6 +64,18 @@ def server_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return the(objects, "Deployment", "llmsim")["spec"]["template"]["spec"]["containers"][0]
 
 
+def invoked(container: dict[str, Any]) -> list[str]:
+    """What the container runs: the Dockerfile's ENTRYPOINT (or `command`) and `args`."""
+    entrypoint = container.get("command") or IMAGE_ENTRYPOINT
+    return [*entrypoint, *container.get("args", [])]
+
+
+# The image's ENTRYPOINT, from the top-level Dockerfile (JSON form).
+IMAGE_ENTRYPOINT = json.loads(
+    re.search(r"^ENTRYPOINT (\[.*\])$", (ROOT / "Dockerfile").read_text(), re.MULTILINE).group(1)
+)
+
+
 def pod_specs(objects: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any]]]:
     for o in objects:
         if o["kind"] in ("Deployment", "StatefulSet", "Job"):
@@ -110,8 +124,9 @@ def test_the_server_runs_two_replicas_probed_on_health(base: list[dict[str, Any]
 
 
 def test_the_server_listens_on_all_interfaces_without_migrating(base: list[dict[str, Any]]) -> None:
-    command = server_container(base)["command"]
-    assert command[:2] == ["llmsim", "serve"]
+    command = invoked(server_container(base))
+    # tini stays process 1 (it passes SIGTERM on and reaps the workers).
+    assert command[:4] == ["tini", "--", "llmsim", "serve"]
     assert command[command.index("--host") + 1] == "0.0.0.0"
     assert command[command.index("--port") + 1] == "8000"
     assert "--no-migrate" in command  # the Job migrates; replicas must not race it
@@ -121,20 +136,20 @@ def test_the_server_command_line_is_one_serve_accepts(base: list[dict[str, Any]]
     # `llmsim serve` takes `manage.py serve`'s flags: a misspelt one stops every pod.
     from simulator.management.commands.serve import Command
 
-    options = Command().create_parser("manage.py", "serve").parse_args(server_container(base)["command"][2:])
+    options = Command().create_parser("manage.py", "serve").parse_args(invoked(server_container(base))[4:])
     assert (options.host, options.port, options.no_migrate) == ("0.0.0.0", "8000", True)
 
 
 def test_a_replica_starts_serving_only_once_the_database_is_migrated(base: list[dict[str, Any]]) -> None:
     init = the(base, "Deployment", "llmsim")["spec"]["template"]["spec"]["initContainers"]
     # `migrate --check` applies nothing and exits non-zero while migrations are unapplied.
-    assert [c["command"] for c in init] == [["llmsim", "migrate", "--check"]]
+    assert [invoked(c) for c in init] == [["tini", "--", "llmsim", "migrate", "--check"]]
     assert init[0]["image"] == server_container(base)["image"]
 
 
 def test_the_migration_job_runs_llmsim_migrate_once(base: list[dict[str, Any]]) -> None:
     job = the(base, "Job", "llmsim-migrate")
-    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["llmsim", "migrate"]
+    assert invoked(job["spec"]["template"]["spec"]["containers"][0]) == ["tini", "--", "llmsim", "migrate"]
     assert job["spec"]["backoffLimit"] >= 1
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
     assert job["spec"].get("parallelism", 1) == 1
