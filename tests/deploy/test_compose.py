@@ -142,7 +142,9 @@ def stack() -> Iterator[Stack]:
         ["podman", "image", "inspect", "--format", "{{.Id}}", IMAGE], capture_output=True, text=True, check=False
     ).stdout.strip()
     try:
-        podman("build", "--format", "docker", "--pull=never", "-t", IMAGE, str(ROOT), timeout=900)
+        # As `docker compose up` builds it, from the compose file's `build: .`; once,
+        # since the replicas and the migration share the image.
+        running.compose("build", "migrate", timeout=900)
         running.compose("up", "-d", *SERVICES)
         eventually(lambda: get_json(running.url + "/health")["status"] == "ok", 120, "the load balancer answered")
         for service in REPLICAS:
