@@ -8,6 +8,8 @@
 
 # Stage 1: the virtual environment, with the package and its dependencies.
 FROM debian:bookworm-slim AS build
+# Names this stage's leftover images, so that tests can clear them and nothing else.
+LABEL io.llmsim.stage=build
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
     && rm -rf /var/lib/apt/lists/*

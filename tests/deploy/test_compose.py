@@ -178,7 +178,8 @@ def _take_down(running: Stack, previous_image: str) -> None:
     ).stdout.strip()
     if previous_image and previous_image != current:
         subprocess.run(["podman", "rmi", previous_image], capture_output=True, check=False)
-    subprocess.run(["podman", "image", "prune", "--force", "--filter", "until=1h"], capture_output=True, check=False)
+    stale_build_stages = ["--filter", "label=io.llmsim.stage=build", "--filter", "until=1h"]
+    subprocess.run(["podman", "image", "prune", "--force", *stale_build_stages], capture_output=True, check=False)
 
 
 def test_the_official_sdks_are_answered_through_the_load_balancer(stack: Stack) -> None:
