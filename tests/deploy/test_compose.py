@@ -155,9 +155,9 @@ def stack() -> Iterator[Stack]:
 
 
 def _take_down(running: Stack, previous_image: str) -> None:
-    # Containers with their anonymous volumes (the images' VOLUMEs), then the network
-    # and the named volumes (and the network); then the image this run replaced, and build stages older
-    # than an hour, so that runs do not pile up images on the disk.
+    # Containers with their anonymous volumes (the images' VOLUMEs), the named volumes
+    # and the network; then the image this run replaced, and build stages older than a
+    # day (a later run reuses their cached layers), so that runs do not pile up images.
     names = running.containers()
     if names:
         subprocess.run(["podman", "rm", "--force", "--volumes", *names], capture_output=True, check=False)
@@ -178,7 +178,7 @@ def _take_down(running: Stack, previous_image: str) -> None:
     ).stdout.strip()
     if previous_image and previous_image != current:
         subprocess.run(["podman", "rmi", previous_image], capture_output=True, check=False)
-    stale_build_stages = ["--filter", "label=io.llmsim.stage=build", "--filter", "until=1h"]
+    stale_build_stages = ["--filter", "label=io.llmsim.stage=build", "--filter", "until=24h"]
     subprocess.run(["podman", "image", "prune", "--force", *stale_build_stages], capture_output=True, check=False)
 
 
