@@ -35,6 +35,7 @@ from simulator.recording.cassettes import (
     RecordedResponse,
     now_iso,
 )
+from simulator.server import transport
 
 logger = logging.getLogger(__name__)
 
@@ -318,12 +319,11 @@ class RecordingProxy:
                 ),
             )
         if dropped is not None:
-            if exchange is not None:
-                await self._write(exchange, scope)
-            # ASGI has no message for "drop": raising after what arrived makes the server
-            # close the connection without the body's end, as the upstream did.
-            raise UpstreamDropped(f"{method} {path}: the upstream {upstream} dropped the connection ({dropped})")
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+            message = f"{method} {path}: the upstream {upstream} dropped the connection mid-answer ({dropped})"
+            await drop_connection(send, message)
+            logger.warning("%s; so did the recorder", message)
+        else:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
         return exchange
 
     async def _write(self, exchange: Exchange, scope: dict) -> None:
@@ -339,6 +339,18 @@ class RecordingProxy:
 
 class UpstreamDropped(ConnectionError):
     """The upstream closed the connection amid its answer; the client's is closed the same way."""
+
+
+async def drop_connection(send: Any, message: str) -> None:
+    """Close the client's connection without the body's end, as the upstream closed ours.
+
+    ASGI has no message for it. Where the server's transport can be reached (uvicorn) it
+    is aborted; otherwise raising after what arrived makes the server close the
+    connection mid-response (and log a traceback).
+    """
+    if not transport.abort(send):
+        raise UpstreamDropped(message)
+    await asyncio.sleep(0)  # the server sees the connection lost before the application returns
 
 
 def upstream_headers(raw: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:

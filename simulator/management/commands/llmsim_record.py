@@ -7,6 +7,7 @@ or to the upstreams given, and writes each generation exchange as a cassette
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from pathlib import Path
@@ -114,6 +115,8 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"--cassettes {path}: cannot use the directory ({exc.strerror or exc})") from None
         app = RecordingProxy(upstreams, directory, redact=options["redact"])
+        # httpx2 logs each request's URL at INFO: a Gemini client's ?key= would reach the log.
+        logging.getLogger("httpx2").setLevel(logging.WARNING)
         host, port = options["host"], options["port"]
         shown_host = f"[{host}]" if ":" in host else host
         base = f"http://{shown_host}:{port}"
