@@ -340,6 +340,10 @@ def test_it_updates_an_existing_profile_and_the_servers_snapshot_version(cassett
     assert "calib-gpt: updated: ttft_mean_ms 600 → " in out
     assert not ModelProfile.objects.filter(model_id="calib-gemini").exists()  # --model: only that one
     assert read_version() > version
+    # A second run finds nothing to change, and does not make the servers reload.
+    version = read_version()
+    assert "calib-gpt: unchanged" in calibrate("--cassettes", str(cassettes), "--model", "calib-gpt")
+    assert read_version() == version
 
 
 @pytest.mark.django_db
