@@ -24,7 +24,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from simulator.recording.cassettes import Exchange, model_of, read_directory
+from simulator.recording.cassettes import Chunk, Exchange, model_of, read_directory
 
 # Prefill is only fitted when enough prompts of different enough sizes were seen:
 # with prompts all about the same size the slope is noise.
@@ -101,14 +101,14 @@ def samples_of(exchange: Exchange) -> StreamSample | None:
 def _events(exchange: Exchange) -> Iterator[_Event]:
     chunks = exchange.response.chunks or ()
     content_type = exchange.response.headers.get("content-type", "")
-    joined_start = "".join(chunk.text for chunk in chunks[:1]).lstrip()
-    if "event-stream" not in content_type and joined_start.startswith("["):
+    looks_like_array = "".join(chunk.text for chunk in chunks).lstrip().startswith("[")
+    if "event-stream" not in content_type and looks_like_array:
         yield from _json_array_events(chunks)
     else:
         yield from _sse_events(chunks)
 
 
-def _sse_events(chunks: Iterable) -> Iterator[_Event]:
+def _sse_events(chunks: Iterable[Chunk]) -> Iterator[_Event]:
     # Each chunk is one whole SSE event by the cassette contract; splitting on blank lines
     # anyway keeps a hand-written cassette with several events in one chunk readable.
     for chunk in chunks:
@@ -134,7 +134,7 @@ def _type_of(payload: Any) -> str:
     return payload.get("type", "") if isinstance(payload, dict) else ""
 
 
-def _json_array_events(chunks: tuple) -> Iterator[_Event]:
+def _json_array_events(chunks: tuple[Chunk, ...]) -> Iterator[_Event]:
     """Gemini without alt=sse streams one JSON array in arbitrary pieces: each element
     arrived when the piece holding its last character did."""
     text = "".join(chunk.text for chunk in chunks)
