@@ -52,7 +52,7 @@ MANUAL = (
         "rules, sequences, error profiles, override headers, rate limits, import/export, management API",
     ),
     Page("docs/providers.md", "Providers", "what each OpenAI, Anthropic and Gemini API supports, and what not"),
-    Page("docs/deployment.md", "Deployment", "pip, Kubernetes; what replicas share and what each keeps"),
+    Page("docs/deployment.md", "Deployment", "pip, Docker, docker-compose, Kubernetes; what replicas share"),
     Page("docs/testing-with-llmsim.md", "Testing with LLMSim", "the pytest fixture, CI jobs, SDK base-URL variables"),
     Page("docs/observability.md", "Observability", "/llmsim/stats, /metrics, the dashboard, llmsim_top, logs"),
     Page("docs/architecture.md", "Architecture", "the floor plan of the code, one request's flow, dependency rules"),
