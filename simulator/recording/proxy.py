@@ -170,9 +170,8 @@ def wants_stream(path: str, body: Any) -> bool:
     return path.endswith(":streamGenerateContent") or (isinstance(body, dict) and body.get("stream") is True)
 
 
-def decoded_headers(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Header pairs as a lower-case dict (a repeated header keeps its last value)."""
-    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+def decoded_headers(raw: Sequence[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
 
 
 class RecordingProxy:
@@ -306,13 +305,13 @@ class RecordingProxy:
                 request=RecordedRequest(
                     method=method,
                     path=path,
-                    query=anonymiser.query(dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))),
+                    query=anonymiser.query(parse_qsl(scope.get("query_string", b"").decode("latin-1"))),
                     headers=anonymiser.headers(decoded_headers(scope["headers"])),
                     **request_body,
                 ),
                 response=RecordedResponse(
                     status=response.status_code,
-                    headers=anonymiser.response_headers(recorded_response_headers(response.headers.raw)),
+                    headers=anonymiser.response_headers(decoded_headers(response.headers.raw)),
                     duration_ms=duration_ms,
                     complete=dropped is None,
                     **recording.response_fields(),
@@ -373,11 +372,6 @@ def client_headers(raw: Sequence[tuple[bytes, bytes]], keep_length: bool) -> lis
     if not keep_length:
         dropped.add("content-length")
     return [(name.lower(), value) for name, value in raw if name.decode("latin-1").lower() not in dropped]
-
-
-def recorded_response_headers(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
-    dropped = {*HOP_BY_HOP, "content-length", "content-encoding", "set-cookie"}
-    return {name: value for name, value in decoded_headers(raw).items() if name not in dropped}
 
 
 async def read_body(receive: Any) -> bytes:

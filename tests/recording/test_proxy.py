@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,10 +24,13 @@ import anthropic
 import httpx2
 import openai
 import pytest
+from django.core.management import CommandError, call_command
 from google import genai
 
+from simulator.management.commands.llmsim_record import upstream_url
+from simulator.recording.anonymise import Anonymiser
 from simulator.recording.cassettes import Exchange, read_directory
-from simulator.recording.proxy import provider_of
+from simulator.recording.proxy import Recording, SseSplitter, provider_of
 from tests.conftest import INSTANT, ROOT, free_port
 
 LIVE_SERVERS = ("serve",)
@@ -434,10 +438,67 @@ def test_routes_other_than_generation_are_forwarded_not_recorded(recorder):
 
 
 def test_no_cassette_holds_a_key_or_an_email_address(recorder):
-    # Last in the module: it reads every cassette the tests above recorded.
+    # After every test that records: it reads every cassette they wrote.
     texts = [path.read_text() for path in recorder.files()]
     assert len(texts) >= 8
     for text in texts:
         assert API_KEY not in text
         assert EMAIL not in text
         assert "@example.com" not in text
+
+
+def test_sse_events_are_cut_at_blank_lines_across_and_within_reads():
+    splitter = SseSplitter()
+    assert splitter.feed(b"event: a\ndata: 1") == []
+    assert splitter.feed(b"\n\nevent: b\r\ndata: 2\r\n\r\ndata: ") == [
+        "event: a\ndata: 1\n\n",
+        "event: b\r\ndata: 2\r\n\r\n",
+    ]
+    assert splitter.feed(b"3\n") == []
+    assert splitter.feed(b"\n") == ["data: 3\n\n"]
+    assert splitter.feed(b"data: unfinished") == []
+    assert splitter.rest() == "data: unfinished"
+
+
+def test_a_stream_past_the_cassette_limit_is_not_kept():
+    recording = Recording(Anonymiser(), limit_bytes=40, streamed=True, sse=True)
+    recording.add(1.0, b"data: " + b"x" * 10 + b"\n\n")
+    assert not recording.too_large
+    recording.add(2.0, b"data: " + b"y" * 50)  # an event that has not ended yet, already too large
+    assert recording.too_large
+    assert recording.response_fields() == {"chunks": ()}
+
+
+def test_a_split_utf8_character_of_a_json_stream_is_kept_whole():
+    recording = Recording(Anonymiser(), limit_bytes=1000, streamed=True, sse=False)
+    encoded = '[{"text": "é"}]'.encode()
+    cut = encoded.index("é".encode()) + 1
+    recording.add(1.0, encoded[:cut])
+    recording.add(2.0, encoded[cut:])
+    recording.finish(3.0)
+    assert "".join(chunk.text for chunk in recording.chunks.chunks) == '[{"text": "é"}]'
+    assert [chunk.at_ms for chunk in recording.chunks.chunks] == [1.0, 2.0]
+
+
+@pytest.mark.parametrize(
+    ("argument", "problem"),
+    [
+        ("ftp://example.com", "the scheme must be http or https"),
+        ("https://", "it has no host"),
+        ("https://api.openai.com/v1", "give only scheme://host[:port]"),
+        ("https://user:pw@api.openai.com", "credentials do not belong in it"),
+    ],
+)
+def test_a_bad_upstream_url_is_refused_with_the_reason(argument, problem, tmp_path):
+    with pytest.raises(CommandError, match=re.escape(problem)):
+        call_command("llmsim_record", "--cassettes", str(tmp_path), "--upstream-anthropic", argument)
+
+
+def test_the_upstream_urls_keep_scheme_host_and_port():
+    assert upstream_url("http://127.0.0.1:8000/", "--upstream") == "http://127.0.0.1:8000"
+    assert upstream_url("https://api.openai.com", "--upstream") == "https://api.openai.com"
+
+
+def test_a_bad_redact_pattern_is_refused(tmp_path):
+    with pytest.raises(CommandError, match="--redact"):
+        call_command("llmsim_record", "--cassettes", str(tmp_path), "--redact", "(unclosed")

@@ -8,13 +8,13 @@ or to the upstreams given, and writes each generation exchange as a cassette
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError
 
+from simulator.recording.anonymise import Anonymiser
 from simulator.recording.cassettes import (
     DEFAULT_MAX_CASSETTE_BYTES,
     DEFAULT_MAX_DIRECTORY_BYTES,
@@ -101,11 +101,10 @@ class Command(BaseCommand):
             given = options[option] or options["upstream"]
             name = f"--upstream-{provider}" if options[option] else "--upstream"
             upstreams[provider] = upstream_url(given, name) if given else REAL_UPSTREAMS[provider]
-        for pattern in options["redact"]:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise CommandError(f"--redact {pattern!r}: not a regular expression ({exc})") from None
+        try:
+            Anonymiser(options["redact"])  # the proxy makes one per exchange: check the patterns once, here
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         for limit in ("max_cassette_bytes", "max_directory_bytes"):
             if options[limit] < 1:
                 raise CommandError(f"--{limit.replace('_', '-')} must be at least 1")
