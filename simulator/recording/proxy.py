@@ -240,10 +240,13 @@ class RecordingProxy:
             message = f"LLMSim recorder: the upstream {upstream} could not be reached ({reason})"
             await send_json(send, 502, {"error": {"message": message, "type": "upstream_unreachable"}})
             return
+        client_gone = asyncio.Event()
+        watcher = asyncio.create_task(watch_disconnect(receive, client_gone))
         try:
-            exchange = await self._relay(scope, body, provider, upstream, response, started, send)
+            exchange = await self._relay(scope, body, provider, upstream, response, started, send, client_gone)
         finally:
-            await response.aclose()
+            watcher.cancel()
+            await response.aclose()  # a client that left ends the upstream's answer too (and its bill)
         if exchange is not None:
             await self._write(exchange, scope)
 
@@ -256,6 +259,7 @@ class RecordingProxy:
         response: httpx2.Response,
         started: float,
         send: Any,
+        client_gone: asyncio.Event,
     ) -> Exchange | None:
         """Pass the answer to the client as it arrives; return what to record, or None."""
         method, path = scope["method"], scope["path"]
@@ -281,6 +285,9 @@ class RecordingProxy:
         dropped: httpx2.TransportError | None = None
         try:
             async for data in response.aiter_bytes():
+                if client_gone.is_set():
+                    logger.info("%s %s: the client left amid the answer: not recorded", method, path)
+                    return None
                 at_ms = (time.monotonic() - started) * 1000
                 await send({"type": "http.response.body", "body": data, "more_body": True})
                 if recorded:
@@ -372,6 +379,13 @@ def client_headers(raw: Sequence[tuple[bytes, bytes]], keep_length: bool) -> lis
     if not keep_length:
         dropped.add("content-length")
     return [(name.lower(), value) for name, value in raw if name.decode("latin-1").lower() not in dropped]
+
+
+async def watch_disconnect(receive: Any, client_gone: asyncio.Event) -> None:
+    """Set `client_gone` when the client disconnects (the request body has been read by now)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    client_gone.set()
 
 
 async def read_body(receive: Any) -> bytes:

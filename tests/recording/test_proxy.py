@@ -399,6 +399,21 @@ def test_a_stream_the_upstream_drops_is_dropped_for_the_client_and_recorded_inco
     assert "[DONE]" not in "".join(chunk.text for chunk in exchange.response.chunks)
 
 
+def test_a_client_that_leaves_mid_stream_ends_the_exchange_unrecorded(recorder):
+    body = {"model": OPENAI_MODEL, "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    headers = {"Authorization": f"Bearer {API_KEY}", **SCHEDULE, "x-llmsim-tokens": "60"}  # about 2 s
+    before = len(recorder.files())
+    with (
+        httpx2.Client() as client,
+        client.stream("POST", f"{recorder.base_url}/v1/chat/completions", json=body, headers=headers) as response,
+    ):
+        first = next(response.iter_bytes())
+    assert first.startswith(b"data: ")
+    time.sleep(3)  # past the whole stream's end, had the recorder kept reading it
+    assert len(recorder.files()) == before
+    assert "the client left amid the answer" in recorder.log()
+
+
 def test_an_unreachable_upstream_answers_502_and_records_nothing(recorders):
     recorder = recorders["unreachable"]
     status, answer = post(recorder.base_url, "/v1/chat/completions", {"model": OPENAI_MODEL, "messages": []})
