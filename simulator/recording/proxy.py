@@ -19,7 +19,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -103,20 +103,17 @@ class SseSplitter:
         return text
 
 
-@dataclass
 class Recording:
     """What one exchange keeps of its answer as it passes, within the cassette limit."""
 
-    anonymiser: Anonymiser
-    limit_bytes: int
-    streamed: bool
-    sse: bool
-    chunks: ChunkBuffer = field(init=False)
-    body: bytearray = field(default_factory=bytearray)
-    too_large: bool = False
-
-    def __post_init__(self) -> None:
-        self.chunks = ChunkBuffer(self.limit_bytes)
+    def __init__(self, anonymiser: Anonymiser, limit_bytes: int, streamed: bool, sse: bool) -> None:
+        self.anonymiser = anonymiser
+        self.limit_bytes = limit_bytes
+        self.streamed = streamed  # kept as chunks; otherwise one body
+        self.sse = sse  # chunks are whole SSE events; otherwise the pieces as they were read
+        self.too_large = False  # forwarded in full, not recorded
+        self.chunks = ChunkBuffer(limit_bytes)
+        self.body = bytearray()
         self.splitter = SseSplitter()
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
@@ -174,6 +171,20 @@ def decoded_headers(raw: Sequence[tuple[bytes, bytes]]) -> list[tuple[str, str]]
     return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in raw]
 
 
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """One request on its way upstream: what the answer's relay needs to know about it."""
+
+    method: str
+    path: str
+    scope: dict
+    body: bytes
+    provider: str
+    upstream: str
+    recorded_at: str  # when it was sent (UTC, ISO 8601)
+    started: float  # time.monotonic() then: chunk times count from it
+
+
 class RecordingProxy:
     """An ASGI application: forward /v1 and /v1beta to each provider's upstream, record the generation routes."""
 
@@ -194,7 +205,9 @@ class RecordingProxy:
         # Made inside the running loop: its connection pool belongs to that loop.
         if self._client is None:
             timeout = httpx2.Timeout(None, connect=CONNECT_TIMEOUT_S)  # a stream may pause for minutes
-            self._client = httpx2.AsyncClient(timeout=timeout, follow_redirects=False)
+            # No cap on connections: a waiting request would stall with no timeout to end it.
+            limits = httpx2.Limits(max_connections=None, max_keepalive_connections=100)
+            self._client = httpx2.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
         return self._client
 
     async def aclose(self) -> None:
@@ -232,7 +245,7 @@ class RecordingProxy:
         url = upstream + raw_path.decode("latin-1") + ("?" + query_string.decode("latin-1") if query_string else "")
         headers = upstream_headers(scope["headers"])
         request = self.client.build_request(scope["method"], url, headers=headers, content=body)
-        started = time.monotonic()
+        trip = Trip(scope["method"], path, scope, body, provider, upstream, now_iso(), time.monotonic())
         try:
             response = await self.client.send(request, stream=True)
         except httpx2.TransportError as exc:
@@ -243,35 +256,28 @@ class RecordingProxy:
         client_gone = asyncio.Event()
         watcher = asyncio.create_task(watch_disconnect(receive, client_gone))
         try:
-            exchange = await self._relay(scope, body, provider, upstream, response, started, send, client_gone)
+            exchange = await self._relay(trip, response, send, client_gone)
         finally:
             watcher.cancel()
             await response.aclose()  # a client that left ends the upstream's answer too (and its bill)
         if exchange is not None:
-            await self._write(exchange, scope)
+            await self._write(exchange)
 
     async def _relay(
-        self,
-        scope: dict,
-        body: bytes,
-        provider: str,
-        upstream: str,
-        response: httpx2.Response,
-        started: float,
-        send: Any,
-        client_gone: asyncio.Event,
+        self, trip: Trip, response: httpx2.Response, send: Any, client_gone: asyncio.Event
     ) -> Exchange | None:
         """Pass the answer to the client as it arrives; return what to record, or None."""
-        method, path = scope["method"], scope["path"]
+        method, path, body, started = trip.method, trip.path, trip.body, trip.started
         recorded = is_recorded(method, path)
+        request_too_large = len(body) > self.directory.max_cassette_bytes
         anonymiser = Anonymiser(self.redact)
-        request_body = body_fields(body, anonymiser) if recorded else {}
+        request_body = body_fields(body, anonymiser) if recorded and not request_too_large else {}
         content_type = response.headers.get("content-type", "")
         sse = content_type.startswith("text/event-stream")
         # An error answering a stream request is one JSON body, as it would be without streaming.
         streamed = sse or (wants_stream(path, request_body.get("body")) and response.status_code < 400)
         recording = Recording(anonymiser, self.directory.max_cassette_bytes, streamed, sse)
-        recording.too_large = len(body) > self.directory.max_cassette_bytes
+        recording.too_large = request_too_large
         # The bytes passed on are decoded (should the upstream compress despite identity),
         # so a length given for encoded ones would be wrong.
         keep_length = not streamed and "content-encoding" not in response.headers
@@ -306,14 +312,14 @@ class RecordingProxy:
             )
         elif recorded:
             exchange = Exchange(
-                provider=provider,
-                upstream=upstream,
-                recorded_at=now_iso(),
+                provider=trip.provider,
+                upstream=trip.upstream,
+                recorded_at=trip.recorded_at,
                 request=RecordedRequest(
                     method=method,
                     path=path,
-                    query=anonymiser.query(parse_qsl(scope.get("query_string", b"").decode("latin-1"))),
-                    headers=anonymiser.headers(decoded_headers(scope["headers"])),
+                    query=anonymiser.query(parse_qsl(trip.scope.get("query_string", b"").decode("latin-1"))),
+                    headers=anonymiser.headers(decoded_headers(trip.scope["headers"])),
                     **request_body,
                 ),
                 response=RecordedResponse(
@@ -325,14 +331,14 @@ class RecordingProxy:
                 ),
             )
         if dropped is not None:
-            message = f"{method} {path}: the upstream {upstream} dropped the connection mid-answer ({dropped})"
+            message = f"{method} {path}: the upstream {trip.upstream} dropped the connection mid-answer ({dropped})"
             await drop_connection(send, message)
             logger.warning("%s; so did the recorder", message)
         else:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         return exchange
 
-    async def _write(self, exchange: Exchange, scope: dict) -> None:
+    async def _write(self, exchange: Exchange) -> None:
         # One writer at a time: the directory's sequence number and byte count are not thread-safe.
         if self._write_lock is None:
             self._write_lock = asyncio.Lock()
@@ -340,7 +346,7 @@ class RecordingProxy:
             try:
                 await asyncio.to_thread(self.directory.write, exchange)
             except CassetteLimit as exc:
-                logger.warning("%s %s: %s", scope["method"], scope["path"], exc)
+                logger.warning("%s %s: %s", exchange.request.method, exchange.request.path, exc)
 
 
 class UpstreamDropped(ConnectionError):
