@@ -350,6 +350,30 @@ def test_gemini_generate_and_stream_are_recorded(recorder, upstream):
     assert 200 <= streamed.response.chunks[0].at_ms <= 900
 
 
+def test_a_gemini_stream_without_sse_is_recorded_as_the_pieces_of_its_json_array(recorder):
+    path = f"/v1beta/models/{GEMINI_MODEL}:streamGenerateContent"
+    body = {"contents": [{"parts": [{"text": "Hi"}]}]}
+
+    def stream() -> bytes:
+        with (
+            httpx2.Client() as client,
+            client.stream(
+                "POST", f"{recorder.base_url}{path}", json=body, headers={"x-goog-api-key": API_KEY, **SCHEDULE}
+            ) as response,
+        ):
+            assert response.status_code == 200
+            return b"".join(response.iter_bytes())
+
+    received, exchange = recorded(recorder, stream)
+    chunks = exchange.response.chunks
+    assert len(chunks) > 1
+    assert "".join(chunk.text for chunk in chunks) == received.decode()
+    assert all(part["candidates"][0]["content"]["role"] == "model" for part in json.loads(received))
+    assert exchange.response.headers["content-type"].startswith("application/json")
+    assert exchange.request.query == {}
+    assert "x-goog-api-key" not in exchange.request.headers
+
+
 def test_the_key_query_parameter_is_forwarded_and_never_written(recorder):
     path = f"/v1beta/models/{GEMINI_MODEL}:countTokens?key={API_KEY}"
     body = {"contents": [{"parts": [{"text": "How many?"}]}]}
