@@ -24,7 +24,9 @@ from pathlib import Path
 COMMANDS = {
     "serve": ("serve", "serve the simulated APIs (flags: llmsim serve --help)"),
     "migrate": ("migrate", "create or update the database's tables, then exit (run once before replicas start)"),
-    "import": ("llmsim_import", "import scenarios, rules and profiles from a YAML or JSON file"),
+    "import": ("llmsim_import", "import scenarios, rules and profiles from a YAML or JSON file, or cassettes"),
+    "record": ("llmsim_record", "forward to the real providers and record what they answer, as cassettes"),
+    "calibrate": ("llmsim_calibrate", "fit the models' latency profiles to recorded streams"),
     "export": ("llmsim_export", "export scenarios, rules and profiles as YAML or JSON"),
     "top": ("llmsim_top", "watch a running server's stats in the terminal"),
     "token": ("llmsim_token", "print (or create) a user's management API token"),

@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 
 from simulator import process_overrides
 from simulator.engine.rules import Match, RuleError, describe, parse_action
-from simulator.models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
+from simulator.models import ErrorProfile, ModelProfile, Recording, ResponseRule, Scenario, SimulatorSettings
 
 
 def one_line(text: str) -> str:
@@ -256,6 +256,20 @@ class ScenarioForm(forms.ModelForm):
         widgets = {name: forms.Textarea(attrs={"rows": 2, "cols": 80}) for name in ("description", "fixed_text")}
 
 
+class RecordingInline(admin.TabularInline):
+    """A replay scenario's recordings, one line each, read-only: they come from cassettes."""
+
+    model = Recording
+    extra = 0
+    can_delete = True
+    fields = ("source", "provider", "model", "stream", "status", "complete", "duration_ms", "last_user_text")
+    readonly_fields = fields
+    verbose_name_plural = "recordings (replayed when a request matches; llmsim import --cassettes)"
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Scenario)
 class ScenarioAdmin(admin.ModelAdmin):
     form = ScenarioForm
@@ -271,7 +285,7 @@ class ScenarioAdmin(admin.ModelAdmin):
     )
     list_filter = ("generator", "error_profile")
     search_fields = ("name", "description", "rules__name")
-    inlines = (ResponseRuleInline,)
+    inlines = (ResponseRuleInline, RecordingInline)
     fieldsets = (
         (None, {"fields": ("name", "description")}),
         (
@@ -286,6 +300,13 @@ class ScenarioAdmin(admin.ModelAdmin):
                 "fields": ("requests_per_minute", "tokens_per_minute", "enforce_model_rate_limits"),
                 "description": "Limits set here are enforced (429 when spent). Without them the model profiles' "
                 "default limits count: reported in the headers, and enforced as the last field says.",
+            },
+        ),
+        (
+            "Replay (scenarios with recordings: llmsim import --cassettes)",
+            {
+                "fields": ("replay_match", "replay_speed", "replay_unmatched", "replay_redact"),
+                "classes": ("collapse",),
             },
         ),
     )

@@ -54,6 +54,7 @@ MANUAL = (
     Page("docs/providers.md", "Providers", "what each OpenAI, Anthropic and Gemini API supports, and what not"),
     Page("docs/deployment.md", "Deployment", "pip, Docker, docker-compose, Kubernetes; what replicas share"),
     Page("docs/testing-with-llmsim.md", "Testing with LLMSim", "the pytest fixture, CI jobs, SDK base-URL variables"),
+    Page("docs/recording.md", "Recording and replay", "record real traffic, replay it with its timing, calibrate"),
     Page("docs/observability.md", "Observability", "/llmsim/stats, /metrics, the dashboard, llmsim_top, logs"),
     Page("docs/architecture.md", "Architecture", "the floor plan of the code, one request's flow, dependency rules"),
     Page("docs/benchmarks.md", "Benchmarks", "current figures, how they are measured, how to rerun them"),

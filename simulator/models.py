@@ -271,6 +271,33 @@ class Scenario(models.Model):
         "spent; No only reports them in the headers; empty: as in the simulator settings. Limits set above "
         "are always enforced.",
     )
+    # Replay scenarios (docs/recording.md): made by `llmsim import --cassettes`, their
+    # recordings (simulator/state/recordings.py) answer the requests they match.
+    replay_match = models.CharField(
+        "replay: match on",
+        max_length=20,
+        choices=[("body", "the whole body"), ("messages", "the conversation"), ("last_user", "the last user message")],
+        default="messages",
+        help_text="What of a request must equal a recording's for the recording to answer it (with recordings).",
+    )
+    replay_speed = models.FloatField(
+        "replay: speed",
+        default=1.0,
+        validators=NON_NEGATIVE,
+        help_text="Recorded timing divided by this: 2 is twice as fast, 0 as fast as possible. The "
+        "x-llmsim-replay-speed header overrides it per request.",
+    )
+    replay_unmatched = models.CharField(
+        "replay: unmatched requests",
+        max_length=20,
+        choices=[("generate", "answer as the model would"), ("error", "an error naming the nearest recording")],
+        default="generate",
+    )
+    replay_redact = models.TextField(
+        "replay: redact patterns",
+        blank=True,
+        help_text="The recorder's --redact patterns, one per line: requests are masked the same way before matching.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -640,3 +667,7 @@ class Run(ClientData):
 
     def __str__(self) -> str:
         return self.public_id
+
+
+# The recordings replay scenarios answer with live in their own module (their store).
+from simulator.state.recordings import Recording  # noqa: E402, F401

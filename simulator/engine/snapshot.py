@@ -70,6 +70,9 @@ class Scenario:
     # Whether a model's default limits refuse (429) what does not fit, or are only reported.
     enforce_model_limits: bool = False
     rules: RuleSet = NO_RULES  # by priority (a plain sequence of rules is turned into one)
+    # A replay scenario's recordings (a simulator.recording.replay.Replay; typed loosely,
+    # as the engine imports nothing from the other floors): they answer before the rules.
+    replay: object | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.rules, RuleSet):
@@ -92,7 +95,14 @@ class Snapshot:
     _exact: dict[str, ModelSpec] = field(default_factory=dict, repr=False, compare=False)
     _memo: dict[str, ModelSpec | None] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def has_replays(self) -> bool:
+        """Whether any scenario replays recordings (if none, requests need not look)."""
+        return self._has_replays
+
     def __post_init__(self) -> None:
+        scenarios = (self.default_scenario, *self.scenarios.values())
+        object.__setattr__(self, "_has_replays", any(scenario.replay is not None for scenario in scenarios))
         for spec in self.models:
             self._exact.setdefault(spec.id.lower(), spec)
         for spec in self.models:

@@ -123,8 +123,17 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
-    style = "|" if "\n" in text and not _has_trailing_space(text) else None
+    if any(mark in text for mark in _UNICODE_LINE_BREAKS):
+        style = '"'  # plain or block styles would read these back as line breaks; quoted keeps them
+    elif "\n" in text and not _has_trailing_space(text):
+        style = "|"
+    else:
+        style = None
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+# What YAML takes for line breaks besides \n and \r (next line, line and paragraph separators).
+_UNICODE_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
 def _has_trailing_space(text: str) -> bool:
@@ -142,7 +151,7 @@ def from_yaml(text: str, source: str = "<cassette>") -> Exchange:
         raise CassetteError(f"{source}: not YAML ({exc})") from None
     if not isinstance(document, dict) or "llmsim_cassette" not in document:
         raise CassetteError(f"{source}: not a cassette (no llmsim_cassette field)")
-    if document["llmsim_cassette"] != FORMAT_VERSION:
+    if type(document["llmsim_cassette"]) is not int or document["llmsim_cassette"] != FORMAT_VERSION:
         raise CassetteError(f"{source}: llmsim_cassette {document['llmsim_cassette']!r} (this LLMSim reads version 1)")
     read = _Reader(source)
     provider = read.choice(document, "provider", PROVIDERS)
@@ -171,8 +180,8 @@ def from_yaml(text: str, source: str = "<cassette>") -> Exchange:
         response=RecordedResponse(
             status=int(read.number(response, "status", "response")),
             headers=read.strings(response, "headers", "response"),
-            duration_ms=float(response.get("duration_ms", 0.0)),
-            complete=bool(response.get("complete", True)),
+            duration_ms=float(read.number(response, "duration_ms", "response")) if "duration_ms" in response else 0.0,
+            complete=read.boolean(response, "complete", "response", default=True),
             body=response.get("body"),
             body_text=response.get("body_text"),
             chunks=chunks,
@@ -213,6 +222,12 @@ class _Reader:
             raise self.fail(f"{where}.{key}", "must be a number")
         return value
 
+    def boolean(self, data: dict, key: str, where: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.fail(f"{where}.{key}", "must be true or false")
+        return value
+
     def strings(self, data: dict, key: str, where: str) -> dict[str, str]:
         value = data.get(key) or {}
         if not isinstance(value, dict):
@@ -236,11 +251,15 @@ def _safe(name: str) -> str:
 
 
 def model_of(exchange: Exchange) -> str:
-    """The model the request asked for: in the body, or in a Gemini path (models/<id>:method)."""
-    body = exchange.request.body
+    """The model the recorded request asked for."""
+    return model_in(exchange.request.body, exchange.request.path)
+
+
+def model_in(body: Any, path: str) -> str:
+    """The model a request asks for: in the body, or in a Gemini path (models/<id>:method)."""
     if isinstance(body, dict) and isinstance(body.get("model"), str):
         return body["model"]
-    found = re.search(r"/models/([^/:]+)", exchange.request.path)
+    found = re.search(r"/models/([^/:]+)", path)
     return found.group(1) if found else ""
 
 
@@ -259,7 +278,9 @@ class CassetteDirectory:
         path.mkdir(parents=True, exist_ok=True)
         existing = sorted(path.glob(f"*{SUFFIX}"))
         self.used_bytes = sum(cassette.stat().st_size for cassette in existing)
-        self.sequence = len(existing)
+        # After the highest number on disk, not the count: a deleted cassette's number
+        # must not come round again and overwrite a later one.
+        self.sequence = max((_sequence_in(cassette.name) for cassette in existing), default=0)
 
     def write(self, exchange: Exchange) -> Path:
         """Write one cassette; CassetteLimit when it or the directory would pass a limit."""
@@ -305,9 +326,18 @@ class ChunkBuffer:
         self.size += size
 
 
+def _sequence_in(name: str) -> int:
+    found = re.match(r"[0-9T]+-(\d+)-", name)
+    return int(found.group(1)) if found else 0
+
+
 def read_directory(path: Path) -> Iterator[tuple[Path, Exchange]]:
     """Every cassette in `path` (not below it), in name order: the order they were recorded."""
     if not path.is_dir():
         raise CassetteError(f"{path}: no such directory")
     for cassette in sorted(path.glob(f"*{SUFFIX}")):
-        yield cassette, from_yaml(cassette.read_text(encoding="utf-8"), source=str(cassette))
+        try:
+            text = cassette.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise CassetteError(f"{cassette}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        yield cassette, from_yaml(text, source=str(cassette))

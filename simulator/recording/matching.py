@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from difflib import SequenceMatcher
@@ -25,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 
-from simulator.recording.cassettes import Exchange
+from simulator.recording.cassettes import Exchange, model_in
 
 STRICTNESS = ("body", "messages", "last_user")
 DEFAULT_STRICTNESS = "messages"
@@ -87,7 +86,7 @@ def request_key(provider: str, method: str, path: str, body: Any, strictness: st
     else:
         raise ValueError(f"strictness must be one of {', '.join(STRICTNESS)}, not {strictness!r}")
     path = _without_query(path)
-    identity = [provider, method.upper(), path, _model(body, path), is_stream(provider, path, body), selector]
+    identity = [provider, method.upper(), path, model_in(body, path), is_stream(provider, path, body), selector]
     return hashlib.sha256(_canonical_bytes(identity)).hexdigest()
 
 
@@ -419,14 +418,6 @@ def _string_keys(value: Any) -> Any:
 
 def _list(value: Any) -> list:
     return value if isinstance(value, list) else []
-
-
-def _model(body: Any, path: str) -> str:
-    # The same rule as cassettes.model_of, which takes a whole Exchange.
-    if isinstance(body, dict) and isinstance(body.get("model"), str):
-        return body["model"]
-    found = re.search(r"/models/([^/:]+)", path)
-    return found.group(1) if found else ""
 
 
 def _without_query(path: str) -> str:

@@ -19,6 +19,7 @@ from django.db import InterfaceError, OperationalError
 
 from simulator.server.http import Call, ProviderError, api_key_of, compute, end_stream, read_body
 from simulator.server.pipeline import settle
+from simulator.server.replay import answer_from_recording
 from stats.recorder import recorder
 
 logger = logging.getLogger(__name__)
@@ -90,11 +91,13 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
 
 
 def endpoint(
-    send_error: SendError, stream_error_event: Callable[[ProviderError], bytes]
+    send_error: SendError, stream_error_event: Callable[[ProviderError], bytes], provider: str
 ) -> Callable[[Handler], Handler]:
-    """Make a provider route: stats, API key check, JSON body, and errors in the provider's format.
+    """Make a provider route: stats, API key check, JSON body, replay, and errors in the provider's format.
 
     A handler declared as `(call, body)` receives the parsed JSON body; `(call)` reads none.
+    A request with a body that a replay scenario has a recording for is answered from it
+    (simulator/server/replay.py) and does not reach the handler.
     Nothing escapes as an HTML page or a bare 500: a busy or unreachable database becomes
     the provider's 503 with retry-after, unexpected exceptions its server_error, before or
     during a stream.
@@ -116,7 +119,8 @@ def endpoint(
                     )
                 if wants_body:
                     body = await compute(call, parse_json_body, await read_body(call, settings.LLMSIM_MAX_BODY_BYTES))
-                    await handler(call, body)
+                    if not await answer_from_recording(call, provider, body):
+                        await handler(call, body)
                 else:
                     await handler(call)
             except ProviderError as error:

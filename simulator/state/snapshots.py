@@ -27,7 +27,7 @@ from simulator.engine.toolcalls import ToolBehaviour
 from simulator.models import ErrorProfile, ModelProfile, ResponseRule, SimulatorSettings, SnapshotVersion
 from simulator.models import Scenario as ScenarioRow
 from simulator.process_overrides import NO_OVERRIDES, Overrides
-from simulator.state import resets
+from simulator.state import recordings, resets
 
 logger = logging.getLogger(__name__)
 
@@ -192,9 +192,11 @@ def build_snapshot(using: str = "default", overrides: Overrides = NO_OVERRIDES) 
         rule = rule_of(row)
         if rule is not None:
             rules.setdefault(row.scenario_id, []).append(rule)
+    rows = list(ScenarioRow.objects.using(using).select_related("latency_profile", "error_profile"))
+    replays = recordings.replays_by_scenario(rows, using)
     scenarios = {
-        row.name.lower(): scenario_of(row, base, tuple(rules.get(row.pk, ())))
-        for row in ScenarioRow.objects.using(using).select_related("latency_profile", "error_profile")
+        row.name.lower(): replace(scenario_of(row, base, tuple(rules.get(row.pk, ()))), replay=replays.get(row.pk))
+        for row in rows
     }
     default = scenarios.get(config.default_scenario.name.lower()) if config.default_scenario_id else None
     return Snapshot(

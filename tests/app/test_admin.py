@@ -198,8 +198,12 @@ def test_the_scenario_page_changes_priority_and_enabled_in_place(admin_client):
     first, second = scenario.rules.order_by("priority")
     page = admin_client.get(reverse("admin:simulator_scenario_change", args=[scenario.pk]))
     data = {"name": scenario.name, "description": scenario.description, "generator": "", "fixed_text": ""}
+    data.update({"replay_match": "messages", "replay_speed": "1", "replay_unmatched": "generate"})
     data.update({"rules-TOTAL_FORMS": "2", "rules-INITIAL_FORMS": "2", "rules-MIN_NUM_FORMS": "0"})
     data["rules-MAX_NUM_FORMS"] = "1000"
+    # The recordings' list (a replay scenario's; this one has none) posts its counts too.
+    data.update({"recordings-TOTAL_FORMS": "0", "recordings-INITIAL_FORMS": "0", "recordings-MIN_NUM_FORMS": "0"})
+    data["recordings-MAX_NUM_FORMS"] = "1000"
     for index, rule in enumerate(page.context["inline_admin_formsets"][0].formset.forms):
         data.update({f"rules-{index}-id": str(rule.instance.pk), f"rules-{index}-scenario": str(scenario.pk)})
         data[f"rules-{index}-priority"] = "5" if rule.instance == second else str(rule.instance.priority)

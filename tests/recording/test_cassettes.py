@@ -1,8 +1,4 @@
-"""The cassette format, its reader and writer (simulator.recording.cassettes).
-
-Tests marked `xfail(strict=True, reason="BUG: ...")` prove a bug in the module as it is;
-they pass (turn XPASS, which fails the run) once the bug is fixed, so the mark goes then.
-"""
+"""The cassette format, its reader and writer (simulator.recording.cassettes)."""
 
 from __future__ import annotations
 
@@ -183,10 +179,6 @@ def test_awkward_strings_round_trip_everywhere(text):
     assert round_trip(exchange) == exchange
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: U+0085 (NEL) is written raw because of allow_unicode=True and read back as a line break or space",
-)
 def test_next_line_character_round_trips():
     exchange = plain_exchange(response=RecordedResponse(status=200, chunks=(Chunk(1.0, "a\x85b"),)))
     assert round_trip(exchange) == exchange
@@ -250,13 +242,11 @@ def test_a_document_that_is_not_a_cassette_is_refused(text):
         from_yaml(text, source="broken.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a non-numeric duration_ms raises a bare ValueError naming no file")
 def test_a_bad_duration_is_refused_naming_file_and_field():
     with pytest.raises(CassetteError, match=r"broken\.yaml: response\.duration_ms"):
         from_yaml(cassette_text(response__duration_ms="soon"), source="broken.yaml")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: complete is read with bool(), so the text 'false' reads as True")
 def test_complete_must_be_a_boolean():
     try:
         exchange = from_yaml(cassette_text(response__complete="false"), source="broken.yaml")
@@ -265,7 +255,6 @@ def test_complete_must_be_a_boolean():
     assert exchange.response.complete is False
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: `llmsim_cassette: true` passes the version check because True == 1")
 def test_a_boolean_version_is_refused():
     with pytest.raises(CassetteError, match="llmsim_cassette"):
         from_yaml(cassette_text(llmsim_cassette=True), source="broken.yaml")
@@ -349,7 +338,6 @@ def test_read_directory_names_the_broken_file(tmp_path: Path):
         list(read_directory(tmp_path))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a file that is not UTF-8 raises UnicodeDecodeError naming no file")
 def test_read_directory_names_a_file_that_is_not_utf8(tmp_path: Path):
     (tmp_path / "20261207T021000-000001-openai-x.yaml").write_bytes(b"llmsim_cassette: 1\nprovider: \xff\n")
     with pytest.raises(CassetteError, match=r"000001-openai-x\.yaml"):
@@ -371,10 +359,6 @@ def test_a_directory_continues_its_sequence_and_size(tmp_path: Path):
     assert again.write(plain_exchange()).name.startswith("20261207T021000-000003-")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the next sequence is the number of files, so after a deletion it can reuse a name and overwrite",
-)
 def test_a_new_cassette_never_overwrites_one_on_disk(tmp_path: Path):
     first = CassetteDirectory(tmp_path)
     paths = [first.write(plain_exchange()) for _ in range(3)]

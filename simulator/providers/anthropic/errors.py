@@ -163,7 +163,7 @@ def error_event(error: ProviderError) -> bytes:
     return b"event: error\ndata: " + dump_json(error_json(error)) + b"\n\n"
 
 
-anthropic_endpoint = endpoint(send_error, error_event)
+anthropic_endpoint = endpoint(send_error, error_event, provider="anthropic")
 
 
 def injected_error(error: InjectedError) -> ProviderError:

@@ -117,7 +117,7 @@ def error_event(error: ProviderError) -> bytes:
     return b"data: " + dump_json(error_json(error)) + b"\n\n"
 
 
-gemini_endpoint = endpoint(send_error, error_event)
+gemini_endpoint = endpoint(send_error, error_event, provider="gemini")
 
 
 def injected_error(error: InjectedError) -> ProviderError:

@@ -130,7 +130,7 @@ def stream_error_event(error: ProviderError) -> bytes:
     return b"data: " + error_body(error) + b"\n\n"
 
 
-openai_endpoint = endpoint(send_error, stream_error_event)
+openai_endpoint = endpoint(send_error, stream_error_event, provider="openai")
 
 
 def _retry_headers(retry_after_s: float | None) -> Headers:
