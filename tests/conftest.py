@@ -210,12 +210,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 def llmsim_server(request, tmp_path_factory) -> Iterator[LiveServer]:
     """A live server; every test that uses it runs against each server command."""
     server = start_server(tmp_path_factory.mktemp(f"live-{request.param}"), request.param)
-    _register_live_database(server)
+    register_live_database(server)
     yield server
     stop_server(server)
 
 
-def _register_live_database(server: LiveServer) -> None:
+def register_live_database(server: LiveServer) -> None:
     """Let this test process edit the live server's database through the ORM."""
     from django.db import connections
 

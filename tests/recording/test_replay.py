@@ -96,9 +96,9 @@ def replay_scenario(cassettes, llmsim_server, django_db_blocker) -> str:
     from simulator.state.snapshots import read_version
 
     with django_db_blocker.unblock():
-        from tests.conftest import _register_live_database
+        from tests.conftest import register_live_database
 
-        _register_live_database(llmsim_server)
+        register_live_database(llmsim_server)
         call_command("llmsim_import", cassettes=str(cassettes), scenario="recorded", database=llmsim_server.db_alias)
         call_command(
             "llmsim_import",
