@@ -106,6 +106,11 @@ class ScenarioSerializer(ModelCleanMixin, serializers.ModelSerializer):
     latency_profile = by_name(ModelProfile.objects.all(), "model_id", "model profile", allow_null=True, required=False)
     error_profile = by_name(ErrorProfile.objects.all(), "name", "error profile", allow_null=True, required=False)
     rules = ScenarioRuleSerializer(many=True, read_only=True, help_text="Written at /llmsim/api/rules/.")
+    recordings = serializers.IntegerField(
+        source="recordings.count",
+        read_only=True,
+        help_text="How many recordings a replay scenario answers with (llmsim import --cassettes).",
+    )
 
     class Meta:
         model = Scenario

@@ -63,6 +63,11 @@ def recorded(recorder, llmsim_server, django_db_blocker) -> dict[str, tuple[list
         extra_headers=SCHEDULE,
     ) as stream:
         seen["anthropic"] = ("".join(stream.text_stream), [])
+    # The recorder writes a cassette once the answer has gone out: the client can be done first.
+    deadline = time.monotonic() + 10
+    while len(recorder.files()) < len(QUESTIONS) + 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(recorder.files()) == len(QUESTIONS) + 1, recorder.log()
     with django_db_blocker.unblock():
         register_live_database(llmsim_server)
         call_command(

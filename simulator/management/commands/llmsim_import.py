@@ -53,7 +53,12 @@ class Command(BaseCommand):
             help="A request no recording matches: answered as the model would (default), or an error.",
         )
         replay.add_argument(
-            "--redact", action="append", default=[], metavar="REGEX", help="The recorder's --redact patterns."
+            "--redact",
+            nargs="+",
+            action="extend",
+            default=[],
+            metavar="REGEX",
+            help="The recorder's --redact patterns (requests are masked the same way before matching).",
         )
 
     def handle(self, *args, file: str | None, replace: bool, dry_run: bool, database: str, **options) -> None:
