@@ -26,9 +26,9 @@ PRESETS = {
     "gpt-4": (11, None),
     "gpt-4-turbo": (11, None),
     "gpt-3.5-turbo": (11, None),
-    "claude-opus-4-1": (12, 3650),
-    "claude-sonnet-4-5": (12, 1825),
-    "claude-haiku-4-5": (12, 660),
+    "claude-opus-4-1": (13, 3650),
+    "claude-sonnet-4-5": (13, 1825),
+    "claude-haiku-4-5": (13, 660),
     "gemini-2.5-pro": (31, 2400),
     "gemini-2.5-flash": (31, 1420),
 }

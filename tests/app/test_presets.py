@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simulator.models import ModelProfile
+from simulator.portability import export_data, import_data
 from simulator.state.snapshots import latency_of
 
 pytestmark = pytest.mark.django_db
@@ -45,3 +46,16 @@ def test_latency_of_maps_the_tail_fields():
     latency = latency_of(profile)
     assert (latency.distribution, latency.ttft_p99_ms, latency.tbt_p99_ms) == ("lognormal", 2000, 90)
     assert (latency.stall_probability, latency.stall_ms) == (0.01, 800)
+
+
+def test_the_tail_fields_travel_as_yaml_keys():
+    fields = {
+        "latency_distribution": "lognormal",
+        "ttft_p99_ms": 2000.0,
+        "tbt_p99_ms": 90.0,
+        "stall_probability": 0.01,
+        "stall_ms": 800.0,
+    }
+    import_data({"model_profiles": [{"model_id": "tailed", **fields}]}, "test.yaml")
+    exported = next(row for row in export_data()["model_profiles"] if row["model_id"] == "tailed")
+    assert {key: exported[key] for key in fields} == fields
