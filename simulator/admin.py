@@ -50,9 +50,12 @@ class ModelProfileAdmin(admin.ModelAdmin):
                     ("ttft_mean_ms", "ttft_stddev_ms"),
                     ("tbt_mean_ms", "tbt_stddev_ms"),
                     "prefill_ms_per_1k_tokens",
+                    "latency_distribution",
+                    ("ttft_p99_ms", "tbt_p99_ms"),
+                    ("stall_probability", "stall_ms"),
                 ),
-                "description": "Samples come from a normal distribution truncated at 0. "
-                "Edits reach running servers within about a second.",
+                "description": "Normal: samples around the mean, truncated at 0. Log-normal: the means are "
+                "medians (p50) and the p99s set the tail. Edits reach running servers within about a second.",
             },
         ),
         ("Limits and tokens", {"fields": ("context_window", "max_output_tokens", "encoding", "is_reasoning")}),

@@ -75,6 +75,42 @@ class ModelProfile(models.Model):
         validators=NON_NEGATIVE,
         help_text="Extra time to first token for every 1,000 prompt tokens.",
     )
+    # Heavy tails (issue 22). Log-normal reads the two means above as medians (p50).
+    latency_distribution = models.CharField(
+        "latency distribution",
+        max_length=10,
+        choices=[("normal", "Normal (mean ± std. dev.)"), ("lognormal", "Log-normal (p50 and p99)")],
+        default="normal",
+        help_text="Normal: TTFT and gaps drawn around their means with their std. devs., never below 0. "
+        "Log-normal: the TTFT and TBT means are read as medians (p50), the p99s below set the tail and the "
+        'std. devs. are not used. Presets: see docs/providers.md, "Presets: prefill and tails".',
+    )
+    ttft_p99_ms = models.FloatField(
+        "TTFT p99 (ms)",
+        null=True,
+        blank=True,
+        validators=NON_NEGATIVE,
+        help_text="Log-normal only: the time to first token 1 % of requests exceed (prefill excluded). "
+        "Empty, or not above the TTFT mean (the p50): TTFT stays normal.",
+    )
+    tbt_p99_ms = models.FloatField(
+        "TBT p99 (ms)",
+        null=True,
+        blank=True,
+        validators=NON_NEGATIVE,
+        help_text="Log-normal only: the gap between tokens 1 % of gaps exceed. Empty, or not above the TBT "
+        "mean (the p50): gaps stay normal.",
+    )
+    stall_probability = models.FloatField(
+        "stall probability",
+        default=0,
+        validators=RATE_VALIDATORS,
+        help_text="Chance (0 to 1) that a gap between two streamed tokens stalls: it is lengthened by the "
+        "stall length. 0: no stalls.",
+    )
+    stall_ms = models.FloatField(
+        "stall length (ms)", default=0, validators=NON_NEGATIVE, help_text="How much longer a stalled gap is."
+    )
     is_reasoning = models.BooleanField(
         "reasoning model",
         default=False,

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # A truncated normal is sampled by rejection; after this many draws below zero the
 # distribution is so far below zero that 0 is the honest answer.
 _MAX_DRAWS = 16
+# The standard normal's 99th percentile: a log-normal's sigma is ln(p99 / p50) / this.
+_Z99 = 2.326
+
+NORMAL, LOGNORMAL = "normal", "lognormal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,16 +25,25 @@ class LatencyProfile:
     tbt_stddev_ms: float = 0.0
     # Extra time to first token per 1,000 prompt tokens (prompt processing).
     prefill_ms_per_1k_tokens: float = 0.0
+    # "lognormal": the means above are read as medians (p50), and the p99s below set the
+    # tail; a p99 missing or not above its p50 leaves that time normal.
+    distribution: str = NORMAL
+    ttft_p99_ms: float | None = None
+    tbt_p99_ms: float | None = None
+    # A rare stall: each gap between tokens is lengthened by stall_ms with this probability.
+    stall_probability: float = 0.0
+    stall_ms: float = 0.0
 
     def with_fixed(self, ttft_ms: float | None = None, tbt_ms: float | None = None) -> LatencyProfile:
         """This profile with TTFT and/or TBT pinned to exact values (no spread)."""
-        return LatencyProfile(
-            ttft_mean_ms=self.ttft_mean_ms if ttft_ms is None else ttft_ms,
-            ttft_stddev_ms=self.ttft_stddev_ms if ttft_ms is None else 0.0,
-            tbt_mean_ms=self.tbt_mean_ms if tbt_ms is None else tbt_ms,
-            tbt_stddev_ms=self.tbt_stddev_ms if tbt_ms is None else 0.0,
-            prefill_ms_per_1k_tokens=self.prefill_ms_per_1k_tokens if ttft_ms is None else 0.0,
-        )
+        pinned = self
+        if ttft_ms is not None:
+            pinned = replace(pinned, ttft_mean_ms=ttft_ms, ttft_stddev_ms=0.0, ttft_p99_ms=None)
+            pinned = replace(pinned, prefill_ms_per_1k_tokens=0.0)
+        if tbt_ms is not None:
+            # An exact gap has no tail and no stalls either.
+            pinned = replace(pinned, tbt_mean_ms=tbt_ms, tbt_stddev_ms=0.0, tbt_p99_ms=None, stall_probability=0.0)
+        return pinned
 
 
 INSTANT = LatencyProfile()
@@ -46,9 +60,26 @@ def sample_ms(rng: random.Random, mean_ms: float, stddev_ms: float) -> float:
     return 0.0
 
 
+def lognormal_sigma(p50_ms: float, p99_ms: float | None) -> float:
+    """The log-normal's sigma for a median and a 99th percentile; 0 when there is no tail to model."""
+    if p99_ms is None or p50_ms <= 0 or p99_ms <= p50_ms:
+        return 0.0
+    return math.log(p99_ms / p50_ms) / _Z99
+
+
+def _sample_time_ms(
+    rng: random.Random, profile: LatencyProfile, mean_ms: float, stddev_ms: float, p99_ms: float | None
+) -> float:
+    """One TTFT or gap: log-normal around the median where the profile has a tail, else normal."""
+    sigma = lognormal_sigma(mean_ms, p99_ms) if profile.distribution == LOGNORMAL else 0.0
+    if sigma > 0:
+        return rng.lognormvariate(math.log(mean_ms), sigma)
+    return sample_ms(rng, mean_ms, stddev_ms)
+
+
 def sample_ttft_s(profile: LatencyProfile, rng: random.Random, prompt_tokens: int = 0) -> float:
     """Time to first token in seconds, prompt processing included."""
-    ttft_ms = sample_ms(rng, profile.ttft_mean_ms, profile.ttft_stddev_ms)
+    ttft_ms = _sample_time_ms(rng, profile, profile.ttft_mean_ms, profile.ttft_stddev_ms, profile.ttft_p99_ms)
     ttft_ms += profile.prefill_ms_per_1k_tokens * prompt_tokens / 1000.0
     return ttft_ms / 1000.0
 
@@ -61,8 +92,10 @@ def token_offsets_s(profile: LatencyProfile, rng: random.Random, ttft_s: float, 
     """
     if steps <= 0:
         return ()
-    mean, stddev = profile.tbt_mean_ms, profile.tbt_stddev_ms
-    if stddev <= 0:
+    mean, stddev, p99 = profile.tbt_mean_ms, profile.tbt_stddev_ms, profile.tbt_p99_ms
+    stalls = profile.stall_probability > 0 and profile.stall_ms > 0
+    tail = profile.distribution == LOGNORMAL and lognormal_sigma(mean, p99) > 0
+    if stddev <= 0 and not stalls and not tail:
         gap = max(mean, 0.0) / 1000.0
         if gap == 0:
             return (ttft_s,) * steps
@@ -70,6 +103,10 @@ def token_offsets_s(profile: LatencyProfile, rng: random.Random, ttft_s: float, 
     offsets = [ttft_s]
     at = ttft_s
     for _ in range(steps - 1):
-        at += sample_ms(rng, mean, stddev) / 1000.0
+        gap_ms = _sample_time_ms(rng, profile, mean, stddev, p99)
+        # Drawn only when stalls are on, so profiles without them replay today's sequences.
+        if stalls and rng.random() < profile.stall_probability:
+            gap_ms += profile.stall_ms
+        at += gap_ms / 1000.0
         offsets.append(at)
     return tuple(offsets)

@@ -48,6 +48,11 @@ def latency_of(profile: ModelProfile) -> LatencyProfile:
         tbt_mean_ms=profile.tbt_mean_ms,
         tbt_stddev_ms=profile.tbt_stddev_ms,
         prefill_ms_per_1k_tokens=profile.prefill_ms_per_1k_tokens,
+        distribution=profile.latency_distribution,
+        ttft_p99_ms=profile.ttft_p99_ms,
+        tbt_p99_ms=profile.tbt_p99_ms,
+        stall_probability=profile.stall_probability,
+        stall_ms=profile.stall_ms,
     )
 
 
