@@ -69,6 +69,18 @@ class ModelProfileAdmin(admin.ModelAdmin):
                 "A scenario's own limits replace these.",
             },
         ),
+        (
+            "Prices (USD per million tokens)",
+            {
+                "fields": (
+                    ("input_usd_per_mtok", "cached_input_usd_per_mtok"),
+                    ("cache_write_usd_per_mtok", "output_usd_per_mtok"),
+                    "prices_as_of",
+                ),
+                "description": "What each answer costs: in /llmsim/stats, /metrics, the dashboard and the "
+                "x-llmsim-cost-usd header. The presets carry the providers' list prices (docs/configuration.md).",
+            },
+        ),
     )
 
     class Media:

@@ -139,6 +139,40 @@ class ModelProfile(models.Model):
         "per minute. Tier 1 presets; for Claude the input plus the output tokens per minute (one budget for "
         "both). Empty: no limit.",
     )
+    # Prices, USD per million tokens (docs/configuration.md lists the presets' sources).
+    # Without an input and an output price an answer costs nothing and is not counted.
+    input_usd_per_mtok = models.FloatField(
+        "input price",
+        null=True,
+        blank=True,
+        validators=NON_NEGATIVE,
+        help_text="USD per million prompt tokens (those not read from or written to a cache). Empty: unknown.",
+    )
+    cached_input_usd_per_mtok = models.FloatField(
+        "cached input price",
+        null=True,
+        blank=True,
+        validators=NON_NEGATIVE,
+        help_text="USD per million prompt tokens read from the prompt cache. Empty: the input price.",
+    )
+    cache_write_usd_per_mtok = models.FloatField(
+        "cache write price",
+        null=True,
+        blank=True,
+        validators=NON_NEGATIVE,
+        help_text="USD per million prompt tokens written to the prompt cache (Anthropic's 5-minute writes). "
+        "Empty: the input price (OpenAI and Gemini charge nothing extra).",
+    )
+    output_usd_per_mtok = models.FloatField(
+        "output price",
+        null=True,
+        blank=True,
+        validators=NON_NEGATIVE,
+        help_text="USD per million completion tokens, reasoning tokens included. Empty: unknown.",
+    )
+    prices_as_of = models.DateField(
+        "prices as of", null=True, blank=True, help_text="The date of the price list the prices come from."
+    )
 
     class Meta:
         ordering = ["model_id"]

@@ -63,7 +63,7 @@ import yaml
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
 
 from simulator.engine.rules import RuleError, check_regex, parse_action
 from simulator.models import ErrorProfile, ModelProfile, ResponseRule, Scenario, SimulatorSettings
@@ -163,7 +163,7 @@ def _plain(row: models.Model, f: models.Field) -> Any:
         related = getattr(row, f.name)
         return None if related is None else getattr(related, NATURAL_KEYS[type(related)])
     value = getattr(row, f.attname)
-    if isinstance(value, datetime.datetime):
+    if isinstance(value, datetime.date):  # a datetime too; as text, which JSON can carry
         return value.isoformat()
     return value
 
@@ -559,6 +559,10 @@ class _Importer:
             value, ok = _datetime(value), True
             if value is None:
                 raise self.error(path, "must be a date and time such as 2025-08-07T00:00:00+00:00")
+        elif isinstance(f, models.DateField):  # YAML reads 2025-11-01 as a date, JSON as text
+            value, ok = _date(value), True
+            if value is None:
+                raise self.error(path, "must be a date such as 2025-11-01")
         elif isinstance(f, models.JSONField):
             ok = True
         else:
@@ -625,6 +629,17 @@ def _datetime(value: Any) -> datetime.datetime | None:
     return value if timezone.is_aware(value) else timezone.make_aware(value, datetime.UTC)
 
 
+def _date(value: Any) -> datetime.date | None:
+    if isinstance(value, str):
+        try:
+            return parse_date(value.strip())
+        except ValueError:  # well formed, but no such day
+            return None
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return value
+    return None
+
+
 def _kind_name(f: models.Field) -> str:
     if f.is_relation:
         return f"the name of a {KINDS[f.related_model]}"
@@ -634,6 +649,8 @@ def _kind_name(f: models.Field) -> str:
         return "a whole number"
     if isinstance(f, models.FloatField):
         return "a number"
+    if isinstance(f, models.DateField):
+        return "a date"
     return "a string"
 
 

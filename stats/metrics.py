@@ -99,6 +99,16 @@ class TotalsCollector:
         yield input_tokens
         yield output_tokens
 
+        cost = CounterMetricFamily(
+            "llmsim_cost_usd",
+            "What complete answers cost at the model profiles' prices (USD), per model.",
+            labels=["model"],
+        )
+        for model, model_totals in sorted(totals.models.items()):
+            if model_totals.cost_usd:
+                cost.add_metric([model], model_totals.cost_usd)
+        yield cost
+
         errors = CounterMetricFamily(
             "llmsim_injected_errors",
             "Errors the simulator injected, by kind (status 0: a dropped connection).",

@@ -72,13 +72,14 @@ class Histogram:
 
 
 class ModelStats:
-    """Tokens and latency of one model's requests."""
+    """Tokens, cost and latency of one model's requests."""
 
-    __slots__ = ("completion_tokens", "duration", "gaps", "prompt_tokens", "ttft")
+    __slots__ = ("completion_tokens", "cost_usd", "duration", "gaps", "prompt_tokens", "ttft")
 
     def __init__(self) -> None:
         self.prompt_tokens = 0
         self.completion_tokens = 0
+        self.cost_usd = 0.0  # of complete answers, at the model's prices
         self.ttft = Histogram()  # arrival → first body write of a stream
         self.gaps = Histogram()  # between two body writes of a stream
         self.duration = Histogram()  # arrival → last byte of a complete answer
@@ -126,6 +127,7 @@ class CallLike(Protocol):
     injected: bool
     prompt_tokens: int
     completion_tokens: int
+    cost_usd: float | None
     stream_opened: float
     last_write: float
     stream_ended: bool
@@ -202,6 +204,9 @@ class Recorder:
                 completion = call.completion_tokens
                 stats.completion_tokens += completion
                 slot[2] += completion
+                cost = call.cost_usd
+                if cost is not None:
+                    stats.cost_usd += cost
                 seconds = _monotonic() - call.arrival
                 histogram = stats.duration  # Histogram.observe, inlined
                 histogram.counts[_bucket(BOUNDS, seconds)] += 1
@@ -255,6 +260,7 @@ class Recorder:
                 name: {
                     "prompt_tokens": stats.prompt_tokens,
                     "completion_tokens": stats.completion_tokens,
+                    "cost_usd": stats.cost_usd,
                     "ttft": stats.ttft.export(),
                     "gaps": stats.gaps.export(),
                     "duration": stats.duration.export(),

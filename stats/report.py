@@ -18,6 +18,8 @@ RATE_WINDOW_SECONDS = 60
 # A process that has not published for this long is gone: its counters still count,
 # its open requests and streams no longer do.
 STALE_AFTER_SECONDS = 10.0
+# Costs are sums of many small floats: rounded to a billionth of a dollar, past their noise.
+COST_DIGITS = 9
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Latency:
 class ModelTotals:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cost_usd: float = 0.0
     ttft: Latency = field(default_factory=Latency)
     gaps: Latency = field(default_factory=Latency)
     duration: Latency = field(default_factory=Latency)
@@ -142,6 +145,8 @@ def merge(exports: list[dict[str, Any]], now: float | None = None) -> Totals:
             model = totals.model(name)
             model.prompt_tokens += exported["prompt_tokens"]
             model.completion_tokens += exported["completion_tokens"]
+            # .get: a process of an older version, sharing through the same store, exports no cost.
+            model.cost_usd += exported.get("cost_usd", 0.0)
             model.ttft.add(exported["ttft"])
             model.gaps.add(exported["gaps"])
             model.duration.add(exported["duration"])
@@ -195,6 +200,7 @@ def to_json(totals: Totals, aggregation: str) -> dict[str, Any]:
     organic_total = sum(entry["organic"] for entry in errors.values())
     prompt = sum(model.prompt_tokens for model in totals.models.values())
     completion = sum(model.completion_tokens for model in totals.models.values())
+    cost = sum(model.cost_usd for model in totals.models.values())
 
     now_second = int(totals.now)
     span = now_second - int(totals.since if totals.since is not None else totals.now)
@@ -227,6 +233,14 @@ def to_json(totals: Totals, aggregation: str) -> dict[str, Any]:
                 name: {"prompt": model.prompt_tokens, "completion": model.completion_tokens}
                 for name, model in sorted(totals.models.items())
                 if name and (model.prompt_tokens or model.completion_tokens)
+            },
+        },
+        "cost": {
+            "total_usd": round(cost, COST_DIGITS),
+            "by_model": {
+                name: {"usd": round(model.cost_usd, COST_DIGITS)}
+                for name, model in sorted(totals.models.items())
+                if name and model.cost_usd
             },
         },
         "errors": {

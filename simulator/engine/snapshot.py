@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 from dataclasses import dataclass, field
 
+from simulator.engine.cost import Prices
 from simulator.engine.errors import NO_ERRORS, ErrorProfile
 from simulator.engine.latency import INSTANT, LatencyProfile
 from simulator.engine.ratelimit import RateLimit
@@ -42,6 +43,8 @@ class ModelSpec:
     # rate-limit headers of every answer, enforced only where a scenario or the
     # settings say so (Scenario.enforce_model_limits). None: no limit, no headers.
     rate_limit: RateLimit | None = None
+    # What an answer costs (engine.cost); None: prices unknown, answers cost nothing.
+    prices: Prices | None = None
 
 
 DEFAULT_MODEL = ModelSpec(

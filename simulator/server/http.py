@@ -109,6 +109,9 @@ class Call:
     stream: bool = False
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # What the answer costs at the model's prices (engine.cost), from the plan's tokens;
+    # None where the prices are unknown or the request is no generation.
+    cost_usd: float | None = None
     # Scenario bookkeeping: which scenario and rule answered, and the rate-limit
     # reservation to settle when the answer is done (see simulator.server.pipeline).
     scenario: str = ""
@@ -243,6 +246,8 @@ async def send_bytes(call: Call, status: int, body: bytes, headers: Headers) -> 
     """A complete response in two ASGI messages."""
     call.response_started = True
     call.status = status
+    if call.cost_usd is not None:
+        headers = [*headers, *cost_header(call, status)]
     headers = [*headers, (b"content-length", str(len(body)).encode())]
     await call.send({"type": "http.response.start", "status": status, "headers": headers})
     await call.send({"type": "http.response.body", "body": body})
@@ -253,7 +258,17 @@ async def start_stream(call: Call, headers: Headers, status: int = 200) -> None:
     call.status = status
     recorder.stream_started(call)
     call.flow = transport.flow_for(call.send)
+    if call.cost_usd is not None:
+        headers = [*headers, *cost_header(call, status)]
     await call.send({"type": "http.response.start", "status": status, "headers": headers})
+
+
+def cost_header(call: Call, status: int) -> Headers:
+    """x-llmsim-cost-usd on a generation's answer (pipeline.plan_answer sets the cost): added
+    here because every provider's answers, JSON or stream, start here."""
+    if call.cost_usd is None or status >= 400:
+        return []
+    return [(b"x-llmsim-cost-usd", f"{call.cost_usd:.6f}".encode())]
 
 
 # The one place a stream's body goes out: the stats' time to first token and gaps

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simulator.engine import planner
+from simulator.engine.cost import cost_usd
 from simulator.engine.ratelimit import RateLimit, RateLimited
 from simulator.engine.rules import (
     Action,
@@ -123,8 +124,18 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
         await reserve(call, request, plan, scenario, spec)
     except RateLimited as exc:
         raise dialect.rate_limited(exc) from None
-    call.prompt_tokens = plan.usage.prompt_tokens
-    call.completion_tokens = plan.usage.completion_tokens
+    usage = plan.usage
+    call.prompt_tokens = usage.prompt_tokens
+    call.completion_tokens = usage.completion_tokens
+    if spec.prices is not None:
+        # Once, from the plan: a stream's header goes out before its tokens do, and a
+        # complete answer's usage is the plan's. The stats count it when the answer is complete.
+        call.cost_usd = cost_usd(
+            spec.prices,
+            usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
     return plan
 
 

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections
 
 from simulator import process_overrides
+from simulator.engine.cost import Prices
 from simulator.engine.errors import ErrorProfile as EngineErrorProfile
 from simulator.engine.latency import LatencyProfile
 from simulator.engine.ratelimit import RateLimit
@@ -70,6 +71,19 @@ def spec_of(profile: ModelProfile) -> ModelSpec:
         created=int(profile.created_at.timestamp()),
         listed=profile.listed,
         rate_limit=rate_limit_of(profile.requests_per_minute, profile.tokens_per_minute),
+        prices=prices_of(profile),
+    )
+
+
+def prices_of(profile: ModelProfile) -> Prices | None:
+    """The profile's prices; None unless both the input and the output price are known."""
+    if profile.input_usd_per_mtok is None or profile.output_usd_per_mtok is None:
+        return None
+    return Prices(
+        input_usd_per_mtok=profile.input_usd_per_mtok,
+        output_usd_per_mtok=profile.output_usd_per_mtok,
+        cached_input_usd_per_mtok=profile.cached_input_usd_per_mtok,
+        cache_write_usd_per_mtok=profile.cache_write_usd_per_mtok,
     )
 
 

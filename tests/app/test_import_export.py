@@ -156,6 +156,14 @@ def test_import_sets_the_fields_it_lists_and_keeps_the_others(write):
     assert Scenario.objects.filter(name="empty").exists()
 
 
+def test_prices_and_their_date_import_from_yaml_dates_and_json_text(write):
+    import_file(write("model_profiles: [{model_id: gpt-4o, output_usd_per_mtok: 12, prices_as_of: 2026-01-15}]"))
+    gpt4o = ModelProfile.objects.get(model_id="gpt-4o")
+    assert (gpt4o.output_usd_per_mtok, gpt4o.prices_as_of.isoformat()) == (12.0, "2026-01-15")
+    import_file(write('{"model_profiles": [{"model_id": "gpt-4o", "prices_as_of": "2026-02-01"}]}', "p.json"))
+    assert ModelProfile.objects.get(model_id="gpt-4o").prices_as_of.isoformat() == "2026-02-01"
+
+
 def test_a_rules_list_is_all_of_the_scenarios_rules(write):
     populate()
     kept = ResponseRule.objects.get(name="weather")
@@ -355,6 +363,8 @@ def test_importing_mocks_again_changes_nothing(write):
             "model_profiles: [{model_id: m, context_window: 10, max_output_tokens: 20}]",
             r"model_profiles\[0\]\.max_output_tokens: Cannot exceed the context window",
         ),
+        ("model_profiles: [{model_id: m, prices_as_of: soon}]", r"model_profiles\[0\]\.prices_as_of: must be a date"),
+        ("model_profiles: [{model_id: m, prices_as_of: '2025-02-30'}]", r"model_profiles\[0\]\.prices_as_of: must be"),
         ("settings: [generator]", r"settings: must be a mapping, got a list"),
         ("settings: {default_scenario: nope}", r"settings\.default_scenario: unknown scenario 'nope'; known: none"),
         ("settings: {strict_models: 1}", r"settings\.strict_models: must be true or false, got an integer 1"),

@@ -25,6 +25,7 @@ class FakeCall:
     injected: bool = False
     prompt_tokens: int = 10
     completion_tokens: int = 20
+    cost_usd: float | None = None
     arrival: float = 0.0
     stream_opened: float = 0.0
     last_write: float = 0.0
@@ -220,3 +221,22 @@ def test_a_directory_store_shares_numbers_and_resets_every_process(tmp_path):
     first.tick()
     assert first.totals().received == 1
     assert DirectoryStore(str(tmp_path)).epoch() == 1
+
+
+def test_cost_of_complete_answers_adds_up_across_processes():
+    first, second = Recorder(), Recorder()
+    answer(first, model="gpt-5", cost_usd=0.25)
+    answer(first, model="gpt-5", cost_usd=0.5, status=500)  # no complete answer: not billed
+    answer(second, model="gpt-5", cost_usd=0.125)
+    answer(second, model="claude-haiku-4-5", cost_usd=1.0)
+    answer(second, model="gpt-4o")  # no prices: counted as nothing
+    cost = to_json(merge([first.export(), second.export()]), "shared")["cost"]
+    assert cost == {"total_usd": 1.375, "by_model": {"claude-haiku-4-5": {"usd": 1.0}, "gpt-5": {"usd": 0.375}}}
+
+
+def test_an_export_without_cost_merges_as_costing_nothing():
+    recorder = Recorder()
+    answer(recorder, model="gpt-5", cost_usd=0.5)
+    older = recorder.export()
+    del older["models"]["gpt-5"]["cost_usd"]  # a process of a version before prices
+    assert to_json(merge([recorder.export(), older]), "shared")["cost"]["total_usd"] == 0.5

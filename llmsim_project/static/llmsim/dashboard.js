@@ -21,6 +21,8 @@
   function format(value, kind) {
     if (value === null || value === undefined) return "–";
     if (typeof value !== "number") return String(value);
+    // Dollars: cents are too coarse for a few test requests, so small sums show more digits.
+    if (kind === "usd") return "$" + value.toFixed(value < 1 ? 4 : 2);
     if (kind === "rate" || !Number.isInteger(value)) return decimal.format(value);
     return integer.format(value);
   }
