@@ -68,7 +68,7 @@ def _update(apps, schema_editor, values):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("simulator", "0016_replay_scenarios_and_recordings"),
+        ("simulator", "0017_latency_tails"),
     ]
 
     operations = [
