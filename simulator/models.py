@@ -139,7 +139,7 @@ class ModelProfile(models.Model):
         "per minute. Tier 1 presets; for Claude the input plus the output tokens per minute (one budget for "
         "both). Empty: no limit.",
     )
-    # Prices, USD per million tokens (docs/configuration.md lists the presets' sources).
+    # Prices, USD per million tokens (docs/providers.md#prices lists the presets' sources).
     # Without an input and an output price an answer costs nothing and is not counted.
     input_usd_per_mtok = models.FloatField(
         "input price",

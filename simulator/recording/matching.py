@@ -247,12 +247,7 @@ def _openai_chat_message(message: dict, out: _Builder) -> None:
     if role == "tool" or role == "function":
         out.entry("tool", _canonical_text(_parts_text(message.get("content"))))
         return
-    content = message.get("content")
-    if isinstance(content, str):
-        out.text(role, content)
-    for part in _list(content):
-        if isinstance(part, dict):
-            out.text(role, _part_text(part))
+    _content(role, message.get("content"), out)
     for call in _list(message.get("tool_calls")):
         function = call.get("function") if isinstance(call, dict) else None
         if isinstance(function, dict):
@@ -263,16 +258,19 @@ def _openai_chat_message(message: dict, out: _Builder) -> None:
     out.flush()
 
 
+def _content(role: str, content: Any, out: _Builder) -> None:
+    """A message's content, a string or a list of parts (OpenAI chat and Responses alike)."""
+    if isinstance(content, str):
+        out.text(role, content)
+    for part in _list(content):
+        if isinstance(part, dict):
+            out.text(role, _part_text(part))
+
+
 def _responses_item(item: dict, out: _Builder) -> None:
     kind = item.get("type", "message")
     if kind == "message":
-        role = _role(item.get("role"))
-        content = item.get("content")
-        if isinstance(content, str):
-            out.text(role, content)
-        for part in _list(content):
-            if isinstance(part, dict):
-                out.text(role, _part_text(part))
+        _content(_role(item.get("role")), item.get("content"), out)
         out.flush()
     elif kind == "function_call":
         out.tool_call(item.get("name"), item.get("arguments"))
