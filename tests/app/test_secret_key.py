@@ -72,10 +72,11 @@ def test_a_fingerprint_tells_keys_apart_without_showing_them():
     assert KEY_A[:8] not in secret_key.fingerprint(KEY_A)
 
 
+# The key is chosen by the settings, which every server command loads alike: one command
+# is enough here (the replica tests below start both kinds).
 @pytest.mark.live
-@pytest.mark.parametrize("kind", ["runserver", "serve"])
-def test_it_generates_a_key_beside_the_database_and_logins_survive_a_restart(tmp_path, kind):
-    server = start_server(tmp_path, kind, NO_KEY)
+def test_it_generates_a_key_beside_the_database_and_logins_survive_a_restart(tmp_path):
+    server = start_server(tmp_path, "serve", NO_KEY)
     database = {"DATABASE_URL": f"sqlite:///{server.db_path}", **NO_KEY}
     try:
         key_file = tmp_path / secret_key.KEY_FILE_NAME  # beside db.sqlite3
@@ -88,7 +89,7 @@ def test_it_generates_a_key_beside_the_database_and_logins_survive_a_restart(tmp
         assert get(f"{server.base_url}/admin/", {"Cookie": f"sessionid={session}"})[0] == 200
     finally:
         stop_server(server)
-    server = start_server(directory(tmp_path / "restart"), kind, database)
+    server = start_server(directory(tmp_path / "restart"), "serve", database)
     try:
         assert key_file.read_text() == key
         assert get(f"{server.base_url}/admin/", {"Cookie": f"sessionid={session}"})[0] == 200
@@ -98,9 +99,8 @@ def test_it_generates_a_key_beside_the_database_and_logins_survive_a_restart(tmp
 
 
 @pytest.mark.live
-@pytest.mark.parametrize("kind", ["runserver", "serve"])
-def test_DJANGO_SECRET_KEY_wins_and_no_key_file_is_written(tmp_path, kind):
-    server = start_server(tmp_path, kind, {"DJANGO_SECRET_KEY": KEY_A})
+def test_DJANGO_SECRET_KEY_wins_and_no_key_file_is_written(tmp_path):
+    server = start_server(tmp_path, "runserver", {"DJANGO_SECRET_KEY": KEY_A})
     try:
         assert "secret key: DJANGO_SECRET_KEY" in server.log()
         assert GENERATED not in server.log()

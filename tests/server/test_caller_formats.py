@@ -14,6 +14,8 @@ import pytest
 from simulator.providers.callers import provider_of
 from tests.conftest import INSTANT
 
+LIVE_SERVERS = ("serve",)  # error bodies are the provider's, whatever the server
+
 GEMINI_KEY = {"x-goog-api-key": "test"}
 ANTHROPIC_HEADERS = {"x-api-key": "test", "anthropic-version": "2023-06-01"}
 OPENAI_KEY = {"Authorization": "Bearer test"}

@@ -10,6 +10,8 @@ import pytest
 from tests.conftest import INSTANT, post
 from tests.providers.openai.test_chat_scenarios import make_scenario  # noqa: F401  (fixture)
 
+LIVE_SERVERS = ("serve",)  # buckets and headers are the pipeline's, whatever the server
+
 USER = [{"role": "user", "content": "hello"}]
 
 

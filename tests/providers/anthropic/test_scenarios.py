@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import INSTANT
 
+LIVE_SERVERS = ("serve",)  # scenarios are the pipeline's, whatever the server
+
 MODEL = "claude-haiku-4-5"
 
 

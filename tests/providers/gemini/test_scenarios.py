@@ -11,6 +11,8 @@ from google.genai import errors, types
 
 from tests.conftest import INSTANT
 
+LIVE_SERVERS = ("serve",)  # scenarios are the pipeline's, whatever the server
+
 MODEL = "gemini-2.5-flash"
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import INSTANT, post
 
+LIVE_SERVERS = ("serve",)  # scenarios are the pipeline's, whatever the server
+
 
 @pytest.fixture
 def make_scenario(llmsim_server, live_db):

@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import INSTANT, post
 
+LIVE_SERVERS = ("serve",)  # the calls' JSON; streaming over each server: test_chat_streaming.py
+
 WEATHER = {
     "type": "function",
     "function": {

@@ -14,6 +14,8 @@ from simulator.engine.embeddings import embedding
 from simulator.engine.tokens import count_text, get_encoding
 from tests.conftest import INSTANT, post
 
+LIVE_SERVERS = ("serve",)  # the vectors' JSON is the same whatever the server
+
 
 def test_a_text_always_gets_the_same_unit_vector():
     vector = embedding("hello", 64)

@@ -10,6 +10,8 @@ import pytest
 from simulator.engine.tokens import count_text, get_encoding
 from tests.conftest import INSTANT, post
 
+LIVE_SERVERS = ("serve",)  # the legacy JSON and its events; streaming over each server: test_chat_streaming.py
+
 MODEL = "gpt-3.5-turbo-instruct"  # counted with cl100k_base, as gpt-3.5-turbo
 
 

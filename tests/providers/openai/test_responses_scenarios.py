@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import INSTANT
 
+LIVE_SERVERS = ("serve",)  # scenarios are the pipeline's, whatever the server
+
 MODEL = "gpt-4o"
 LOOKUP = {"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {}}}
 

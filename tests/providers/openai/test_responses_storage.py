@@ -15,6 +15,8 @@ import pytest
 from simulator.state.response_store import Record, ResponseStore
 from tests.conftest import INSTANT, start_server, stop_server
 
+LIVE_SERVERS = ("serve",)  # storage is the store's, whatever the server
+
 MODEL = "gpt-4o"
 GIB = 1024**3
 
