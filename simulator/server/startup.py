@@ -18,7 +18,8 @@ from simulator.engine import generators, tokens
 from simulator.providers import callers
 from simulator.routes import ROUTES
 from simulator.server.router import ProviderRouter
-from simulator.state import key_agreement, snapshots
+from simulator.state import key_agreement, load, snapshots
+from stats.recorder import recorder
 from stats.sharing import sharing
 
 T = TypeVar("T")
@@ -71,6 +72,7 @@ def start_serving(django_app: Any) -> ProviderRouter:
         settings.LLMSIM_STATS_PUBLISH_SECONDS,
     )
     sharing.start()
+    recorder.load_gauges = load.gauges
     # Everything loaded so far (Django, vocabularies, corpora) lives as long as the
     # process: keep it out of the garbage collector's scans, whose full passes
     # otherwise stall the event loop for tens of milliseconds under load.
