@@ -159,8 +159,12 @@ class RedisLoad:
             counts[1] += 1
             try:
                 status, figure = await self._wait(keys, args)
+            except (RedisError, OSError) as error:  # Redis went away while this request waited
+                self._forget(lease, keys)
+                self._warn(error)
+                return await self.fallback.admit(model, limit)
             except BaseException:
-                self._forget(lease, keys)  # cancelled, or Redis went away: give up the place
+                self._forget(lease, keys)  # cancelled (the client left), or overloaded
                 raise
             finally:
                 counts[1] -= 1
