@@ -141,10 +141,13 @@ class Admission:
         self._hand_over(ticket.model, load)
 
     def gauges(self) -> dict[str, tuple[int, int]]:
-        """Running and waiting answers per model (models with neither are left out)."""
+        """Running and waiting answers per model (models with neither are left out).
+
+        Safe to call from another thread (the stats publisher): it iterates a copy.
+        """
         return {
             model: (len(load.running) + load.promised, len(load.waiting))
-            for model, load in self._models.items()
+            for model, load in list(self._models.items())
             if load.running or load.waiting or load.promised
         }
 

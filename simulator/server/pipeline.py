@@ -11,13 +11,15 @@ An adapter parses its wire format into a CompletionRequest, then:
 plan_answer takes the steps in order:
 
     scenario = scenario_for(call, snapshot)            # x-llmsim-scenario, or the default
+    await admit_load(call, spec, dialect)              # a slot, if the model has a max_concurrency
     action = scripted_action(call, scenario, request)  # a matching response rule's step, if any
     plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
     await reserve(call, request, plan, scenario, spec)  # the scenario's rate limit, or the model's
 
 Each adapter brings its Dialect (how it words each failure) and its renderings of the
 plan; the steps, the timing and the connection handling are the same for all of them.
-The endpoint decorator settles the rate-limit reservation when the answer is done (`settle`).
+The endpoint decorator settles the rate-limit reservation and frees the model's slot
+when the answer is done (`settle`, `release_load`).
 """
 
 from __future__ import annotations

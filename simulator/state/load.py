@@ -199,7 +199,7 @@ class RedisLoad:
         self._forget(ticket.lease, self.keys(ticket.model))
 
     def gauges(self) -> dict[str, tuple[int, int]]:
-        return {model: (running, waiting) for model, (running, waiting) in self.counts.items()}
+        return {model: (running, waiting) for model, (running, waiting) in list(self.counts.items())}
 
     def _forget(self, lease: str, keys: list[str]) -> None:
         _in_background(self._release(keys[:3], [lease]))
@@ -287,7 +287,7 @@ def release(ticket: Ticket) -> None:
 def gauges() -> dict[str, tuple[int, int]]:
     """Running and waiting answers per model, of this process (the stats add the processes up)."""
     found = local.gauges()
-    for shared in _stores.values():
+    for shared in list(_stores.values()):  # the stats publisher's thread reads them too
         for model, (running, waiting) in shared.gauges().items():
             old = found.get(model, (0, 0))
             found[model] = (old[0] + running, old[1] + waiting)

@@ -4,6 +4,8 @@ provider's overload error with retry-after; /llmsim/stats and /metrics show who 
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
 import time
 import uuid
@@ -199,3 +201,36 @@ def test_past_capacity_and_queue_gemini_answers_503_unavailable(clients, loaded_
     assert error.code == 503 and error.status == "UNAVAILABLE"
     assert error.message == "The model is overloaded. Please try again later."
     assert int(error.response.headers["retry-after"]) >= 1
+
+
+def test_a_client_that_leaves_the_queue_gives_up_its_place(llmsim_server, clients, loaded_models):
+    model = loaded_models[503]
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True}).encode()
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: llmsim\r\nAuthorization: Bearer test\r\n"
+        b"Content-Type: application/json\r\nx-llmsim-tokens: 40\r\nContent-Length: %d\r\n\r\n" % len(body)
+    ) + body
+    host, port = llmsim_server.base_url.removeprefix("http://").split(":")
+
+    def load_now() -> dict | None:
+        return get_json(f"{llmsim_server.base_url}/llmsim/stats")["load"]["by_model"].get(model)
+
+    def until(expected: dict | None) -> dict | None:
+        deadline, seen = time.monotonic() + 3, None
+        while time.monotonic() < deadline and (seen := load_now()) != expected:
+            time.sleep(0.02)
+        return seen
+
+    sockets = [socket.create_connection((host, int(port))) for _ in range(CAPACITY + QUEUE)]
+    try:
+        for sock in sockets[:CAPACITY]:
+            sock.sendall(request)
+        assert until({"running": CAPACITY, "waiting": 0}) == {"running": CAPACITY, "waiting": 0}
+        sockets[-1].sendall(request)  # while the first two run (40 tokens: about 1-3 s), it queues
+        assert until({"running": CAPACITY, "waiting": QUEUE}) == {"running": CAPACITY, "waiting": QUEUE}
+        sockets[-1].close()
+        assert until({"running": CAPACITY, "waiting": 0}) == {"running": CAPACITY, "waiting": 0}
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert until(None) is None  # the running ones, cut short, free their slots too
