@@ -110,6 +110,7 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
         raise dialect.model_not_found(request.model)
     dialect.check_limits(request, spec)
     if spec.load is not None:
+        call.model, call.stream = request.model, request.stream  # an overload counts against the model too
         await admit_load(call, spec, dialect)
     action = scripted_action(call, scenario, request) if rules else None
     if isinstance(action, SharedStep):

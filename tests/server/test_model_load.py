@@ -173,6 +173,14 @@ def test_past_capacity_and_queue_openai_answers_503_engine_overloaded_with_retry
     assert seen["stats"] == {"running": CAPACITY, "waiting": QUEUE}
     assert value(seen["metrics"]["llmsim_model_requests_running"], "llmsim_model_requests_running", model=model) == 2
     assert value(seen["metrics"]["llmsim_model_requests_waiting"], "llmsim_model_requests_waiting", model=model) == 1
+    overloads = value(
+        metrics(llmsim_server)["llmsim_requests"],
+        "llmsim_requests_total",
+        endpoint="/v1/chat/completions",
+        model=model,
+        status="503",
+    )
+    assert overloads == len(errors)  # counted against the model
     # Once the burst is over, nothing runs or waits.
     assert model not in get_json(f"{llmsim_server.base_url}/llmsim/stats")["load"]["by_model"]
 
