@@ -99,6 +99,7 @@ if place < tonumber(ARGV[2]) - running then
   return {1, running + 1}
 end
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[6]), ARGV[1])
+keep()
 return {0, place + 1}
 """
 )
@@ -158,7 +159,7 @@ class RedisLoad:
         if status == 0:
             counts[1] += 1
             try:
-                status, figure = await self._wait(keys, args)
+                status, figure = await self._wait(keys, args, limit)
             except (RedisError, OSError) as error:  # Redis went away while this request waited
                 self._forget(lease, keys)
                 self._warn(error)
@@ -171,7 +172,7 @@ class RedisLoad:
         counts[0] += 1
         return Ticket(model, stretch(limit, figure), time.monotonic() - queued_at, lease=lease)
 
-    async def _wait(self, keys: list[str], args: list[Any]) -> tuple[int, int]:
+    async def _wait(self, keys: list[str], args: list[Any], limit: LoadLimit) -> tuple[int, int]:
         while True:
             await asyncio.sleep(POLL_S)
             async with asyncio.timeout(TIMEOUT_S):
@@ -184,7 +185,7 @@ class RedisLoad:
                 if status == 1:
                     return status, figure
                 if status == -1:
-                    raise Overloaded(LoadLimit(int(args[1]), queue_size=int(args[2])), figure / 1000.0)
+                    raise Overloaded(limit, figure / 1000.0 - LEASE_MARGIN_S)
 
     def expect(self, ticket: Ticket, ends_at: float) -> None:
         lasts_ms = _ms(max(0.0, ends_at - time.monotonic()) + LEASE_MARGIN_S)
