@@ -27,6 +27,7 @@ env = environ.Env(
     LLMSIM_LISTEN_BACKLOG=(int, 4096),
     LLMSIM_LOG_REQUESTS=(bool, False),
     LLMSIM_STATS_PUBLISH_SECONDS=(float, 1.0),
+    LLMSIM_LOAD_SHARED=(bool, False),
     LLMSIM_RESPONSES_RETAIN=(int, 10_000),
     LLMSIM_RESPONSES_RETAIN_BYTES=(int, 1024**3),
     LLMSIM_ASSISTANTS_RETAIN=(int, 10_000),
@@ -243,6 +244,9 @@ LLMSIM_STATS_DIR = env("LLMSIM_STATS_DIR", default="")
 LLMSIM_SERVER = env.str("LLMSIM_SERVER", default="")
 # How often each process shares its stats with the others (Redis or LLMSIM_STATS_DIR).
 LLMSIM_STATS_PUBLISH_SECONDS = env("LLMSIM_STATS_PUBLISH_SECONDS")
+# Whether a model profile's max_concurrency and queue count across every process and
+# replica (in Redis, which needs REDIS_URL) rather than per process (docs/providers.md#load).
+LLMSIM_LOAD_SHARED = env("LLMSIM_LOAD_SHARED")
 # A token for the stats reset API (Authorization: Bearer <token>); empty: only a staff
 # user's admin session may reset.
 LLMSIM_ADMIN_TOKEN = env("LLMSIM_ADMIN_TOKEN", default="")

@@ -81,6 +81,15 @@ class ModelProfileAdmin(admin.ModelAdmin):
                 "x-llmsim-cost-usd header. The presets carry the providers' list prices (docs/configuration.md).",
             },
         ),
+        (
+            "Load",
+            {
+                "fields": (("max_concurrency", "load_factor"), ("queue_size", "overload_status")),
+                "description": "Up to max concurrency answers run at once, each slowed linearly with the number "
+                "running (load factor times at full concurrency); then the queue; then overload errors. "
+                "Empty max concurrency: no limit (the presets).",
+            },
+        ),
     )
 
     class Media:

@@ -173,6 +173,33 @@ class ModelProfile(models.Model):
     prices_as_of = models.DateField(
         "prices as of", null=True, blank=True, help_text="The date of the price list the prices come from."
     )
+    # Load (engine.load; docs/providers.md#load). Empty max_concurrency: no limit, no slowdown.
+    max_concurrency = models.PositiveIntegerField(
+        "max concurrency",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Answers of this model that run at once (per process, or per cluster with LLMSIM_LOAD_SHARED). "
+        "Empty: unlimited, and no slowdown under load.",
+    )
+    load_factor = models.FloatField(
+        "load factor",
+        default=1.0,
+        validators=[MinValueValidator(1.0)],
+        help_text="How many times slower tokens (and prefill) come at full concurrency; 1 alone, linear between.",
+    )
+    queue_size = models.PositiveIntegerField(
+        "queue size",
+        default=0,
+        help_text="Requests that wait (first in, first out) for a slot when all run; past them, the "
+        "provider's overload error (OpenAI 503 or 429, Anthropic 529, Gemini 503) with retry-after.",
+    )
+    overload_status = models.PositiveSmallIntegerField(
+        "OpenAI overload status",
+        default=503,
+        choices=[(503, "503 The engine is currently overloaded"), (429, "429 overloaded (rate-limit class)")],
+        help_text="The status OpenAI's routes answer an overload with.",
+    )
 
     class Meta:
         ordering = ["model_id"]

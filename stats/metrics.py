@@ -78,6 +78,18 @@ class TotalsCollector:
         streams.add_metric([], totals.streams)
         yield streams
 
+        running = GaugeMetricFamily(
+            "llmsim_model_requests_running", "Answers running now, per model with a max_concurrency.", labels=["model"]
+        )
+        waiting = GaugeMetricFamily(
+            "llmsim_model_requests_waiting", "Requests queued for a slot now, per model.", labels=["model"]
+        )
+        for model, (running_now, waiting_now) in sorted(totals.load.items()):
+            running.add_metric([model], running_now)
+            waiting.add_metric([model], waiting_now)
+        yield running
+        yield waiting
+
         for attribute, name, documentation in HISTOGRAMS:
             family = HistogramMetricFamily(name, documentation, labels=["model"])
             for model, model_totals in sorted(totals.models.items()):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from bisect import bisect_left
+from collections.abc import Callable
 from typing import Any, Protocol
 
 logger = logging.getLogger("llmsim.requests")
@@ -146,6 +147,9 @@ class Recorder:
         # Set by the sharing publisher: the store's reset generation this state belongs to.
         self.epoch: int | None = None
         self.log_requests = False
+        # Running and waiting answers per model (simulator.state.load.gauges, set at startup;
+        # stats imports nothing from the server floors).
+        self.load_gauges: Callable[[], dict[str, tuple[int, int]]] = dict
 
     # --- the request path ----------------------------------------------------------
 
@@ -255,6 +259,7 @@ class Recorder:
             "streams": self.streams,
             "received": state.received,
             "disconnects": state.disconnects,
+            "load": {model: list(figures) for model, figures in self.load_gauges().items()},
             "calls": [[*key, count] for key, count in calls.items()],
             "models": {
                 name: {

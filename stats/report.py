@@ -109,6 +109,7 @@ class Totals:
     disconnects: int = 0
     calls: Counter[tuple[str, str, int, bool, bool]] = field(default_factory=Counter)
     models: dict[str, ModelTotals] = field(default_factory=dict)
+    load: dict[str, list[int]] = field(default_factory=dict)  # model → [running, waiting], now
     window_requests: Counter[int] = field(default_factory=Counter)
     window_tokens: Counter[int] = field(default_factory=Counter)
 
@@ -137,6 +138,10 @@ def merge(exports: list[dict[str, Any]], now: float | None = None) -> Totals:
         if totals.now - export["updated_at"] <= STALE_AFTER_SECONDS:
             totals.active += export["active"]
             totals.streams += export["streams"]
+            for name, (running, waiting) in export.get("load", {}).items():  # .get: older processes
+                figures = totals.load.setdefault(name, [0, 0])
+                figures[0] += running
+                figures[1] += waiting
         totals.received += export["received"]
         totals.disconnects += export["disconnects"]
         for *key, count in export["calls"]:
@@ -241,6 +246,12 @@ def to_json(totals: Totals, aggregation: str) -> dict[str, Any]:
                 name: {"usd": round(model.cost_usd, COST_DIGITS)}
                 for name, model in sorted(totals.models.items())
                 if name and model.cost_usd
+            },
+        },
+        "load": {
+            "by_model": {
+                name: {"running": running, "waiting": waiting}
+                for name, (running, waiting) in sorted(totals.load.items())
             },
         },
         "errors": {

@@ -49,6 +49,22 @@ class LatencyProfile:
 INSTANT = LatencyProfile()
 
 
+def slowed(profile: LatencyProfile, factor: float) -> LatencyProfile:
+    """The profile of a model under load (engine.load.stretch): every gap between tokens, its
+    spread, tail and stalls, and the prefill, `factor` times as long."""
+    if factor == 1.0:
+        return profile
+    p99 = profile.tbt_p99_ms
+    return replace(
+        profile,
+        tbt_mean_ms=profile.tbt_mean_ms * factor,
+        tbt_stddev_ms=profile.tbt_stddev_ms * factor,
+        tbt_p99_ms=None if p99 is None else p99 * factor,
+        stall_ms=profile.stall_ms * factor,
+        prefill_ms_per_1k_tokens=profile.prefill_ms_per_1k_tokens * factor,
+    )
+
+
 def sample_ms(rng: random.Random, mean_ms: float, stddev_ms: float) -> float:
     """One draw from a normal distribution truncated at 0."""
     if stddev_ms <= 0:

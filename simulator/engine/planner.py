@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from simulator.engine.errors import forced_error, pick_error, pick_fault
 from simulator.engine.generators import generate, last_user_text, source_text, token_pieces
-from simulator.engine.latency import LatencyProfile, sample_ttft_s, token_offsets_s
+from simulator.engine.latency import LatencyProfile, sample_ttft_s, slowed, token_offsets_s
 from simulator.engine.logprobs import answer_logprobs
 from simulator.engine.rules import Action
 from simulator.engine.schema import WorkLimit, dump_arguments, generate_arguments, generate_value
@@ -129,10 +129,14 @@ def plan(
     overrides: Overrides = NO_OVERRIDES,
     action: Action | None = None,
     rule: str = "",
+    stretch: float = 1.0,
+    waited_s: float = 0.0,
 ) -> Plan:
     """Decide the whole answer: injected error, or content, usage and timing.
 
     `action` is what a matching response rule scripts (None: the scenario decides).
+    Under load (engine.load) the gaps and prefill are `stretch` times as long and the
+    first token comes `waited_s` later (the time the request queued).
     Raises ContextLengthExceeded when the prompt does not fit the model.
     """
     rng = make_rng(request, overrides, scenario)
@@ -143,7 +147,8 @@ def plan(
             ttft_ms=overrides.ttft_ms if overrides.ttft_ms is not None else action.ttft_ms,
             tbt_ms=overrides.tbt_ms if overrides.tbt_ms is not None else action.tbt_ms,
         )
-    latency = latency_for(spec, scenario, overrides)
+    usual = latency_for(spec, scenario, overrides)
+    latency = slowed(usual, stretch)
 
     if action is not None and action.error is not None and overrides.error_status is None:
         scripted = action.error
@@ -168,7 +173,9 @@ def plan(
 
     target = overrides.tokens if overrides.tokens is not None else scenario.target_tokens
     ttft_s = sample_ttft_s(latency, rng, prompt_tokens) * effort_ttft_scale(request, spec)
-    thinking = thinking_tokens(request, spec, latency, ttft_s, target)
+    # Counted at the usual speed: load slows the thinking down, it does not cut it short.
+    thinking = thinking_tokens(request, spec, usual, ttft_s, target)
+    ttft_s += waited_s  # after thinking_tokens: time in the queue is no time spent thinking
     # Without max_tokens the model still stops at its own output limit, as real ones do.
     cap = spec.max_output_tokens if request.max_tokens is None else request.max_tokens
     budget = cap - thinking

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from simulator.engine.cost import Prices
 from simulator.engine.errors import NO_ERRORS, ErrorProfile
 from simulator.engine.latency import INSTANT, LatencyProfile
+from simulator.engine.load import LoadLimit
 from simulator.engine.ratelimit import RateLimit
 from simulator.engine.rules import NO_RULES, RuleSet
 from simulator.engine.toolcalls import ToolBehaviour
@@ -45,6 +46,8 @@ class ModelSpec:
     rate_limit: RateLimit | None = None
     # What an answer costs (engine.cost); None: prices unknown, answers cost nothing.
     prices: Prices | None = None
+    # How many answers run at once, their slowdown and queue (engine.load); None: unlimited.
+    load: LoadLimit | None = None
 
 
 DEFAULT_MODEL = ModelSpec(

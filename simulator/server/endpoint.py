@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from simulator.server.http import Call, ProviderError, api_key_of, compute, end_stream, read_body
-from simulator.server.pipeline import settle
+from simulator.server.pipeline import release_load, settle
 from simulator.server.replay import answer_from_recording
 from stats.recorder import recorder
 
@@ -137,6 +137,8 @@ def endpoint(
             finally:
                 if call.reservation is not None:
                     settle(call)
+                if call.load_ticket is not None:
+                    release_load(call)
                 recorder.finished(call)
 
         return wrapper

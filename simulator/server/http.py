@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from simulator.engine.ids import new_id
+from simulator.engine.load import Ticket
 from simulator.engine.ratelimit import RateLimitState
 from simulator.server import transport
 from stats.recorder import recorder
@@ -118,6 +119,7 @@ class Call:
     rule: str = ""
     ratelimit: RateLimitState | None = None  # the x-ratelimit-* figures of this answer
     reservation: Reservation | None = None
+    load_ticket: Ticket | None = None  # the model's slot this answer holds (engine.load), if it has a capacity
     # The caller's API key, once api_key_of() has read it (auth, rules and rate limits all ask).
     api_key: str | None = None
     api_key_read: bool = False

@@ -11,13 +11,15 @@ An adapter parses its wire format into a CompletionRequest, then:
 plan_answer takes the steps in order:
 
     scenario = scenario_for(call, snapshot)            # x-llmsim-scenario, or the default
+    await admit_load(call, spec, dialect)              # a slot, if the model has a max_concurrency
     action = scripted_action(call, scenario, request)  # a matching response rule's step, if any
     plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
     await reserve(call, request, plan, scenario, spec)  # the scenario's rate limit, or the model's
 
 Each adapter brings its Dialect (how it words each failure) and its renderings of the
 plan; the steps, the timing and the connection handling are the same for all of them.
-The endpoint decorator settles the rate-limit reservation when the answer is done (`settle`).
+The endpoint decorator settles the rate-limit reservation and frees the model's slot
+when the answer is done (`settle`, `release_load`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 
 from simulator.engine import planner
 from simulator.engine.cost import cost_usd
+from simulator.engine.load import Overloaded
 from simulator.engine.ratelimit import RateLimit, RateLimited
 from simulator.engine.rules import (
     Action,
@@ -55,7 +58,7 @@ from simulator.server.http import (
     write_stream,
 )
 from simulator.server.overrides import parse_overrides
-from simulator.state import buckets, snapshots
+from simulator.state import buckets, load, snapshots
 from simulator.state import sequences as shared_sequences
 
 SCENARIO_HEADER = "x-llmsim-scenario"
@@ -86,6 +89,8 @@ class Dialect:
     rate_limited: Callable[[RateLimited], ProviderError]
     model_not_found: Callable[[str], ProviderError]
     context_exceeded: Callable[[planner.ContextLengthExceeded], ProviderError]
+    # The model runs at capacity and its queue is full (engine.load).
+    overloaded: Callable[[Overloaded], ProviderError]
     # Refuses what the model refuses (e.g. max_tokens above its limit) by raising.
     check_limits: Callable[[CompletionRequest, ModelSpec], None] = _no_limits
 
@@ -104,17 +109,24 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
     if spec is None:
         raise dialect.model_not_found(request.model)
     dialect.check_limits(request, spec)
+    if spec.load is not None:
+        call.model, call.stream = request.model, request.stream  # an overload counts against the model too
+        await admit_load(call, spec, dialect)
     action = scripted_action(call, scenario, request) if rules else None
     if isinstance(action, SharedStep):
         action = await action.take()
+    ticket = call.load_ticket
+    slowed = () if ticket is None else (ticket.stretch, ticket.waited_s)
     try:
         # Logprobs are drawn for every token with up to 20 alternatives each: for a long
         # answer that would hold the event loop too long, so such a request is planned in a thread.
         plan = await compute(
-            call, planner.plan, request, spec, scenario, overrides, action, call.rule, heavy=request.logprobs
+            call, planner.plan, request, spec, scenario, overrides, action, call.rule, *slowed, heavy=request.logprobs
         )
     except planner.ContextLengthExceeded as exc:
         raise dialect.context_exceeded(exc) from exc
+    if ticket is not None:
+        load.expect(ticket, call.arrival + plan.duration_s)
     call.model = request.model
     call.stream = request.stream
     if plan.error is not None:
@@ -137,6 +149,35 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
             completion_tokens=usage.completion_tokens,
         )
     return plan
+
+
+# --- load ---------------------------------------------------------------------------------
+
+
+async def admit_load(call: Call, spec: ModelSpec, dialect: Dialect) -> None:
+    """A slot among the model's max_concurrency (engine.load): at once, or after a wait in
+    its queue while the client stays; the provider's overload answer when that is full too.
+
+    The slot is the call's (call.load_ticket) until release_load, when the answer is over.
+    """
+    try:
+        ticket = load.admit_at_once(spec.id, spec.load)
+        if ticket is None:
+            waiting = asyncio.ensure_future(load.admit(spec.id, spec.load))
+            await until_disconnect(call, waiting)
+            if waiting.cancelled():  # the client left while it waited: nothing to answer
+                raise asyncio.CancelledError("client went away while queued")
+            ticket = waiting.result()
+    except Overloaded as exc:
+        raise dialect.overloaded(exc) from None
+    call.load_ticket = ticket
+
+
+def release_load(call: Call) -> None:
+    """Give the call's slot to the next waiter (the answer is over, whatever its outcome)."""
+    ticket, call.load_ticket = call.load_ticket, None
+    if ticket is not None:
+        load.release(ticket)
 
 
 # --- scenario and response rule -----------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import gc
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,10 +19,12 @@ from simulator.engine import generators, tokens
 from simulator.providers import callers
 from simulator.routes import ROUTES
 from simulator.server.router import ProviderRouter
-from simulator.state import key_agreement, snapshots
+from simulator.state import key_agreement, load, snapshots
+from stats.recorder import recorder
 from stats.sharing import sharing
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 def outside_event_loop(work: Callable[[], T]) -> T:
@@ -71,6 +74,9 @@ def start_serving(django_app: Any) -> ProviderRouter:
         settings.LLMSIM_STATS_PUBLISH_SECONDS,
     )
     sharing.start()
+    recorder.load_gauges = load.gauges
+    if settings.LLMSIM_LOAD_SHARED and not settings.REDIS_URL:
+        logger.warning("LLMSIM_LOAD_SHARED is set but REDIS_URL is not: model capacities count per process")
     # Everything loaded so far (Django, vocabularies, corpora) lives as long as the
     # process: keep it out of the garbage collector's scans, whose full passes
     # otherwise stall the event loop for tens of milliseconds under load.

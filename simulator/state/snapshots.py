@@ -21,6 +21,7 @@ from simulator import process_overrides
 from simulator.engine.cost import Prices
 from simulator.engine.errors import ErrorProfile as EngineErrorProfile
 from simulator.engine.latency import LatencyProfile
+from simulator.engine.load import LoadLimit
 from simulator.engine.ratelimit import RateLimit
 from simulator.engine.rules import Match, Rule, RuleError, parse_action
 from simulator.engine.snapshot import DEFAULT_MODEL, ModelSpec, Scenario, Snapshot
@@ -72,7 +73,15 @@ def spec_of(profile: ModelProfile) -> ModelSpec:
         listed=profile.listed,
         rate_limit=rate_limit_of(profile.requests_per_minute, profile.tokens_per_minute),
         prices=prices_of(profile),
+        load=load_of(profile),
     )
+
+
+def load_of(profile: ModelProfile) -> LoadLimit | None:
+    """The profile's capacity; None when max_concurrency is empty (no limit)."""
+    if not profile.max_concurrency:
+        return None
+    return LoadLimit(profile.max_concurrency, profile.load_factor, profile.queue_size, profile.overload_status)
 
 
 def prices_of(profile: ModelProfile) -> Prices | None:

@@ -164,6 +164,21 @@ def test_prices_and_their_date_import_from_yaml_dates_and_json_text(write):
     assert ModelProfile.objects.get(model_id="gpt-4o").prices_as_of.isoformat() == "2026-02-01"
 
 
+def test_a_models_load_imports_from_yaml_and_reaches_the_snapshot(write):
+    from simulator.engine.load import LoadLimit
+    from simulator.state.snapshots import spec_of
+
+    import_file(
+        write(
+            "model_profiles: [{model_id: gpt-4o, max_concurrency: 8, load_factor: 2.5, queue_size: 16, "
+            "overload_status: 429}]"
+        )
+    )
+    gpt4o = ModelProfile.objects.get(model_id="gpt-4o")
+    assert spec_of(gpt4o).load == LoadLimit(max_concurrency=8, load_factor=2.5, queue_size=16, overload_status=429)
+    assert spec_of(ModelProfile.objects.get(model_id="gpt-5")).load is None  # the presets have no limit
+
+
 def test_a_rules_list_is_all_of_the_scenarios_rules(write):
     populate()
     kept = ResponseRule.objects.get(name="weather")
@@ -363,6 +378,12 @@ def test_importing_mocks_again_changes_nothing(write):
             "model_profiles: [{model_id: m, context_window: 10, max_output_tokens: 20}]",
             r"model_profiles\[0\]\.max_output_tokens: Cannot exceed the context window",
         ),
+        (
+            "model_profiles: [{model_id: m, max_concurrency: 0}]",
+            r"model_profiles\[0\]\.max_concurrency: Ensure this value is greater than or equal to 1",
+        ),
+        ("model_profiles: [{model_id: m, load_factor: 0.5}]", r"model_profiles\[0\]\.load_factor: Ensure this value"),
+        ("model_profiles: [{model_id: m, overload_status: 500}]", r"model_profiles\[0\]\.overload_status: "),
         ("model_profiles: [{model_id: m, prices_as_of: soon}]", r"model_profiles\[0\]\.prices_as_of: must be a date"),
         ("model_profiles: [{model_id: m, prices_as_of: '2025-02-30'}]", r"model_profiles\[0\]\.prices_as_of: must be"),
         ("settings: [generator]", r"settings: must be a mapping, got a list"),

@@ -240,3 +240,19 @@ def test_an_export_without_cost_merges_as_costing_nothing():
     older = recorder.export()
     del older["models"]["gpt-5"]["cost_usd"]  # a process of a version before prices
     assert to_json(merge([recorder.export(), older]), "shared")["cost"]["total_usd"] == 0.5
+
+
+def test_running_and_waiting_answers_add_up_over_live_processes_only():
+    first, second = Recorder(), Recorder()
+    first.load_gauges = lambda: {"gpt-5": (2, 1)}
+    second.load_gauges = lambda: {"gpt-5": (3, 0), "claude-haiku-4-5": (1, 4)}
+    now = time.time()
+    live = to_json(merge([first.export(), second.export()], now=now), "shared")["load"]
+    assert live == {
+        "by_model": {"claude-haiku-4-5": {"running": 1, "waiting": 4}, "gpt-5": {"running": 5, "waiting": 1}}
+    }
+    later = merge([first.export(), second.export()], now=now + STALE_AFTER_SECONDS + 1)
+    assert later.load == {}  # a process that went away runs nothing
+    older = first.export()
+    del older["load"]  # a process of a version before load
+    assert merge([older], now=now).load == {}

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from simulator.engine import planner
+from simulator.engine.load import Overloaded
 from simulator.engine.ratelimit import RateLimited, RateLimitState
 from simulator.engine.snapshot import ModelSpec
 from simulator.engine.types import CompletionRequest, InjectedError, StreamFault
@@ -209,6 +210,11 @@ def rate_limited_error(exc: RateLimited) -> ProviderError:
     return ProviderError(429, message, "rate_limit", headers=headers)
 
 
+def overloaded_error(exc: Overloaded) -> ProviderError:
+    """A model at capacity with a full queue: 529 overloaded_error, with retry-after."""
+    return ProviderError(529, "Overloaded", "overloaded", headers=_retry_after(exc.retry_after_s))
+
+
 def require_version(call: Call) -> None:
     """Anthropic refuses a Messages call without the anthropic-version header."""
     if VERSION_HEADER not in call.headers:
@@ -247,5 +253,6 @@ DIALECT = Dialect(
     rate_limited=rate_limited_error,
     model_not_found=model_not_found,
     context_exceeded=context_exceeded,
+    overloaded=overloaded_error,
     check_limits=check_model_limits,
 )

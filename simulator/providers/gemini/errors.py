@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from simulator.engine import planner
+from simulator.engine.load import Overloaded
 from simulator.engine.ratelimit import RateLimited, duration_text
 from simulator.engine.snapshot import ModelSpec
 from simulator.engine.types import CompletionRequest, InjectedError, StreamFault
@@ -143,6 +144,11 @@ def rate_limited_error(exc: RateLimited) -> ProviderError:
     return gemini_error(429, message, exc.retry_after_s)
 
 
+def overloaded_error(exc: Overloaded) -> ProviderError:
+    """A model at capacity with a full queue: 503 UNAVAILABLE, with retry-after."""
+    return gemini_error(503, _INJECTED[503], exc.retry_after_s)
+
+
 def bad_request(message: str, field: str | None = None) -> ProviderError:
     """A 400 INVALID_ARGUMENT in Gemini's words; `field` is the request field it is about."""
     return ProviderError(400, message, param=field)
@@ -183,5 +189,6 @@ DIALECT = Dialect(
     rate_limited=rate_limited_error,
     model_not_found=model_not_found,
     context_exceeded=context_exceeded,
+    overloaded=overloaded_error,
     check_limits=check_model_limits,
 )

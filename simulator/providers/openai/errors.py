@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from simulator.engine import planner
+from simulator.engine.load import Overloaded
 from simulator.engine.ratelimit import RateLimited, RateLimitState, duration_header, duration_text, whole_millis
 from simulator.engine.types import InjectedError, StreamFault
 from simulator.server.endpoint import endpoint
@@ -169,6 +170,30 @@ def injected_error(error: InjectedError, model: str) -> ProviderError:
     return ProviderError(error.status, message, kind, code=code, headers=headers)
 
 
+def overloaded_error(exc: Overloaded) -> ProviderError:
+    """A model at capacity with a full queue: 503 "The engine is currently overloaded" (the profile's
+    default) or 429, with retry-after. Type and code as the live API words it."""
+    if exc.limit.overload_status == 429:
+        error = ProviderError(
+            429,
+            "That model is currently overloaded with other requests. You can retry your request, or contact us "
+            "through our help center at help.openai.com if the error persists.",
+            "rate_limit",
+            headers=_retry_headers(exc.retry_after_s),
+        )
+        error.error_type = "server_error"
+        return error
+    error = ProviderError(
+        503,
+        "The engine is currently overloaded, please try again later.",
+        "service_unavailable",
+        code="server_is_overloaded",
+        headers=_retry_headers(exc.retry_after_s),
+    )
+    error.error_type = "service_unavailable_error"
+    return error
+
+
 def model_not_found(model: str, param: str | None = None) -> ProviderError:
     """404 model_not_found, naming the model as the client sent it."""
     return ProviderError(
@@ -209,6 +234,7 @@ def dialect(model: str, **wording: Any) -> Dialect:
             "rate_limited": lambda exc: rate_limited_error(exc, model),
             "model_not_found": model_not_found,
             "context_exceeded": context_length_exceeded,
+            "overloaded": overloaded_error,
             **wording,
         }
     )
