@@ -9,6 +9,7 @@ from simulator.engine.errors import forced_error, pick_error, pick_fault
 from simulator.engine.generators import generate, last_user_text, source_text, token_pieces
 from simulator.engine.latency import LatencyProfile, sample_ttft_s, token_offsets_s
 from simulator.engine.logprobs import answer_logprobs
+from simulator.engine.prompt_cache import CachedPrompt
 from simulator.engine.rules import Action
 from simulator.engine.schema import WorkLimit, dump_arguments, generate_arguments, generate_value
 from simulator.engine.snapshot import ModelSpec, Scenario
@@ -129,10 +130,13 @@ def plan(
     overrides: Overrides = NO_OVERRIDES,
     action: Action | None = None,
     rule: str = "",
+    cached: CachedPrompt | None = None,
 ) -> Plan:
     """Decide the whole answer: injected error, or content, usage and timing.
 
     `action` is what a matching response rule scripts (None: the scenario decides).
+    `cached`: the prompt cache's part (engine.prompt_cache), counted already; what it
+    read takes no prefill time.
     Raises ContextLengthExceeded when the prompt does not fit the model.
     """
     rng = make_rng(request, overrides, scenario)
@@ -162,12 +166,15 @@ def plan(
     if error is not None:
         return Plan(model=request.model, choices=(), usage=Usage(0, 0), ttft_s=0.0, error=error)
 
-    prompt_tokens = count_prompt(request.messages, request.tools, spec.encoding)
+    if cached is None:
+        cached = CachedPrompt(count_prompt(request.messages, request.tools, spec.encoding))
+    prompt_tokens = cached.prompt_tokens
     if prompt_tokens > spec.context_window:
         raise ContextLengthExceeded(spec.context_window, prompt_tokens)
 
     target = overrides.tokens if overrides.tokens is not None else scenario.target_tokens
-    ttft_s = sample_ttft_s(latency, rng, prompt_tokens) * effort_ttft_scale(request, spec)
+    prefilled = prompt_tokens - cached.read_tokens
+    ttft_s = sample_ttft_s(latency, rng, prefilled) * effort_ttft_scale(request, spec)
     thinking = thinking_tokens(request, spec, latency, ttft_s, target)
     # Without max_tokens the model still stops at its own output limit, as real ones do.
     cap = spec.max_output_tokens if request.max_tokens is None else request.max_tokens
@@ -187,7 +194,14 @@ def plan(
     steps = max(choice.step_count for choice in choices)
     offsets = token_offsets_s(latency, rng, ttft_s, steps)
     completion = sum(choice.completion_tokens for choice in choices) + thinking * request.n
-    usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion, reasoning_tokens=thinking * request.n)
+    usage = Usage(
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion,
+        reasoning_tokens=thinking * request.n,
+        cached_tokens=cached.read_tokens,
+        cache_write_tokens=cached.write_tokens,
+        cache_write_1h_tokens=cached.write_1h_tokens,
+    )
     fault = action.fault if action is not None else None
     if fault is None and request.stream:
         fault = pick_fault(scenario.errors, rng)

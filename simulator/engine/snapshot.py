@@ -45,6 +45,8 @@ class ModelSpec:
     rate_limit: RateLimit | None = None
     # What an answer costs (engine.cost); None: prices unknown, answers cost nothing.
     prices: Prices | None = None
+    # The shortest prompt prefix the model caches (engine.prompt_cache); None: it caches nothing.
+    prompt_cache_min_tokens: int | None = None
 
 
 DEFAULT_MODEL = ModelSpec(

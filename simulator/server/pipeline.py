@@ -55,7 +55,7 @@ from simulator.server.http import (
     write_stream,
 )
 from simulator.server.overrides import parse_overrides
-from simulator.state import buckets, snapshots
+from simulator.state import buckets, prompt_cache, snapshots
 from simulator.state import sequences as shared_sequences
 
 SCENARIO_HEADER = "x-llmsim-scenario"
@@ -107,11 +107,13 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
     action = scripted_action(call, scenario, request) if rules else None
     if isinstance(action, SharedStep):
         action = await action.take()
+    api_key = (call.api_key if call.api_key_read else api_key_of(call)) or ""
+    cached = await prompt_cache.look_up(request, api_key, spec) if request.caching is not None else None
     try:
         # Logprobs are drawn for every token with up to 20 alternatives each: for a long
         # answer that would hold the event loop too long, so such a request is planned in a thread.
         plan = await compute(
-            call, planner.plan, request, spec, scenario, overrides, action, call.rule, heavy=request.logprobs
+            call, planner.plan, request, spec, scenario, overrides, action, call.rule, cached, heavy=request.logprobs
         )
     except planner.ContextLengthExceeded as exc:
         raise dialect.context_exceeded(exc) from exc
@@ -134,7 +136,9 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
             spec.prices,
             usage.prompt_tokens,
             cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
             completion_tokens=usage.completion_tokens,
+            cache_write_1h_tokens=usage.cache_write_1h_tokens,
         )
     return plan
 

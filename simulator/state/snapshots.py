@@ -72,6 +72,7 @@ def spec_of(profile: ModelProfile) -> ModelSpec:
         listed=profile.listed,
         rate_limit=rate_limit_of(profile.requests_per_minute, profile.tokens_per_minute),
         prices=prices_of(profile),
+        prompt_cache_min_tokens=profile.prompt_cache_min_tokens,
     )
 
 
