@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 _REDIS_DOWN = (RedisError, OSError)
 
 in_process = LocalPromptCache()
-_down_until = 0.0
+# Per Redis URL: until when it is treated as down (monotonic time).
+_down_until: dict[str, float] = {}
 _last_warning = -buckets.WARN_EVERY_S
 
 
@@ -63,9 +64,8 @@ def key_prefix(prefix: str) -> str:
 
 
 async def _look_up_in_redis(store: buckets.RedisBuckets, query: CacheQuery) -> list[bool]:
-    global _down_until
     misses = [False] * len(query.candidates)
-    if time.monotonic() < _down_until:
+    if time.monotonic() < _down_until.get(store.url, 0.0):
         return misses
     prefix = key_prefix(store.prefix)
     try:
@@ -79,8 +79,7 @@ async def _look_up_in_redis(store: buckets.RedisBuckets, query: CacheQuery) -> l
                 pipeline.set(prefix + boundary.key, ttl_ms, px=ttl_ms)
             replies = await pipeline.execute()
     except _REDIS_DOWN as error:
-        _down_until = time.monotonic() + buckets.RETRY_REDIS_AFTER_S
-        _warn(store, error)
+        _note_down(store, error)
         return misses
     if not query.candidates:
         return misses
@@ -88,30 +87,21 @@ async def _look_up_in_redis(store: buckets.RedisBuckets, query: CacheQuery) -> l
     found = [value is not None for value in values]
     if query.explicit:
         hits = [(boundary, value) for boundary, value in zip(query.candidates, values, strict=True) if value]
-        if hits:  # Anthropic keeps a prefix that was read for another lifetime
+        if hits:
+            # Anthropic keeps a prefix that was read for another lifetime. A second round
+            # trip, for Anthropic's hits only: which prefix was read is known only now.
             boundary, ttl_ms = hits[-1]
-            _refresh_soon(store, prefix + boundary.key, int(ttl_ms))
+            try:
+                async with asyncio.timeout(buckets.TIMEOUT_S):
+                    await store.client.pexpire(prefix + boundary.key, int(ttl_ms))
+            except _REDIS_DOWN as error:
+                _note_down(store, error)
     return found
 
 
-_refreshing: set[asyncio.Task] = set()
-
-
-def _refresh_soon(store: buckets.RedisBuckets, key: str, ttl_ms: int) -> None:
-    async def refresh() -> None:
-        try:
-            async with asyncio.timeout(buckets.TIMEOUT_S):
-                await store.client.pexpire(key, ttl_ms)
-        except _REDIS_DOWN as error:
-            _warn(store, error)
-
-    task = asyncio.create_task(refresh())
-    _refreshing.add(task)  # the loop holds tasks weakly
-    task.add_done_callback(_refreshing.discard)
-
-
-def _warn(store: buckets.RedisBuckets, error: BaseException) -> None:
+def _note_down(store: buckets.RedisBuckets, error: BaseException) -> None:
     global _last_warning
+    _down_until[store.url] = time.monotonic() + buckets.RETRY_REDIS_AFTER_S
     now = time.monotonic()
     if now - _last_warning >= buckets.WARN_EVERY_S:
         logger.warning("Redis is unavailable for the prompt cache (%r): prompts are answered uncached", error)
