@@ -18,9 +18,10 @@ from tests.services import redis_url, unique_prefix
 
 SPEC = ModelSpec(id="gpt-4o", prompt_cache_min_tokens=1024)
 LONG = "The quick brown fox jumps over the lazy dog. " * 150
+OPENAI = PromptCaching(step_tokens=128, ttl_s=600)
 
 
-def request(question: str = "What is this?", caching=PromptCaching(step_tokens=128, ttl_s=600)):
+def request(question: str = "What is this?", caching: PromptCaching = OPENAI) -> CompletionRequest:
     return CompletionRequest(
         model="gpt-4o", messages=(Message("system", LONG), Message("user", question)), caching=caching
     )
