@@ -164,6 +164,14 @@ def test_prices_and_their_date_import_from_yaml_dates_and_json_text(write):
     assert ModelProfile.objects.get(model_id="gpt-4o").prices_as_of.isoformat() == "2026-02-01"
 
 
+def test_a_prompt_cache_minimum_imports_and_an_empty_one_turns_caching_off(write):
+    assert ModelProfile.objects.get(model_id="gpt-4o").prompt_cache_min_tokens == 1024  # the preset
+    import_file(write("model_profiles: [{model_id: gpt-4o, prompt_cache_min_tokens: 2048}]"))
+    assert ModelProfile.objects.get(model_id="gpt-4o").prompt_cache_min_tokens == 2048
+    import_file(write("model_profiles: [{model_id: gpt-4o, prompt_cache_min_tokens: null}]"))
+    assert ModelProfile.objects.get(model_id="gpt-4o").prompt_cache_min_tokens is None
+
+
 def test_a_rules_list_is_all_of_the_scenarios_rules(write):
     populate()
     kept = ResponseRule.objects.get(name="weather")
