@@ -12,7 +12,8 @@ plan_answer takes the steps in order:
 
     scenario = scenario_for(call, snapshot)            # x-llmsim-scenario, or the default
     action = scripted_action(call, scenario, request)  # a matching response rule's step, if any
-    plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
+    cached = await prompt_cache.look_up(request, api_key, spec)   # what the prompt cache holds of it
+    plan = planner.plan(request, spec, scenario, overrides, action, call.rule, cached)
     await reserve(call, request, plan, scenario, spec)  # the scenario's rate limit, or the model's
 
 Each adapter brings its Dialect (how it words each failure) and its renderings of the
@@ -107,8 +108,9 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
     action = scripted_action(call, scenario, request) if rules else None
     if isinstance(action, SharedStep):
         action = await action.take()
-    api_key = (call.api_key if call.api_key_read else api_key_of(call)) or ""
-    cached = await prompt_cache.look_up(request, api_key, spec) if request.caching is not None else None
+    cached = None
+    if request.caching is not None:  # what the prompt cache holds of this prompt (None: nothing)
+        cached = await prompt_cache.look_up(request, api_key_of(call) or "", spec)
     try:
         # Logprobs are drawn for every token with up to 20 alternatives each: for a long
         # answer that would hold the event loop too long, so such a request is planned in a thread.
