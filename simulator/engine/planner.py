@@ -167,14 +167,15 @@ def plan(
         return Plan(model=request.model, choices=(), usage=Usage(0, 0), ttft_s=0.0, error=error)
 
     if cached is None:
-        cached = CachedPrompt(count_prompt(request.messages, request.tools, spec.encoding))
-    prompt_tokens = cached.prompt_tokens
+        prompt_tokens = count_prompt(request.messages, request.tools, spec.encoding)
+        read_tokens = 0
+    else:
+        prompt_tokens, read_tokens = cached.prompt_tokens, cached.read_tokens
     if prompt_tokens > spec.context_window:
         raise ContextLengthExceeded(spec.context_window, prompt_tokens)
 
     target = overrides.tokens if overrides.tokens is not None else scenario.target_tokens
-    prefilled = prompt_tokens - cached.read_tokens
-    ttft_s = sample_ttft_s(latency, rng, prefilled) * effort_ttft_scale(request, spec)
+    ttft_s = sample_ttft_s(latency, rng, prompt_tokens - read_tokens) * effort_ttft_scale(request, spec)
     thinking = thinking_tokens(request, spec, latency, ttft_s, target)
     # Without max_tokens the model still stops at its own output limit, as real ones do.
     cap = spec.max_output_tokens if request.max_tokens is None else request.max_tokens
@@ -194,14 +195,16 @@ def plan(
     steps = max(choice.step_count for choice in choices)
     offsets = token_offsets_s(latency, rng, ttft_s, steps)
     completion = sum(choice.completion_tokens for choice in choices) + thinking * request.n
-    usage = Usage(
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion,
-        reasoning_tokens=thinking * request.n,
-        cached_tokens=cached.read_tokens,
-        cache_write_tokens=cached.write_tokens,
-        cache_write_1h_tokens=cached.write_1h_tokens,
-    )
+    usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion, reasoning_tokens=thinking * request.n)
+    if cached is not None:
+        usage = Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion,
+            reasoning_tokens=thinking * request.n,
+            cached_tokens=read_tokens,
+            cache_write_tokens=cached.write_tokens,
+            cache_write_1h_tokens=cached.write_1h_tokens,
+        )
     fault = action.fault if action is not None else None
     if fault is None and request.stream:
         fault = pick_fault(scenario.errors, rng)

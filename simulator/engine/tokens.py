@@ -163,7 +163,10 @@ def _role_tokens(role: str, encoding: str) -> int:
 
 def count_messages(messages: Iterable[Message], encoding: str = O200K) -> int:
     """Prompt tokens of a chat conversation, with the chat format's per-message overhead."""
-    return REPLY_PRIMING_TOKENS + sum(message_tokens(message, encoding) for message in messages)
+    total = REPLY_PRIMING_TOKENS
+    for message in messages:
+        total += message_tokens(message, encoding)
+    return total
 
 
 def message_tokens(message: Message, encoding: str = O200K) -> int:
@@ -192,7 +195,9 @@ TOOLS_END_TOKENS = 12
 
 def count_tools(tools: Iterable[ToolDefinition], encoding: str = O200K) -> int:
     """Prompt tokens that tool definitions add (0 when there are none)."""
-    total = sum(tool_tokens(tool, encoding) for tool in tools)
+    total = 0
+    for tool in tools:
+        total += tool_tokens(tool, encoding)
     return total + TOOLS_END_TOKENS if total else 0
 
 

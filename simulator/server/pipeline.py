@@ -109,7 +109,7 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
     if isinstance(action, SharedStep):
         action = await action.take()
     cached = None
-    if request.caching is not None:  # what the prompt cache holds of this prompt (None: nothing)
+    if prompt_cache.wanted(request, spec):  # what the prompt cache holds of this prompt (None: nothing)
         cached = await prompt_cache.look_up(request, api_key_of(call) or "", spec)
     try:
         # Logprobs are drawn for every token with up to 20 alternatives each: for a long

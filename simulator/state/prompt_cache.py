@@ -7,7 +7,8 @@ writes the request's prefixes. When Redis does not answer, the request is answer
 miss (nothing cached), like the rate limits' fail-open; Redis is tried again after
 buckets.RETRY_REDIS_AFTER_S.
 
-    cached = await look_up(request, api_key, spec)  # None: nothing of this prompt can be cached
+    if wanted(request, spec):  # cheap: most prompts are too short to be cached
+        cached = await look_up(request, api_key, spec)  # None: nothing of this prompt can be cached
 """
 
 from __future__ import annotations
@@ -42,14 +43,23 @@ _down_until: dict[str, float] = {}
 _last_warning = -buckets.WARN_EVERY_S
 
 
+def wanted(request: CompletionRequest, spec: ModelSpec) -> bool:
+    """Whether any of the prompt may be cached: this API and model cache, and it may be long enough.
+
+    Most requests are answered False: no hashing, no counting here, no Redis.
+    """
+    minimum = spec.prompt_cache_min_tokens
+    return request.caching is not None and minimum is not None and may_reach(request, minimum)
+
+
 async def look_up(request: CompletionRequest, api_key: str, spec: ModelSpec) -> CachedPrompt | None:
     """What of the request's prompt is read from and written to the cache (and store its prefixes).
 
     None when nothing of it can be cached (no caching on this API or model, or too short).
     """
     minimum = spec.prompt_cache_min_tokens
-    if request.caching is None or minimum is None or not may_reach(request, minimum):
-        return None  # most requests: no hashing, no counting here, no Redis
+    if not wanted(request, spec) or minimum is None:
+        return None
     # Counting a prompt this long takes a while: off the event loop.
     query = await asyncio.to_thread(cache_query, request, scope_of(api_key, spec.id), minimum, spec.encoding)
     if query is None:

@@ -294,8 +294,13 @@ CACHE_STEP_TOKENS = 128
 CACHE_RETENTION_S = {"in_memory": 600.0, "24h": 86_400.0}
 
 
+IN_MEMORY_CACHING = PromptCaching(ttl_s=CACHE_RETENTION_S["in_memory"], step_tokens=CACHE_STEP_TOKENS)
+
+
 def prompt_caching(body: dict[str, Any]) -> PromptCaching:
     """The request's prompt caching: `prompt_cache_key` and `prompt_cache_retention`."""
+    if "prompt_cache_key" not in body and "prompt_cache_retention" not in body:
+        return IN_MEMORY_CACHING  # most requests: nothing to read, nothing to make
     key = body.get("prompt_cache_key")
     if key is not None and not isinstance(key, str):
         raise invalid_type("prompt_cache_key", "a string", key)
