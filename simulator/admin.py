@@ -49,7 +49,7 @@ class ModelProfileAdmin(admin.ModelAdmin):
                 "fields": (
                     ("ttft_mean_ms", "ttft_stddev_ms"),
                     ("tbt_mean_ms", "tbt_stddev_ms"),
-                    "prefill_ms_per_1k_tokens",
+                    ("prefill_ms_per_1k_tokens", "prompt_cache_min_tokens"),
                     "latency_distribution",
                     ("ttft_p99_ms", "tbt_p99_ms"),
                     ("stall_probability", "stall_ms"),

@@ -75,6 +75,13 @@ class ModelProfile(models.Model):
         validators=NON_NEGATIVE,
         help_text="Extra time to first token for every 1,000 prompt tokens.",
     )
+    prompt_cache_min_tokens = models.PositiveIntegerField(
+        "prompt cache minimum (tokens)",
+        null=True,
+        blank=True,
+        help_text="Shortest prompt prefix the model caches (OpenAI 1,024; Anthropic and Gemini per model). "
+        'Empty: the model caches nothing. See docs/providers.md, "Prompt caching".',
+    )
     # Heavy tails (issue 22). Log-normal reads the two means above as medians (p50).
     latency_distribution = models.CharField(
         "latency distribution",

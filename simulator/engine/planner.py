@@ -9,6 +9,7 @@ from simulator.engine.errors import forced_error, pick_error, pick_fault
 from simulator.engine.generators import generate, last_user_text, source_text, token_pieces
 from simulator.engine.latency import LatencyProfile, sample_ttft_s, slowed, token_offsets_s
 from simulator.engine.logprobs import answer_logprobs
+from simulator.engine.prompt_cache import CachedPrompt
 from simulator.engine.rules import Action
 from simulator.engine.schema import WorkLimit, dump_arguments, generate_arguments, generate_value
 from simulator.engine.snapshot import ModelSpec, Scenario
@@ -129,12 +130,15 @@ def plan(
     overrides: Overrides = NO_OVERRIDES,
     action: Action | None = None,
     rule: str = "",
+    cached: CachedPrompt | None = None,
     stretch: float = 1.0,
     waited_s: float = 0.0,
 ) -> Plan:
     """Decide the whole answer: injected error, or content, usage and timing.
 
     `action` is what a matching response rule scripts (None: the scenario decides).
+    `cached`: the prompt cache's part (engine.prompt_cache), counted already; what it
+    read takes no prefill time.
     Under load (engine.load) the gaps and prefill are `stretch` times as long and the
     first token comes `waited_s` later (the time the request queued).
     Raises ContextLengthExceeded when the prompt does not fit the model.
@@ -167,12 +171,16 @@ def plan(
     if error is not None:
         return Plan(model=request.model, choices=(), usage=Usage(0, 0), ttft_s=0.0, error=error)
 
-    prompt_tokens = count_prompt(request.messages, request.tools, spec.encoding)
+    if cached is None:
+        prompt_tokens = count_prompt(request.messages, request.tools, spec.encoding)
+        read_tokens = 0
+    else:
+        prompt_tokens, read_tokens = cached.prompt_tokens, cached.read_tokens
     if prompt_tokens > spec.context_window:
         raise ContextLengthExceeded(spec.context_window, prompt_tokens)
 
     target = overrides.tokens if overrides.tokens is not None else scenario.target_tokens
-    ttft_s = sample_ttft_s(latency, rng, prompt_tokens) * effort_ttft_scale(request, spec)
+    ttft_s = sample_ttft_s(latency, rng, prompt_tokens - read_tokens) * effort_ttft_scale(request, spec)
     # Counted at the usual speed: load slows the thinking down, it does not cut it short.
     thinking = thinking_tokens(request, spec, usual, ttft_s, target)
     ttft_s += waited_s  # after thinking_tokens: time in the queue is no time spent thinking
@@ -195,6 +203,13 @@ def plan(
     offsets = token_offsets_s(latency, rng, ttft_s, steps)
     completion = sum(choice.completion_tokens for choice in choices) + thinking * request.n
     usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion, reasoning_tokens=thinking * request.n)
+    if cached is not None:
+        usage = replace(
+            usage,
+            cached_tokens=read_tokens,
+            cache_write_tokens=cached.write_tokens,
+            cache_write_1h_tokens=cached.write_1h_tokens,
+        )
     fault = action.fault if action is not None else None
     if fault is None and request.stream:
         fault = pick_fault(scenario.errors, rng)

@@ -48,6 +48,8 @@ class ModelSpec:
     prices: Prices | None = None
     # How many answers run at once, their slowdown and queue (engine.load); None: unlimited.
     load: LoadLimit | None = None
+    # The shortest prompt prefix the model caches (engine.prompt_cache); None: it caches nothing.
+    prompt_cache_min_tokens: int | None = None
 
 
 DEFAULT_MODEL = ModelSpec(

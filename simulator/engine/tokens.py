@@ -165,15 +165,21 @@ def count_messages(messages: Iterable[Message], encoding: str = O200K) -> int:
     """Prompt tokens of a chat conversation, with the chat format's per-message overhead."""
     total = REPLY_PRIMING_TOKENS
     for message in messages:
-        total += TOKENS_PER_MESSAGE + _role_tokens(message.role, encoding)
-        if message.content:
-            total += count_text(message.content, encoding)
-        if message.name:
-            total += TOKENS_PER_NAME + count_text(message.name, encoding)
-        total += message.media_tokens
-        for call in message.tool_calls:
-            total += TOKENS_PER_MESSAGE + count_text(call.name, encoding)
-            total += count_text(call.arguments, encoding)
+        total += message_tokens(message, encoding)
+    return total
+
+
+def message_tokens(message: Message, encoding: str = O200K) -> int:
+    """One message's prompt tokens, its framing included (not the reply's priming)."""
+    total = TOKENS_PER_MESSAGE + _role_tokens(message.role, encoding)
+    if message.content:
+        total += count_text(message.content, encoding)
+    if message.name:
+        total += TOKENS_PER_NAME + count_text(message.name, encoding)
+    total += message.media_tokens
+    for call in message.tool_calls:
+        total += TOKENS_PER_MESSAGE + count_text(call.name, encoding)
+        total += count_text(call.arguments, encoding)
     return total
 
 
@@ -184,30 +190,33 @@ _TOOL_PROPERTIES = 3
 _TOOL_PROPERTY = 3
 _TOOL_ENUM = -3
 _TOOL_ENUM_ITEM = 3
-_TOOLS_END = 12
+TOOLS_END_TOKENS = 12
 
 
 def count_tools(tools: Iterable[ToolDefinition], encoding: str = O200K) -> int:
     """Prompt tokens that tool definitions add (0 when there are none)."""
     total = 0
-    any_tool = False
     for tool in tools:
-        any_tool = True
-        total += _TOOL_PREAMBLE
-        total += count_text(f"{tool.name}:{tool.description.rstrip('.')}", encoding)
-        properties = (tool.parameters or {}).get("properties") or {}
-        if isinstance(properties, dict) and properties:
-            total += _TOOL_PROPERTIES
-            for key, spec in properties.items():
-                spec = spec if isinstance(spec, dict) else {}
-                total += _TOOL_PROPERTY
-                if isinstance(spec.get("enum"), list):
-                    total += _TOOL_ENUM
-                    for item in spec["enum"]:
-                        total += _TOOL_ENUM_ITEM + count_text(str(item), encoding)
-                description = str(spec.get("description", "")).rstrip(".")
-                total += count_text(f"{key}:{spec.get('type', '')}:{description}", encoding)
-    return total + _TOOLS_END if any_tool else 0
+        total += tool_tokens(tool, encoding)
+    return total + TOOLS_END_TOKENS if total else 0
+
+
+def tool_tokens(tool: ToolDefinition, encoding: str = O200K) -> int:
+    """One tool definition's prompt tokens (without the closing TOOLS_END_TOKENS of the list)."""
+    total = _TOOL_PREAMBLE + count_text(f"{tool.name}:{tool.description.rstrip('.')}", encoding)
+    properties = (tool.parameters or {}).get("properties") or {}
+    if isinstance(properties, dict) and properties:
+        total += _TOOL_PROPERTIES
+        for key, spec in properties.items():
+            spec = spec if isinstance(spec, dict) else {}
+            total += _TOOL_PROPERTY
+            if isinstance(spec.get("enum"), list):
+                total += _TOOL_ENUM
+                for item in spec["enum"]:
+                    total += _TOOL_ENUM_ITEM + count_text(str(item), encoding)
+            description = str(spec.get("description", "")).rstrip(".")
+            total += count_text(f"{key}:{spec.get('type', '')}:{description}", encoding)
+    return total
 
 
 def count_prompt(messages: Iterable[Message], tools: Iterable[ToolDefinition] = (), encoding: str = O200K) -> int:

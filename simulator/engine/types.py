@@ -41,6 +41,28 @@ class ToolDefinition:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheBreakpoint:
+    """An Anthropic cache_control mark: the prefix up to and including unit `unit` (tools
+    first, then messages) is written to the cache for `ttl_s`."""
+
+    unit: int
+    ttl_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class PromptCaching:
+    """How the request's API caches its prompt (engine.prompt_cache reads it)."""
+
+    # None: automatic, every prefix (OpenAI, Gemini); else the request's breakpoints (Anthropic).
+    breakpoints: tuple[CacheBreakpoint, ...] | None = None
+    ttl_s: float = 300.0  # how long a written prefix lives after its last use
+    step_tokens: int = 1  # cached tokens are reported in multiples of this (OpenAI: 128)
+    key: str = ""  # OpenAI's prompt_cache_key: prefixes are shared only under the same key
+    # Leading units the provider holds already (a Responses previous_response_id chain).
+    read_units: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class CompletionRequest:
     """A chat request in no provider's format."""
 
@@ -72,6 +94,8 @@ class CompletionRequest:
     # most likely tokens at each position (`top_logprobs`, 0-20).
     logprobs: bool = False
     top_logprobs: int = 0
+    # None: this API caches nothing of the prompt.
+    caching: PromptCaching | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +114,9 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     reasoning_tokens: int = 0
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # read from the prompt cache (part of prompt_tokens)
+    cache_write_tokens: int = 0  # written to the prompt cache (part of prompt_tokens; Anthropic)
+    cache_write_1h_tokens: int = 0  # of those, written for an hour (Anthropic's ttl "1h")
 
     @property
     def total_tokens(self) -> int:

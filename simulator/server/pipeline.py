@@ -13,7 +13,8 @@ plan_answer takes the steps in order:
     scenario = scenario_for(call, snapshot)            # x-llmsim-scenario, or the default
     await admit_load(call, spec, dialect)              # a slot, if the model has a max_concurrency
     action = scripted_action(call, scenario, request)  # a matching response rule's step, if any
-    plan = planner.plan(request, spec, scenario, overrides, action, call.rule)
+    cached = await prompt_cache.look_up(request, api_key, spec)   # what the prompt cache holds of it
+    plan = planner.plan(request, spec, scenario, overrides, action, call.rule, cached, stretch, waited)
     await reserve(call, request, plan, scenario, spec)  # the scenario's rate limit, or the model's
 
 Each adapter brings its Dialect (how it words each failure) and its renderings of the
@@ -58,7 +59,7 @@ from simulator.server.http import (
     write_stream,
 )
 from simulator.server.overrides import parse_overrides
-from simulator.state import buckets, load, snapshots
+from simulator.state import buckets, load, prompt_cache, snapshots
 from simulator.state import sequences as shared_sequences
 
 SCENARIO_HEADER = "x-llmsim-scenario"
@@ -115,13 +116,26 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
     action = scripted_action(call, scenario, request) if rules else None
     if isinstance(action, SharedStep):
         action = await action.take()
+    cached = None
+    if prompt_cache.wanted(request, spec):  # what the prompt cache holds of this prompt (None: nothing)
+        cached = await prompt_cache.look_up(request, api_key_of(call) or "", spec)
     ticket = call.load_ticket
     slowed = () if ticket is None else (ticket.stretch, ticket.waited_s)
     try:
         # Logprobs are drawn for every token with up to 20 alternatives each: for a long
         # answer that would hold the event loop too long, so such a request is planned in a thread.
         plan = await compute(
-            call, planner.plan, request, spec, scenario, overrides, action, call.rule, *slowed, heavy=request.logprobs
+            call,
+            planner.plan,
+            request,
+            spec,
+            scenario,
+            overrides,
+            action,
+            call.rule,
+            cached,
+            *slowed,
+            heavy=request.logprobs,
         )
     except planner.ContextLengthExceeded as exc:
         raise dialect.context_exceeded(exc) from exc
@@ -146,7 +160,9 @@ async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, 
             spec.prices,
             usage.prompt_tokens,
             cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
             completion_tokens=usage.completion_tokens,
+            cache_write_1h_tokens=usage.cache_write_1h_tokens,
         )
     return plan
 

@@ -74,6 +74,7 @@ def spec_of(profile: ModelProfile) -> ModelSpec:
         rate_limit=rate_limit_of(profile.requests_per_minute, profile.tokens_per_minute),
         prices=prices_of(profile),
         load=load_of(profile),
+        prompt_cache_min_tokens=profile.prompt_cache_min_tokens,
     )
 
 

@@ -179,6 +179,14 @@ def test_a_models_load_imports_from_yaml_and_reaches_the_snapshot(write):
     assert spec_of(ModelProfile.objects.get(model_id="gpt-5")).load is None  # the presets have no limit
 
 
+def test_a_prompt_cache_minimum_imports_and_an_empty_one_turns_caching_off(write):
+    assert ModelProfile.objects.get(model_id="gpt-4o").prompt_cache_min_tokens == 1024  # the preset
+    import_file(write("model_profiles: [{model_id: gpt-4o, prompt_cache_min_tokens: 2048}]"))
+    assert ModelProfile.objects.get(model_id="gpt-4o").prompt_cache_min_tokens == 2048
+    import_file(write("model_profiles: [{model_id: gpt-4o, prompt_cache_min_tokens: null}]"))
+    assert ModelProfile.objects.get(model_id="gpt-4o").prompt_cache_min_tokens is None
+
+
 def test_a_rules_list_is_all_of_the_scenarios_rules(write):
     populate()
     kept = ResponseRule.objects.get(name="weather")

@@ -54,13 +54,15 @@ def content_blocks(choice: ChoicePlan) -> list[dict[str, Any]]:
 
 
 def usage_json(plan: Plan, output_tokens: int | None = None) -> dict[str, Any]:
-    """The usage object (no prompt caching: its counts are always 0)."""
+    """The usage object: input_tokens leaves out what was read from and written to the cache."""
+    usage = plan.usage
+    written, hour = usage.cache_write_tokens, usage.cache_write_1h_tokens
     return {
-        "input_tokens": plan.usage.prompt_tokens,
-        "output_tokens": plan.usage.completion_tokens if output_tokens is None else output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "input_tokens": usage.prompt_tokens - usage.cached_tokens - written,
+        "output_tokens": usage.completion_tokens if output_tokens is None else output_tokens,
+        "cache_creation_input_tokens": written,
+        "cache_read_input_tokens": usage.cached_tokens,
+        "cache_creation": {"ephemeral_5m_input_tokens": written - hour, "ephemeral_1h_input_tokens": hour},
         "service_tier": "standard",
     }
 

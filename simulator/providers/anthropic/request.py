@@ -17,6 +17,7 @@ import orjson
 from simulator.engine.media import base64_image_size
 from simulator.engine.schema import SchemaError, check_schema
 from simulator.engine.types import CompletionRequest, Message, ToolCall, ToolDefinition
+from simulator.providers.anthropic.caching import prompt_caching
 from simulator.providers.anthropic.errors import bad_request
 from simulator.server.http import Call, query_param, quoted
 
@@ -354,7 +355,8 @@ def parse_messages_request(body: Any, counting: bool = False) -> CompletionReque
     parsed = [parse_message(raw, i) for i, raw in enumerate(raw_messages)]
     if any(message.tool_calls or message.role == "tool" for messages in parsed for message in messages):
         check_tool_results(parsed)
-    messages = tuple(_system_of(body.get("system")) + [m for ms in parsed for m in ms])
+    system = _system_of(body.get("system"))
+    messages = tuple(system + [m for ms in parsed for m in ms])
 
     stop = body.get("stop_sequences") or []
     _expect(stop, list, "stop_sequences")
@@ -383,6 +385,7 @@ def parse_messages_request(body: Any, counting: bool = False) -> CompletionReque
         thinking_budget=budget,
         show_thinking=bool(budget),
         reasoning_effort=_effort_of(body),
+        caching=prompt_caching(body, [len(ms) for ms in parsed], bool(system)),
     )
 
 

@@ -64,6 +64,9 @@ def usage_json(plan: Plan, streamed: float = 1.0) -> dict[str, Any]:
         "totalTokenCount": prompt + candidates + thoughts,
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
     }
+    if plan.usage.cached_tokens:  # part of promptTokenCount, as Google counts it
+        usage["cachedContentTokenCount"] = plan.usage.cached_tokens
+        usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": plan.usage.cached_tokens}]
     if thoughts:
         usage["thoughtsTokenCount"] = thoughts
     return usage

@@ -18,7 +18,7 @@ import orjson
 
 from simulator.engine.media import base64_image_size
 from simulator.engine.schema import SchemaError, check_schema
-from simulator.engine.types import CompletionRequest, Message, ToolCall, ToolDefinition
+from simulator.engine.types import CompletionRequest, Message, PromptCaching, ToolCall, ToolDefinition
 from simulator.providers.gemini.errors import bad_request
 from simulator.providers.gemini.schema import json_schema_of
 from simulator.server.http import Call, quoted, shorten
@@ -339,6 +339,14 @@ def _response_format_of(config: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+# Implicit caching (https://ai.google.dev/gemini-api/docs/caching): on by default on the
+# models whose profile has a minimum (2.5 and newer). Google gives the Gemini API no
+# lifetime ("send requests with a similar prefix in a short amount of time"; Vertex AI:
+# evicted as memory is reclaimed, within 24 hours at most): we keep a prefix five minutes
+# after its last use.
+IMPLICIT_CACHING = PromptCaching(ttl_s=300.0)
+
+
 def parse_generate_request(model: str, body: Any, stream: bool) -> CompletionRequest:
     """Validate a generateContent body the way Gemini does; ProviderError(400) when it is not."""
     _expect(body, dict, "request")
@@ -391,6 +399,7 @@ def parse_generate_request(model: str, body: Any, stream: bool) -> CompletionReq
         thinking_budget=budget,
         show_thinking=show,
         reasoning_effort=effort,
+        caching=IMPLICIT_CACHING,
     )
 
 

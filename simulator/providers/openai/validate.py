@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from simulator.engine.schema import SchemaError, check_schema
-from simulator.engine.types import ToolDefinition
+from simulator.engine.types import PromptCaching, ToolDefinition
 from simulator.server.http import ProviderError, quoted
 
 # Tools (or functions) one request may define.
@@ -284,3 +284,29 @@ def invalid_value(param: str, value: Any, allowed: tuple[str, ...]) -> ProviderE
     return ProviderError(
         400, f"Invalid value: {quoted(value)}. Supported values are: {listed}.", param=param, code="invalid_value"
     )
+
+
+# Prompt caching (https://platform.openai.com/docs/guides/prompt-caching): prefixes of
+# 1,024 tokens or more (the model profile's minimum), reported in steps of 128 tokens. An
+# in-memory prefix is typically cleared after 5 to 10 minutes of inactivity: we keep the
+# upper figure. Extended retention ("24h") keeps it up to a day.
+CACHE_STEP_TOKENS = 128
+CACHE_RETENTION_S = {"in_memory": 600.0, "24h": 86_400.0}
+
+
+IN_MEMORY_CACHING = PromptCaching(ttl_s=CACHE_RETENTION_S["in_memory"], step_tokens=CACHE_STEP_TOKENS)
+
+
+def prompt_caching(body: dict[str, Any]) -> PromptCaching:
+    """The request's prompt caching: `prompt_cache_key` and `prompt_cache_retention`."""
+    if "prompt_cache_key" not in body and "prompt_cache_retention" not in body:
+        return IN_MEMORY_CACHING  # most requests: nothing to read, nothing to make
+    key = body.get("prompt_cache_key")
+    if key is not None and not isinstance(key, str):
+        raise invalid_type("prompt_cache_key", "a string", key)
+    retention = body.get("prompt_cache_retention")
+    if retention is None:
+        retention = "in_memory"
+    if not isinstance(retention, str) or retention not in CACHE_RETENTION_S:
+        raise invalid_value("prompt_cache_retention", retention, tuple(CACHE_RETENTION_S))
+    return PromptCaching(ttl_s=CACHE_RETENTION_S[retention], step_tokens=CACHE_STEP_TOKENS, key=key or "")

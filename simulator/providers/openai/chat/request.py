@@ -30,6 +30,7 @@ from simulator.providers.openai.validate import (
     missing_parameter,
     number_field,
     object_schema,
+    prompt_caching,
     requested_model,
     stop_sequences,
     stream_fields,
@@ -218,6 +219,7 @@ def parse_chat_request(body: Any) -> CompletionRequest:
         include_usage=include_usage,
         logprobs=logprobs,
         top_logprobs=top_logprobs or 0,
+        caching=prompt_caching(body),
     )
 
 

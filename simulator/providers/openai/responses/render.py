@@ -69,7 +69,7 @@ class ResponseWriter:
     per call. Events carry consecutive sequence numbers in the order they are rendered.
     """
 
-    def __init__(self, response_id: str, parsed: ResponsesRequest, plan: Plan, cached: int, summary: str) -> None:
+    def __init__(self, response_id: str, parsed: ResponsesRequest, plan: Plan, summary: str) -> None:
         self.response_id = response_id
         self.created_at = int(time.time())
         self._plan = plan
@@ -111,7 +111,7 @@ class ResponseWriter:
         usage = plan.usage
         self._usage = {
             "input_tokens": usage.prompt_tokens,
-            "input_tokens_details": {"cached_tokens": min(cached, usage.prompt_tokens), "cache_write_tokens": 0},
+            "input_tokens_details": {"cached_tokens": usage.cached_tokens, "cache_write_tokens": 0},
             "output_tokens": usage.completion_tokens,
             "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
             "total_tokens": usage.prompt_tokens + usage.completion_tokens,
@@ -331,9 +331,9 @@ class ResponseWriter:
         return b"".join(out)
 
 
-def answer_of(parsed: ResponsesRequest, plan: Plan, cached: int, summary: str) -> tuple[ResponseWriter, bytes]:
+def answer_of(parsed: ResponsesRequest, plan: Plan, summary: str) -> tuple[ResponseWriter, bytes]:
     """The writer of a new response, and the response as it is stored (and sent, when not streaming)."""
-    writer = ResponseWriter(new_id("resp_", 192), parsed, plan, cached, summary)
+    writer = ResponseWriter(new_id("resp_", 192), parsed, plan, summary)
     return writer, dump_json(writer.final_json())
 
 

@@ -8,12 +8,12 @@ model response").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from simulator.engine import planner
 from simulator.engine.snapshot import ModelSpec
-from simulator.engine.types import CompletionRequest, Message, ToolDefinition
+from simulator.engine.types import CompletionRequest, Message, PromptCaching, ToolDefinition
 from simulator.providers.openai.responses.items import Conversation, check_tool_outputs, read_items
 from simulator.providers.openai.validate import (
     MAX_TOOLS,
@@ -27,6 +27,7 @@ from simulator.providers.openai.validate import (
     missing_parameter,
     number_field,
     object_schema,
+    prompt_caching,
     too_long,
 )
 from simulator.server.http import ProviderError
@@ -231,6 +232,7 @@ class ResponsesRequest:
     echo: dict[str, Any]  # the request's fields as the response object repeats them
     include: tuple[str, ...] = ()
     top_logprobs: int = 0
+    caching: PromptCaching | None = None
 
 
 def parse_responses_request(body: Any, counting: bool = False) -> ResponsesRequest:
@@ -280,6 +282,7 @@ def parse_responses_request(body: Any, counting: bool = False) -> ResponsesReque
         "parallel_tool_calls": parallel is not False,
         "previous_response_id": previous,
         "prompt_cache_key": body.get("prompt_cache_key"),
+        "prompt_cache_retention": body.get("prompt_cache_retention"),
         "safety_identifier": body.get("safety_identifier"),
         "service_tier": body.get("service_tier") if body.get("service_tier") not in (None, "auto") else "default",
         "temperature": body.get("temperature", 1.0),
@@ -308,6 +311,7 @@ def parse_responses_request(body: Any, counting: bool = False) -> ResponsesReque
         echo=echo,
         include=tuple(include),
         top_logprobs=top_logprobs or 0,
+        caching=prompt_caching(body),
     )
 
 
@@ -317,6 +321,10 @@ def completion_request(parsed: ResponsesRequest, earlier: list[Message]) -> Comp
     messages = [*opening, *earlier, *parsed.input.messages]
     if any(message.role == "tool" or message.tool_calls for message in messages):
         check_tool_outputs(messages)
+    caching = parsed.caching
+    if caching is not None and earlier:
+        # A previous_response_id chain's earlier turns are in the provider's cache already.
+        caching = replace(caching, read_units=len(parsed.tools) + len(opening) + len(earlier))
     return CompletionRequest(
         model=parsed.model,
         messages=tuple(messages),
@@ -329,4 +337,5 @@ def completion_request(parsed: ResponsesRequest, earlier: list[Message]) -> Comp
         reasoning_effort=parsed.reasoning_effort,
         logprobs=LOGPROBS_INCLUDE in parsed.include,
         top_logprobs=parsed.top_logprobs,
+        caching=caching,
     )

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 
-from simulator.engine.tokens import O200K, count_messages, count_prompt
+from simulator.engine.tokens import O200K, count_prompt
 from simulator.engine.types import Message
 from simulator.providers.openai.errors import common_headers, dialect, fault_error, model_not_found, openai_endpoint
 from simulator.providers.openai.responses.items import ITEM_TYPES, Conversation, read_items
@@ -71,20 +71,6 @@ async def earlier_context(previous_response_id: str) -> list[Message]:
     return context.messages
 
 
-# Prompt caching: a prefix of at least this many tokens is cached, in steps of the second.
-_CACHE_MIN_TOKENS = 1024
-_CACHE_STEP_TOKENS = 128
-
-
-def cached_tokens(opening_and_earlier: list[Message], encoding: str) -> int:
-    """Prompt tokens served from the cache: the conversation before this turn, as OpenAI caches
-    a repeated prefix (1,024 tokens at least, in steps of 128)."""
-    if not opening_and_earlier:
-        return 0
-    prefix = count_messages(opening_and_earlier, encoding)
-    return prefix // _CACHE_STEP_TOKENS * _CACHE_STEP_TOKENS if prefix >= _CACHE_MIN_TOKENS else 0
-
-
 def _retrieved(saving: asyncio.Future[None]) -> None:
     """Mark a failed save's exception as seen (the writer has logged it) when nobody awaits it."""
     if not saving.cancelled():
@@ -107,14 +93,9 @@ async def create_response(call: Call, body: Any) -> None:
     )
     if plan is None:
         return
-    cached = 0
-    if earlier:  # the earlier turns are in the prompt cache: they were just read
-        spec = snapshots.current().model_for(request.model)
-        opening = request.messages[: len(request.messages) - len(parsed.input.messages)]
-        cached = cached_tokens(list(opening), spec.encoding if spec is not None else O200K)
     summary = summary_text(request.messages) if parsed.reasoning_summary else ""
     # With logprobs the response can be megabytes of JSON: rendered in a thread.
-    writer, final = await compute(call, answer_of, parsed, plan, cached, summary, heavy=request.logprobs)
+    writer, final = await compute(call, answer_of, parsed, plan, summary, heavy=request.logprobs)
     saving = None
     if parsed.store and settings.LLMSIM_RESPONSES_RETAIN > 0:
         # Stored while the model "thinks"; committed before the answer is complete, so that
