@@ -40,8 +40,6 @@ from stats.recorder import recorder
 logger = logging.getLogger(__name__)
 
 ROUTE = "/v1/realtime"
-# The largest client event read: an append of OpenAI's maximum 15 MiB of audio, in base64, and its envelope.
-MAX_EVENT_BYTES = events.MAX_APPEND_BYTES * 4 // 3 + 64 * 1024
 # Browsers cannot set headers on a WebSocket: they send the key as a subprotocol.
 KEY_SUBPROTOCOL = "openai-insecure-api-key."
 # How the live API closes a session it refuses after the handshake: 3000 and "<type>.<code>".
@@ -99,10 +97,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         event_id = None
         try:
             data = text_data if text_data is not None else bytes_data or b""
-            if len(data) > MAX_EVENT_BYTES:
+            if len(data) > events.MAX_EVENT_BYTES:
                 raise ProviderError(
                     400,
-                    f"The event is too large: {len(data)} bytes; the maximum is {MAX_EVENT_BYTES} bytes.",
+                    f"The event is too large: {len(data)} bytes; the maximum is {events.MAX_EVENT_BYTES} bytes.",
                     code="event_too_large",
                 )
             if text_data is None:

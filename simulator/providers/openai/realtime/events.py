@@ -70,6 +70,10 @@ _AUDIO_TYPES = ("audio/pcm", "audio/pcmu", "audio/pcma")
 _MAX_OUTPUT_TOKENS = 4096
 # OpenAI: "up to a maximum of 15 MiB" of audio per input_audio_buffer.append.
 MAX_APPEND_BYTES = 15 * 1024 * 1024
+# The largest client event read: such an append, in base64, and its envelope. The servers
+# take messages a little larger (simulator/server/daphne.py), so that up to there the
+# client is told in an error event; past that the server closes with 1009 (too big).
+MAX_EVENT_BYTES = MAX_APPEND_BYTES * 4 // 3 + 64 * 1024
 _ITEM_ID_CHARS = 32
 
 
