@@ -11,7 +11,7 @@ import pytest
 import websockets.sync.client
 from websockets.exceptions import ConnectionClosedError
 
-from tests.conftest import INSTANT
+from tests.conftest import INSTANT, get_json
 
 LIVE_SERVERS = ("serve",)  # one test below runs on runserver (Daphne) too
 
@@ -30,9 +30,10 @@ def scenarios(module_scenarios):
         "realtime-rules",
         rules=[
             {"match_last_user": "magic words", "action": {"text": "A rule answered."}},
+            {"match_header": "x-test-case: fail", "action": {"error": {"status": 500, "message": "Scripted."}}},
             {
-                "match_header": "x-test-case: tool",
-                "action": {"tool_calls": [{"name": "lookup", "arguments": {"order": 42}}]},
+                "match_header": "x-test-case: break",
+                "action": {"generate": True, "fault": {"kind": "error", "after_tokens": 3, "message": "Boom."}},
             },
         ],
     )
@@ -199,6 +200,19 @@ def test_a_scenario_rule_and_rate_limit_apply(llmsim_server, scenarios):
         until(connection, "session.created")
         connection.session.update(session={"type": "realtime", "output_modalities": ["text"]})
         assert say(connection, "Say the magic words")[-1].response.output[0].content[0].text == "A rule answered."
+    with connect(llmsim_server, {"x-llmsim-scenario": "realtime-rules", "x-test-case": "fail"}) as connection:
+        until(connection, "session.created")
+        failed = say(connection, "Anything")
+        assert [e.type for e in failed][-2:] == ["response.created", "response.done"]
+        assert failed[-1].response.status == "failed"
+        assert failed[-1].response.status_details.error.message == "Scripted."
+    with connect(llmsim_server, {"x-llmsim-scenario": "realtime-rules", "x-test-case": "break"}) as connection:
+        until(connection, "session.created")
+        connection.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        broken = say(connection, "Anything")
+        assert sum(e.type == "response.output_text.delta" for e in broken) == 3
+        assert broken[-1].response.status == "failed"
+        assert broken[-1].response.status_details.error.message == "Boom."
     with connect(llmsim_server, {"x-llmsim-scenario": "realtime-limits"}) as connection:
         until(connection, "session.created")
         first = say(connection, "One")
@@ -207,6 +221,8 @@ def test_a_scenario_rule_and_rate_limit_apply(llmsim_server, scenarios):
         connection.response.create()
         error = connection.recv()
     assert error.type == "error" and error.error.code == "rate_limit_exceeded"
+    calls = get_json(f"{llmsim_server.base_url}/llmsim/stats")["requests"]["by_endpoint"]
+    assert calls["/v1/realtime"] >= 5  # each response is one request in the stats
 
 
 @pytest.mark.live_servers("runserver", "serve")
