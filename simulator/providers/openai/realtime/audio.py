@@ -15,8 +15,8 @@ BYTES_PER_SECOND = {"audio/pcm": 48_000, "audio/pcmu": 8_000, "audio/pcma": 8_00
 # Speech runs at about 150 words a minute, some 3.3 tokens a second: a token of the
 # transcript is about 0.3 s of audio.
 SECONDS_PER_TOKEN = 0.3
-# Audio tokens per second as OpenAI's realtime pricing implies them (about 10 a second
-# heard, 20 a second spoken); an approximation, as the providers publish no tokenizer.
+# Audio tokens: one per 100 ms heard, one per 50 ms spoken (OpenAI, "Managing costs" of
+# the Realtime guide: https://developers.openai.com/api/docs/guides/realtime-costs).
 INPUT_AUDIO_TOKENS_PER_SECOND = 10
 OUTPUT_AUDIO_TOKENS_PER_SECOND = 20
 # The shortest buffer a commit accepts (OpenAI: "Expected at least 100ms of audio").
