@@ -1,8 +1,10 @@
 """ASGI entry point (Daphne via `runserver`, and `manage.py serve`).
 
 HTTP on the provider prefixes is answered by simulator.server without Django's request
-machinery; the admin and everything else go through Django. WebSockets (the live
-dashboard) are routed by Channels.
+machinery; the admin and everything else go through Django. WebSockets are routed by
+Channels: the live dashboard's behind the Origin check (a browser page with the admin's
+cookie), OpenAI's Realtime API without it (SDK clients send no Origin; they
+authenticate with their key, as on the HTTP routes).
 """
 
 import os
@@ -14,15 +16,19 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
+from simulator.providers.openai.realtime.routing import websocket_urlpatterns as realtime_urlpatterns  # noqa: E402
 from simulator.server.startup import start_serving  # noqa: E402
-from stats.routing import websocket_urlpatterns  # noqa: E402
+from stats.routing import websocket_urlpatterns as dashboard_urlpatterns  # noqa: E402
 
 provider_router = start_serving(django_asgi_app)
 
 application = ProtocolTypeRouter(
     {
         "http": provider_router,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        "websocket": URLRouter(
+            [*realtime_urlpatterns, re_path(r"", AllowedHostsOriginValidator(URLRouter(dashboard_urlpatterns)))]
+        ),
     }
 )

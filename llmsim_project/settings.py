@@ -217,6 +217,11 @@ LLMSIM_LOG_REQUESTS = env("LLMSIM_LOG_REQUESTS")
 LLMSIM_REQUIRE_API_KEY = env("LLMSIM_REQUIRE_API_KEY")
 # Larger bodies are refused with 413 before they are read in full.
 LLMSIM_MAX_BODY_BYTES = env("LLMSIM_MAX_BODY_BYTES")
+# Daphne closes a WebSocket on a message past 1 MiB by default: a Realtime audio append of
+# 0.8 MB would end the session, where OpenAI takes 15 MiB of audio (20 MiB of base64) in
+# one. Up to the Realtime API's own limit (simulator/providers/openai/realtime/events.py,
+# MAX_EVENT_BYTES) the client is told in an error event; past this, Daphne closes (1009).
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = 22 * 1024 * 1024
 # How often each process checks whether the admin changed the scenario data.
 LLMSIM_SNAPSHOT_POLL_SECONDS = env("LLMSIM_SNAPSHOT_POLL_SECONDS")
 # Serve STATIC_URL (the admin's styles) from the app itself, DEBUG or not: the admin is

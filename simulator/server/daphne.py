@@ -151,6 +151,9 @@ class LLMSimServer(Server):
     """Daphne's Server with the configured backlog and ProviderHTTPFactory."""
 
     def __init__(self, *args: Any, endpoints: list[str], **kwargs: Any) -> None:
+        # As runserver reads them (the settings say why); `serve --server daphne` passes none.
+        kwargs.setdefault("websocket_max_message_size", settings.DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE)
+        kwargs.setdefault("websocket_max_frame_size", settings.DAPHNE_WEBSOCKET_MAX_FRAME_SIZE)
         super().__init__(*args, endpoints=[with_backlog(e) for e in endpoints], **kwargs)
 
     # Daphne's run() builds its HTTPFactory and listens with it in one go, with no hook

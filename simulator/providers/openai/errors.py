@@ -101,18 +101,19 @@ def rate_limited_error(exc: RateLimited, model: str) -> ProviderError:
     return error
 
 
+def error_json(error: ProviderError) -> dict[str, Any]:
+    """OpenAI's error object: {message, type, param, code}."""
+    return {
+        "message": error.message,
+        "type": error.error_type or _ERROR_TYPES.get(error.kind, "invalid_request_error"),
+        "param": error.param,
+        "code": error.code,
+    }
+
+
 def error_body(error: ProviderError) -> bytes:
     """OpenAI's error JSON: {"error": {message, type, param, code}}."""
-    return dump_json(
-        {
-            "error": {
-                "message": error.message,
-                "type": error.error_type or _ERROR_TYPES.get(error.kind, "invalid_request_error"),
-                "param": error.param,
-                "code": error.code,
-            }
-        }
-    )
+    return dump_json({"error": error_json(error)})
 
 
 def error_response(call: Call, error: ProviderError) -> tuple[Headers, bytes]:
