@@ -87,9 +87,12 @@ def completion_json(completion_id: str, created: int, plan: Plan, legacy_functio
     }
 
 
-def completion_body(completion_id: str, created: int, plan: Plan, legacy_functions: bool) -> bytes:
-    """completion_json, as the response body."""
-    return dump_json(completion_json(completion_id, created, plan, legacy_functions))
+def completion_body(completion_id: str, created: int, plan: Plan, legacy_functions: bool, variant: Any = None) -> bytes:
+    """completion_json, as the response body (with a variant's extras: Azure's content filters)."""
+    answer = completion_json(completion_id, created, plan, legacy_functions)
+    if variant is not None:
+        variant.annotate(answer)
+    return dump_json(answer)
 
 
 # JSON of the token pieces streamed most: corpus answers reuse a few thousand strings.
