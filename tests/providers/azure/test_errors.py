@@ -4,6 +4,10 @@ the model service's own (a bad parameter) pass through in OpenAI's shape."""
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
+
 import openai
 import pytest
 
@@ -81,9 +85,14 @@ def test_an_unsupported_api_version_is_400(llmsim_server):
     assert_azure_error(status, headers, body, 400, "BadRequest", "API version not supported")
 
 
-def test_an_unknown_path_under_openai_is_azures_404(llmsim_server):
+def test_an_unknown_path_or_a_wrong_verb_under_openai_is_azures_404(llmsim_server):
     status, headers, body = post(llmsim_server, "/openai/deployments/gpt-4o-mini/nothing?api-version=2024-10-21", BODY)
     assert_azure_error(status, headers, body, 404, "404", "Resource not found")
+    request = urllib.request.Request(f"{llmsim_server.base_url}{CHAT}?api-version=2024-10-21", method="GET")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    error = caught.value
+    assert_azure_error(error.code, error.headers, json.loads(error.read()), 404, "404", "Resource not found")
 
 
 def test_a_bad_parameter_is_the_model_services_openai_shaped_400(llmsim_server):
