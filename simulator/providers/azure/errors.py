@@ -76,7 +76,7 @@ class AzureVariant:
     api_version: str | None
     deployment: str = ""
 
-    def check_api_version(self, call: Call, v1: bool) -> None:
+    def check_api_version(self, v1: bool) -> None:
         """The deployments routes need a dated api-version; the v1 routes take none, or v1/preview/latest."""
         version = self.api_version
         if v1:

@@ -33,7 +33,7 @@ def use_deployment(call: Call, body: Any, v1: bool) -> None:
     (without that either, the OpenAI logic refuses the body as OpenAI does).
     """
     variant: AzureVariant = call.variant
-    variant.check_api_version(call, v1)
+    variant.check_api_version(v1)
     if not isinstance(body, dict):
         return  # the OpenAI logic refuses it in OpenAI's words
     deployment = call.path_params.get("deployment") or body.get("model")
@@ -76,7 +76,13 @@ v1_completions = azure_route(legacy_completions.completions, "Completions_Create
 v1_embeddings = azure_route(embeddings.embeddings, "Embeddings_Create", v1=True)
 
 
+@openai_endpoint
+async def _list_models(call: Call) -> None:
+    call.variant.check_api_version(v1=True)
+    await openai_models.list_models.__wrapped__(call)  # type: ignore[attr-defined]
+
+
 async def v1_list_models(call: Call) -> None:
     """GET /openai/v1/models: the listed profiles, as OpenAI lists them, with Azure's headers."""
     call.variant = variant_for(call, "Models_List")
-    await openai_models.list_models(call)
+    await _list_models(call)

@@ -83,6 +83,11 @@ def test_an_unsupported_api_version_is_400(llmsim_server):
         assert_azure_error(status, headers, body, 400, "BadRequest", "API version not supported")
     status, headers, body = post(llmsim_server, "/openai/v1/chat/completions?api-version=2024-10-21", BODY)
     assert_azure_error(status, headers, body, 400, "BadRequest", "API version not supported")
+    models = f"{llmsim_server.base_url}/openai/v1/models?api-version=2024-10-21"
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(urllib.request.Request(models, headers={"api-key": "k"}), timeout=10)
+    error = caught.value
+    assert_azure_error(error.code, error.headers, json.loads(error.read()), 400, "BadRequest", "not supported")
 
 
 def test_an_unknown_path_or_a_wrong_verb_under_openai_is_azures_404(llmsim_server):
