@@ -153,6 +153,10 @@ class AzureVariant:
         """The chunk Azure streams first: the prompt's filter verdicts, with no choices and empty ids."""
         return STREAM_PRELUDE
 
+    def stream_choice_extra(self) -> bytes:
+        """The filter verdicts every choice of a streamed chunk carries (JSON members, comma first)."""
+        return STREAM_CHOICE_EXTRA
+
 
 def _short_error(code: str, message: str) -> bytes:
     return dump_json({"error": {"code": code, "message": message}})
@@ -192,3 +196,4 @@ STREAM_PRELUDE = (
     )
     + b"\n\n"
 )
+STREAM_CHOICE_EXTRA = b',"content_filter_results":' + dump_json(CHOICE_FILTER_RESULTS)

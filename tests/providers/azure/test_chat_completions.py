@@ -79,6 +79,8 @@ def test_a_stream_opens_with_the_prompt_filter_chunk(azure):
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks[1:] if chunk.choices)
     assert text
     assert {chunk.model for chunk in chunks[1:]} == {"gpt-4o-mini"}
+    verdicts = [choice.model_extra["content_filter_results"] for chunk in chunks[1:] for choice in chunk.choices]
+    assert verdicts and all(verdict["violence"]["severity"] == "safe" for verdict in verdicts)
     assert chunks[-1].usage.completion_tokens > 0
 
 

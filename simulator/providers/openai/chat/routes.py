@@ -27,9 +27,11 @@ async def chat_completions(call: Call, body: Any) -> None:
     # Legacy `functions` requests get their call back as `function_call`, not `tool_calls`.
     legacy_functions = body.get("functions") is not None
     if request.stream:
-        writer = ChunkWriter(completion_id, created, plan, request.include_usage, legacy_functions)
+        variant = call.variant
+        choice_extra = b"" if variant is None else variant.stream_choice_extra()
+        writer = ChunkWriter(completion_id, created, plan, request.include_usage, legacy_functions, choice_extra)
         # A variant's opening chunk (Azure's prompt filter verdicts) goes out with the first token.
-        prelude = b"" if call.variant is None else call.variant.stream_prelude()
+        prelude = b"" if variant is None else variant.stream_prelude()
         # Headers go out at once, as from the real API; the first token follows after TTFT.
         await start_stream(call, [*SSE_HEADERS, *common_headers(call)])
 
