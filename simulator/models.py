@@ -40,7 +40,8 @@ class ModelProfile(models.Model):
     aliases = models.TextField(
         blank=True,
         help_text="Other names for this model, one per line or comma-separated. "
-        "* and ? are wildcards: claude-*sonnet* matches claude-3-5-sonnet-20241022.",
+        "* and ? are wildcards: claude-*sonnet* matches claude-3-5-sonnet-20241022. "
+        "Azure OpenAI deployment names go here too: a deployment answers with its profile.",
     )
     context_window = models.PositiveIntegerField(
         default=128_000, help_text="Prompts with more tokens are refused with context_length_exceeded."

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from simulator.providers import model_routes
 from simulator.providers.anthropic import routes as anthropic
+from simulator.providers.azure import routes as azure
 from simulator.providers.gemini import routes as gemini
 from simulator.providers.openai import embeddings, legacy_completions
 from simulator.providers.openai.assistants import routes as assistants
@@ -53,6 +54,17 @@ ROUTES: tuple[Route, ...] = (
     # Anthropic
     Route("POST", "/v1/messages", anthropic.create_message),
     Route("POST", "/v1/messages/count_tokens", anthropic.count_tokens),
+    # Azure OpenAI: the OpenAI routes' logic under Azure's paths (deployments need ?api-version=)
+    Route("POST", "/openai/deployments/{deployment}/chat/completions", azure.chat_completions),
+    Route("POST", "/openai/deployments/{deployment}/completions", azure.completions),
+    Route("POST", "/openai/deployments/{deployment}/embeddings", azure.embeddings_create),
+    Route("POST", "/openai/v1/chat/completions", azure.v1_chat_completions),
+    Route("POST", "/openai/v1/completions", azure.v1_completions),
+    Route("POST", "/openai/v1/embeddings", azure.v1_embeddings),
+    Route("POST", "/openai/v1/deployments/{deployment}/chat/completions", azure.v1_chat_completions),
+    Route("POST", "/openai/v1/deployments/{deployment}/completions", azure.v1_completions),
+    Route("POST", "/openai/v1/deployments/{deployment}/embeddings", azure.v1_embeddings),
+    Route("GET", "/openai/v1/models", azure.v1_list_models),
     # Gemini (GET /v1/models and /v1/models/{id} are shared, above); google-genai calls /v1
     # unless told v1beta, REST examples use /v1beta
     Route("GET", "/v1beta/models", gemini.list_models),

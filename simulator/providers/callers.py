@@ -6,11 +6,11 @@ route has (404), a method its route does not take (405), and what the HTTP serve
 itself refuses (an oversized request head under Daphne, see simulator.server.daphne).
 They too must reach the caller in the format its SDK parses.
 
-The path says it first: Gemini's paths (/v1beta/..., /v1/models/{model}:method) and
-Anthropic's (/v1/messages...) are theirs alone. On paths the providers share
-(/v1/models) or that exist nowhere, the headers decide, as each provider's SDK sends
-them: Anthropic's always sends anthropic-version (older ones x-api-key), Gemini's
-x-goog-api-key (REST callers ?key=). Everything else is OpenAI's.
+The path says it first: Azure's (/openai/...) are Azure OpenAI's; Gemini's paths
+(/v1beta/..., /v1/models/{model}:method) and Anthropic's (/v1/messages...) are theirs
+alone. On paths the providers share (/v1/models) or that exist nowhere, the headers
+decide, as each provider's SDK sends them: Anthropic's always sends anthropic-version
+(older ones x-api-key), Gemini's x-goog-api-key (REST callers ?key=). Everything else is OpenAI's.
 """
 
 from __future__ import annotations
@@ -18,17 +18,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from simulator.providers.anthropic import errors as anthropic
+from simulator.providers.azure import errors as azure
 from simulator.providers.gemini import errors as gemini
 from simulator.providers.gemini import routes as gemini_routes
 from simulator.providers.openai import errors as openai
 from simulator.server.http import Call, Headers, ProviderError, query_param, send_bytes, shorten
 
-OPENAI, ANTHROPIC, GEMINI = "openai", "anthropic", "gemini"
+OPENAI, ANTHROPIC, GEMINI, AZURE = "openai", "anthropic", "gemini", "azure"
 
 
 def provider_of(path: str, headers: Mapping[str, str], key_in_query: bool = False) -> str:
-    """openai, anthropic or gemini: whose format a request to `path` with these
+    """openai, anthropic, gemini or azure: whose format a request to `path` with these
     (lowercase-named) headers speaks. `key_in_query`: the query string has ?key=."""
+    if path.startswith("/openai/"):
+        return AZURE
     if path.startswith("/v1beta/") or path == "/v1beta" or _is_gemini_method(path):
         return GEMINI
     if path == "/v1/messages" or path.startswith("/v1/messages/"):
@@ -56,6 +59,7 @@ _RESPONSES: dict[str, Callable[[Call, ProviderError], tuple[Headers, bytes]]] = 
     OPENAI: openai.error_response,
     ANTHROPIC: anthropic.error_response,
     GEMINI: gemini.error_response,
+    AZURE: azure.error_response,
 }
 
 
@@ -74,6 +78,8 @@ def unrouted_error(call: Call, allowed: Sequence[str]) -> ProviderError:
     route has (`allowed` empty), 405 for a method the path's route does not take."""
     provider = provider_of_call(call)
     path = shorten(call.path)
+    if provider == AZURE:
+        return azure.resource_not_found()  # Azure's gateway: the same 404 for a wrong verb
     if provider == GEMINI:
         # Google's front end binds a REST method to its HTTP verb and path together: a
         # wrong verb is a method that does not exist, like a wrong path.

@@ -132,6 +132,9 @@ class Call:
     stream_ended: bool = False
     model_stats: Any = None  # the recorder's per-model numbers, looked up once per stream
     flow: Any = None  # the stream's flow control where the server's send has none (transport.py)
+    # A provider that serves another's API under its own dress (Azure OpenAI over the OpenAI
+    # routes: its headers, error bodies and body extras); None for the provider's own callers.
+    variant: Any = None
 
     @property
     def method(self) -> str:
@@ -147,14 +150,21 @@ class Call:
 
 def api_key_of(call: Call) -> str | None:
     """The caller's key (any value is accepted): `Authorization: Bearer <key>`, `x-api-key`
-    (Anthropic), `x-goog-api-key` or `?key=` (Gemini). Read once per call."""
+    (Anthropic), `x-goog-api-key` or `?key=` (Gemini), `api-key` (Azure OpenAI). Read once per call."""
     if call.api_key_read:
         return call.api_key
     authorization = call.headers.get("authorization", "")
     if authorization[:7].lower() == "bearer " and authorization[7:].strip():
         key = authorization[7:].strip()
     else:
-        key = call.headers.get("x-api-key") or call.headers.get("x-goog-api-key") or query_param(call, "key") or None
+        headers = call.headers
+        key = (
+            headers.get("x-api-key")
+            or headers.get("x-goog-api-key")
+            or headers.get("api-key")
+            or query_param(call, "key")
+            or None
+        )
     call.api_key, call.api_key_read = key, True
     return key
 

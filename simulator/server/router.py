@@ -18,7 +18,7 @@ Handler = Callable[[Call], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]
 
 # Paths owned by the simulator; the rest of the site is Django's.
-PROVIDER_PREFIXES = ("/v1", "/health", "/llmsim/stats", "/metrics")
+PROVIDER_PREFIXES = ("/v1", "/openai/", "/health", "/llmsim/stats", "/metrics")
 
 
 @dataclass(frozen=True)

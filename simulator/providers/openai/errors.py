@@ -53,7 +53,10 @@ _INJECTED = {
 
 
 def common_headers(call: Call) -> Headers:
-    """The headers of every OpenAI answer: request id, version, processing time and rate-limit figures."""
+    """The headers of every OpenAI answer: request id, version, processing time and rate-limit figures
+    (a variant's own, such as Azure's, for a call that came through its routes)."""
+    if call.variant is not None:
+        return call.variant.common_headers(call)
     headers = [
         (b"x-request-id", call.request_id.encode()),
         (b"openai-version", b"2020-10-01"),
@@ -117,7 +120,10 @@ def error_body(error: ProviderError) -> bytes:
 
 
 def error_response(call: Call, error: ProviderError) -> tuple[Headers, bytes]:
-    """The headers and body of an OpenAI error answer (its status is error.status)."""
+    """The headers and body of an OpenAI error answer (its status is error.status), in a
+    variant's shape (Azure's) for a call that came through its routes."""
+    if call.variant is not None:
+        return call.variant.error_response(call, error)
     return [JSON_CONTENT_TYPE, *common_headers(call), *error.headers], error_body(error)
 
 

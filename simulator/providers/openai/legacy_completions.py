@@ -202,8 +202,12 @@ def completion_body(
     prompt_tokens: int,
     echoes: list[str],
     logprobs: list[LegacyLogprobs] | None,
+    variant: Any = None,
 ) -> bytes:
-    return dump_json(completion_json(completion_id, created, plan, prompt_tokens, echoes, logprobs))
+    answer = completion_json(completion_id, created, plan, prompt_tokens, echoes, logprobs)
+    if variant is not None:  # a variant's extras: Azure's content filters
+        variant.annotate(answer)
+    return dump_json(answer)
 
 
 class TextChunkWriter:
@@ -330,6 +334,15 @@ async def completions(call: Call, body: Any) -> None:
         await stream_plan(call, plan, writer.render, lambda opening: stream_error_event(fault_error(plan.fault, model)))
     elif await wait_for_reply(call, plan, lambda fault: fault_error(fault, model)):
         body = await compute(
-            call, completion_body, completion_id, created, plan, prompt_tokens, echoes, logprobs, heavy=request.logprobs
+            call,
+            completion_body,
+            completion_id,
+            created,
+            plan,
+            prompt_tokens,
+            echoes,
+            logprobs,
+            call.variant,
+            heavy=request.logprobs,
         )
         await send_bytes(call, 200, body, [JSON_CONTENT_TYPE, *common_headers(call)])

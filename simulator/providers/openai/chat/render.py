@@ -87,9 +87,12 @@ def completion_json(completion_id: str, created: int, plan: Plan, legacy_functio
     }
 
 
-def completion_body(completion_id: str, created: int, plan: Plan, legacy_functions: bool) -> bytes:
-    """completion_json, as the response body."""
-    return dump_json(completion_json(completion_id, created, plan, legacy_functions))
+def completion_body(completion_id: str, created: int, plan: Plan, legacy_functions: bool, variant: Any = None) -> bytes:
+    """completion_json, as the response body (with a variant's extras: Azure's content filters)."""
+    answer = completion_json(completion_id, created, plan, legacy_functions)
+    if variant is not None:
+        variant.annotate(answer)
+    return dump_json(answer)
 
 
 # JSON of the token pieces streamed most: corpus answers reuse a few thousand strings.
@@ -108,10 +111,20 @@ def piece_json(piece: str) -> bytes:
 
 
 class ChunkWriter:
-    """Renders chat.completion.chunk events; the constant part of every chunk is built once."""
+    """Renders chat.completion.chunk events; the constant part of every chunk is built once.
+
+    `choice_extra`: more fields for every choice of every chunk, as JSON members with a
+    leading comma (a variant's: Azure's content_filter_results).
+    """
 
     def __init__(
-        self, completion_id: str, created: int, plan: Plan, include_usage: bool, legacy_functions: bool = False
+        self,
+        completion_id: str,
+        created: int,
+        plan: Plan,
+        include_usage: bool,
+        legacy_functions: bool = False,
+        choice_extra: bytes = b"",
     ) -> None:
         head = dump_json(
             {
@@ -127,9 +140,10 @@ class ChunkWriter:
         self._tail = b',"usage":null}\n\n' if include_usage else b"}\n\n"
         self._plan = plan
         self._include_usage = include_usage
+        self._choice_end = choice_extra + b"}]"
         # A content chunk is these two around the piece's JSON: the one write per token.
         self._content_open = [self._head + str(i).encode() + b',"delta":{"content":' for i in range(len(plan.choices))]
-        self._content_close = b'},"logprobs":null,"finish_reason":null}]' + self._tail
+        self._content_close = b'},"logprobs":null,"finish_reason":null' + self._choice_end + self._tail
         # Steps in which something other than one content chunk per choice goes out.
         self._special_steps = {0} | {max(len(choice.pieces) - 1, 0) for choice in plan.choices}
         # Choices that call tools: every step's chunk, rendered up front (index → chunks).
@@ -150,7 +164,7 @@ class ChunkWriter:
                 delta,
                 b',"logprobs":null,"finish_reason":',
                 finish_reason,
-                b"}]",
+                self._choice_end,
                 self._tail,
             )
         )
@@ -168,7 +182,8 @@ class ChunkWriter:
                 piece_json(piece),
                 b'},"logprobs":',
                 chat_logprobs(logprobs),
-                b',"finish_reason":null}]',
+                b',"finish_reason":null',
+                self._choice_end,
                 self._tail,
             )
         )

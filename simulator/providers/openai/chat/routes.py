@@ -27,20 +27,25 @@ async def chat_completions(call: Call, body: Any) -> None:
     # Legacy `functions` requests get their call back as `function_call`, not `tool_calls`.
     legacy_functions = body.get("functions") is not None
     if request.stream:
-        writer = ChunkWriter(completion_id, created, plan, request.include_usage, legacy_functions)
+        variant = call.variant
+        choice_extra = b"" if variant is None else variant.stream_choice_extra()
+        writer = ChunkWriter(completion_id, created, plan, request.include_usage, legacy_functions, choice_extra)
+        # A variant's opening chunk (Azure's prompt filter verdicts) goes out with the first token.
+        prelude = b"" if variant is None else variant.stream_prelude()
         # Headers go out at once, as from the real API; the first token follows after TTFT.
         await start_stream(call, [*SSE_HEADERS, *common_headers(call)])
 
         def render(first: int, end: int, last: bool) -> bytes:
             if not last:
-                return writer.steps(first, end)
-            # An answer with no steps still gets its role and finish chunks.
-            return writer.steps(first, max(end, first + 1)) + writer.closing()
+                chunks = writer.steps(first, end)
+            else:  # an answer with no steps still gets its role and finish chunks
+                chunks = writer.steps(first, max(end, first + 1)) + writer.closing()
+            return prelude + chunks if first == 0 and prelude else chunks
 
         await stream_plan(call, plan, render, lambda opening: stream_error_event(fault_error(plan.fault, model)))
     elif await wait_for_reply(call, plan, lambda fault: fault_error(fault, model)):
         # With logprobs the answer can be megabytes of JSON: rendered in a thread.
         answer = await compute(
-            call, completion_body, completion_id, created, plan, legacy_functions, heavy=request.logprobs
+            call, completion_body, completion_id, created, plan, legacy_functions, call.variant, heavy=request.logprobs
         )
         await send_bytes(call, 200, answer, [JSON_CONTENT_TYPE, *common_headers(call)])

@@ -1,0 +1,1 @@
+"""Azure OpenAI: OpenAI's API under Azure's paths, headers and gateway errors."""
