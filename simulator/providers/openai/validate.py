@@ -52,6 +52,18 @@ def missing_parameter(param: str) -> ProviderError:
     return ProviderError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
 
 
+def string_field(body: dict[str, Any], key: str, where: str, required: bool = False) -> str | None:
+    """`body[key]` as a string (None when absent and not required); `where` names the object in errors."""
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise missing_parameter(f"{where}.{key}")
+        return None
+    if not isinstance(value, str):
+        raise invalid_type(f"{where}.{key}", "a string", value)
+    return value
+
+
 def integer_field(body: dict, key: str, low: int | None = None, high: int | None = None) -> int | None:
     """The integer `body[key]` (None when absent), within low..high."""
     value = body.get(key)

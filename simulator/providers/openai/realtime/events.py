@@ -22,6 +22,7 @@ from simulator.providers.openai.validate import (
     invalid_type,
     invalid_value,
     missing_parameter,
+    string_field,
 )
 from simulator.server.http import ProviderError, quoted
 
@@ -242,17 +243,6 @@ _PARTS = {
 }
 
 
-def _string(raw: dict[str, Any], key: str, where: str, required: bool = True) -> str | None:
-    value = raw.get(key)
-    if value is None:
-        if required:
-            raise missing_parameter(f"{where}.{key}")
-        return None
-    if not isinstance(value, str):
-        raise invalid_type(f"{where}.{key}", "a string", value)
-    return value
-
-
 @dataclass
 class NewItem:
     """An item a client adds, as the server stores and echoes it."""
@@ -264,7 +254,7 @@ class NewItem:
 def read_item(raw: Any, conversation: Conversation, where: str = "item") -> NewItem:
     """A conversation item (message, function_call, function_call_output)."""
     raw = _object(raw, where)
-    item_id = _string(raw, "id", where, required=False)
+    item_id = string_field(raw, "id", where)
     if item_id is not None:
         if len(item_id) > _ITEM_ID_CHARS:
             raise ProviderError(
@@ -295,13 +285,13 @@ def read_item(raw: Any, conversation: Conversation, where: str = "item") -> NewI
             if part.get("type") not in _PARTS[role]:
                 raise invalid_value(f"{at}.type", part.get("type"), _PARTS[role])
             if part["type"] in ("input_text", "output_text"):
-                parts.append({"type": part["type"], "text": _string(part, "text", at)})
+                parts.append({"type": part["type"], "text": string_field(part, "text", at, required=True)})
             elif part["type"] == "input_audio":
-                audio = _string(part, "audio", at, required=False)
+                audio = string_field(part, "audio", at)
                 audio_bytes += len(decode_audio(audio, f"{at}.audio")) if audio else 0
-                parts.append({"type": "input_audio", "transcript": _string(part, "transcript", at, required=False)})
+                parts.append({"type": "input_audio", "transcript": string_field(part, "transcript", at)})
             elif part["type"] == "output_audio":
-                parts.append({"type": "output_audio", "transcript": _string(part, "transcript", at, required=False)})
+                parts.append({"type": "output_audio", "transcript": string_field(part, "transcript", at)})
             else:
                 parts.append(dict(part))
         return NewItem({**base, "type": "message", "role": role, "content": parts}, audio_bytes)
@@ -311,8 +301,8 @@ def read_item(raw: Any, conversation: Conversation, where: str = "item") -> NewI
                 **base,
                 "type": "function_call",
                 "name": function_name(raw.get("name"), f"{where}.name"),
-                "call_id": _string(raw, "call_id", where, required=False) or new_id("call_", 64),
-                "arguments": _string(raw, "arguments", where),
+                "call_id": string_field(raw, "call_id", where) or new_id("call_", 64),
+                "arguments": string_field(raw, "arguments", where, required=True),
             }
         )
     if kind == "function_call_output":
@@ -320,8 +310,8 @@ def read_item(raw: Any, conversation: Conversation, where: str = "item") -> NewI
             {
                 **base,
                 "type": "function_call_output",
-                "call_id": _string(raw, "call_id", where),
-                "output": _string(raw, "output", where),
+                "call_id": string_field(raw, "call_id", where, required=True),
+                "output": string_field(raw, "output", where, required=True),
             }
         )
     raise invalid_value(f"{where}.type", kind, ("message", "function_call", "function_call_output"))
@@ -395,7 +385,7 @@ def response_options(raw: Any, session: SessionConfig, conversation: Conversatio
     if "output_modalities" in raw:
         options.output_modalities = _modalities(raw["output_modalities"], "response.output_modalities")
     if "instructions" in raw:
-        options.instructions = _string(raw, "instructions", "response") or ""
+        options.instructions = string_field(raw, "instructions", "response", required=True) or ""
     if "tools" in raw:
         options.tools = _tools(raw["tools"], "response.tools")[0]
     if "tool_choice" in raw:
@@ -421,7 +411,7 @@ def _input_items(raw: Any, conversation: Conversation, options: ResponseOptions)
     for i, entry in enumerate(raw):
         where = f"response.input[{i}]"
         if isinstance(entry, dict) and entry.get("type") == "item_reference":
-            index = conversation.find(_string(entry, "id", where) or "")
+            index = conversation.find(string_field(entry, "id", where, required=True) or "")
             if index is None:
                 raise item_not_found(entry["id"], f"{where}.id")
             items.append(conversation.items[index])

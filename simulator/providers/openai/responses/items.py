@@ -14,7 +14,13 @@ from typing import Any
 from simulator.engine.ids import new_id
 from simulator.engine.media import base64_image_size
 from simulator.engine.types import Message, ToolCall
-from simulator.providers.openai.validate import function_name, invalid_type, invalid_value, missing_parameter
+from simulator.providers.openai.validate import (
+    function_name,
+    invalid_type,
+    invalid_value,
+    missing_parameter,
+    string_field,
+)
 from simulator.server.http import ProviderError
 
 _ROLES = ("user", "system", "developer", "assistant")
@@ -129,20 +135,9 @@ def read_items(raw: Any, conversation: Conversation, param: str = "input") -> No
             _read_function_call_output(item, where, conversation)
         elif kind == "reasoning":
             # Earlier reasoning, handed back: not part of the prompt (it was never text).
-            conversation.items.append({**item, "id": _string(item, "id", where) or new_id("rs_", 192)})
+            conversation.items.append({**item, "id": string_field(item, "id", where) or new_id("rs_", 192)})
         else:
             raise invalid_value(f"{where}.type", kind, ITEM_TYPES)
-
-
-def _string(item: dict[str, Any], key: str, where: str, required: bool = False) -> str | None:
-    value = item.get(key)
-    if value is None:
-        if required:
-            raise missing_parameter(f"{where}.{key}")
-        return None
-    if not isinstance(value, str):
-        raise invalid_type(f"{where}.{key}", "a string", value)
-    return value
 
 
 def _read_message(item: dict[str, Any], where: str, conversation: Conversation) -> None:
@@ -163,7 +158,7 @@ def _read_message(item: dict[str, Any], where: str, conversation: Conversation) 
     conversation.messages.append(Message(role, text, media_tokens=media))
     conversation.items.append(
         {
-            "id": _string(item, "id", where) or new_id("msg_", 192),
+            "id": string_field(item, "id", where) or new_id("msg_", 192),
             "type": "message",
             "role": role,
             "status": item.get("status") or "completed",
@@ -173,13 +168,13 @@ def _read_message(item: dict[str, Any], where: str, conversation: Conversation) 
 
 
 def _read_function_call(item: dict[str, Any], where: str, conversation: Conversation) -> None:
-    call_id = _string(item, "call_id", where, required=True)
+    call_id = string_field(item, "call_id", where, required=True)
     name = function_name(item.get("name"), f"{where}.name")
-    arguments = _string(item, "arguments", where, required=True)
+    arguments = string_field(item, "arguments", where, required=True)
     conversation.add_call(ToolCall(id=call_id, name=name, arguments=arguments))
     conversation.items.append(
         {
-            "id": _string(item, "id", where) or new_id("fc_", 192),
+            "id": string_field(item, "id", where) or new_id("fc_", 192),
             "type": "function_call",
             "status": item.get("status") or "completed",
             "arguments": arguments,
@@ -190,7 +185,7 @@ def _read_function_call(item: dict[str, Any], where: str, conversation: Conversa
 
 
 def _read_function_call_output(item: dict[str, Any], where: str, conversation: Conversation) -> None:
-    call_id = _string(item, "call_id", where, required=True)
+    call_id = string_field(item, "call_id", where, required=True)
     output = item.get("output")
     if output is None:
         raise missing_parameter(f"{where}.output")
@@ -198,7 +193,7 @@ def _read_function_call_output(item: dict[str, Any], where: str, conversation: C
     conversation.messages.append(Message("tool", text, tool_call_id=call_id, media_tokens=media))
     conversation.items.append(
         {
-            "id": _string(item, "id", where) or new_id("fco_", 192),
+            "id": string_field(item, "id", where) or new_id("fco_", 192),
             "type": "function_call_output",
             "status": item.get("status") or "completed",
             "call_id": call_id,
