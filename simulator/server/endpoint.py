@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from simulator.server.http import Call, ProviderError, api_key_of, compute, end_stream, read_body
-from simulator.server.pipeline import release_load, settle
+from simulator.server.pipeline import give_back
 from simulator.server.replay import answer_from_recording
 from stats.recorder import recorder
 
@@ -135,10 +135,7 @@ def endpoint(
                 error = ProviderError(500, "The server had an error while processing your request.", "server_error")
                 await _answer_error(call, error, send_error, stream_error_event)
             finally:
-                if call.reservation is not None:
-                    settle(call)
-                if call.load_ticket is not None:
-                    release_load(call)
+                give_back(call)
                 recorder.finished(call)
 
         return wrapper

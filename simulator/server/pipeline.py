@@ -189,6 +189,15 @@ async def admit_load(call: Call, spec: ModelSpec, dialect: Dialect) -> None:
     call.load_ticket = ticket
 
 
+def give_back(call: Call) -> None:
+    """What a finished answer held, whatever its outcome: the unused part of its rate-limit
+    reservation, and its slot among the model's running answers."""
+    if call.reservation is not None:
+        settle(call)
+    if call.load_ticket is not None:
+        release_load(call)
+
+
 def release_load(call: Call) -> None:
     """Give the call's slot to the next waiter (the answer is over, whatever its outcome)."""
     ticket, call.load_ticket = call.load_ticket, None

@@ -33,7 +33,7 @@ from simulator.providers.openai.realtime.render import (
 )
 from simulator.providers.openai.realtime.session import Conversation, SessionConfig
 from simulator.server.http import Call, ProviderError, api_key_of, new_call, query_param
-from simulator.server.pipeline import plan_answer, release_load, settle
+from simulator.server.pipeline import give_back, plan_answer
 from simulator.state import snapshots
 from stats.recorder import recorder
 
@@ -288,10 +288,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             call.status = 200
             await self._send([renderer.cancelled()])
         finally:
-            if call.reservation is not None:
-                settle(call)
-            if call.load_ticket is not None:
-                release_load(call)
+            give_back(call)
             recorder.finished(call)
 
     async def _stream(self, call: Call, renderer: ResponseRenderer, plan: Any) -> None:
