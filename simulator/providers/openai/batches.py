@@ -333,7 +333,10 @@ async def create_batch(call: Call, body: Any) -> None:
         errors=errors or None,
     )
     await off_loop(save, batch)
-    await reply(call, batch_json(batch, state_of(batch)))
+    state = state_of(batch)
+    if state.ended:  # no duration: its files are there at once
+        batch = await off_loop(_settled, batch, state)
+    await reply(call, batch_json(batch, state))
 
 
 @openai_endpoint
