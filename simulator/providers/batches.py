@@ -13,21 +13,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from simulator.engine import planner
 from simulator.engine.batch import OUTCOMES, fails_by_outcome
+from simulator.engine.cost import cost_usd
 from simulator.engine.rules import Action
 from simulator.engine.snapshot import Scenario, Snapshot
 from simulator.engine.types import CompletionRequest, InjectedError, Overrides, Plan, StreamFault
 from simulator.server.http import Call, ProviderError, quoted
 from simulator.server.overrides import parse_overrides
 from simulator.server.pipeline import Dialect, SharedStep, scripted_action
+from stats.recorder import recorder
 
 DURATION_HEADER = "x-llmsim-batch-duration-s"
 OUTCOME_HEADER = "x-llmsim-batch-outcome"
 # The longest a batch may be told to take: the real completion window.
 MAX_DURATION_S = 24 * 3600.0
+
+# Both OpenAI and Anthropic charge batched requests half their usual price.
+BATCH_PRICE_SHARE = 0.5
 
 # A request's answer: its body (JSON bytes), or the error its endpoint answered.
 Answer = bytes | ProviderError
@@ -89,7 +94,30 @@ async def answer_lines(
         call.rule = ""
     overrides = parse_overrides(call.headers)
     # Planning and rendering grow with the batch (up to 50,000 requests): in a thread.
-    return await asyncio.to_thread(_plan_all, lines, actions, snapshot, scenario, overrides, outcome)
+    tally = Tally()
+    answers = await asyncio.to_thread(_plan_all, lines, actions, snapshot, scenario, overrides, outcome, tally)
+    model = next((line.request.model for line in lines if line.request is not None), "")
+    recorder.batch_answered(
+        f"{call.route} (requests)",
+        model,
+        tally.statuses,
+        (tally.prompt_tokens, tally.completion_tokens),
+        tally.cost_usd,
+    )
+    return answers
+
+
+@dataclass(slots=True)
+class Tally:
+    """What a batch's requests add to the stats: counts by (status, injected), tokens, cost."""
+
+    statuses: dict[tuple[int, bool], int] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def count(self, status: int, injected: bool) -> None:
+        self.statuses[status, injected] = self.statuses.get((status, injected), 0) + 1
 
 
 def _plan_all(
@@ -99,13 +127,16 @@ def _plan_all(
     scenario: Scenario,
     overrides: Overrides,
     outcome: str,
+    tally: Tally,
 ) -> list[Answer]:
     answers: list[Answer] = []
     for index, (line, (action, rule)) in enumerate(zip(lines, actions, strict=True)):
         try:
-            answers.append(_answer(index, line, action, rule, snapshot, scenario, overrides, outcome))
-        except ProviderError as error:
-            answers.append(error)
+            answer = _answer(index, line, action, rule, snapshot, scenario, overrides, outcome, tally)
+        except ProviderError as error:  # refused as the endpoint refuses it
+            tally.count(error.status, False)
+            answer = error
+        answers.append(answer)
     return answers
 
 
@@ -118,23 +149,43 @@ def _answer(
     scenario: Scenario,
     overrides: Overrides,
     outcome: str,
+    tally: Tally,
 ) -> Answer:
+    """One request's answer; refusals raise (the endpoint's ProviderError), the rest are counted here."""
     if line.refused is not None:
-        return line.refused
+        raise line.refused
     request, dialect = line.request, line.dialect
     assert request is not None and dialect is not None and line.render is not None and line.fault_error is not None
     if fails_by_outcome(outcome, index):
-        return dialect.injected_error(InjectedError(500, "server_error"))
+        return _injected(tally, dialect.injected_error(InjectedError(500, "server_error")))
     spec = snapshot.model_for(request.model)
     if spec is None:
-        return dialect.model_not_found(request.model)
+        raise dialect.model_not_found(request.model)
     dialect.check_limits(request, spec)
     try:
         plan = planner.plan(request, spec, scenario, overrides, action, rule)
     except planner.ContextLengthExceeded as exc:
-        return dialect.context_exceeded(exc)
+        raise dialect.context_exceeded(exc) from None
     if plan.error is not None:
-        return dialect.injected_error(plan.error)
+        return _injected(tally, dialect.injected_error(plan.error))
     if plan.fault is not None:
-        return line.fault_error(plan.fault)
-    return line.render(plan)
+        return _injected(tally, line.fault_error(plan.fault))
+    body = line.render(plan)
+    usage = plan.usage
+    tally.count(200, False)
+    tally.prompt_tokens += usage.prompt_tokens
+    tally.completion_tokens += usage.completion_tokens
+    if spec.prices is not None:
+        price = cost_usd(
+            spec.prices,
+            usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
+            completion_tokens=usage.completion_tokens,
+        )
+        tally.cost_usd += price * BATCH_PRICE_SHARE
+    return body
+
+
+def _injected(tally: Tally, error: ProviderError) -> ProviderError:
+    tally.count(error.status, True)
+    return error

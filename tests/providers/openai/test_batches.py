@@ -10,7 +10,7 @@ import time
 import openai
 import pytest
 
-from tests.conftest import INSTANT, post
+from tests.conftest import INSTANT, get_json, post
 
 LIVE_SERVERS = ("serve",)  # the routes' logic, whatever the server
 
@@ -95,6 +95,10 @@ def test_a_rule_error_fails_that_request_only(llmsim_server, scenarios):
     error = lines_of(client, batch.error_file_id)["ruled"]["response"]
     assert error["status_code"] == 429 and error["body"]["error"]["message"] == "Slow down."
     assert set(lines_of(client, batch.output_file_id)) == {"ok"}
+    # The batch's requests count in the stats, the rule's error as an injected one.
+    stats = get_json(f"{llmsim_server.base_url}/llmsim/stats")
+    assert stats["requests"]["by_endpoint"]["/v1/batches (requests)"] >= 2
+    assert stats["errors"]["by_status"]["429"]["injected"] >= 1
 
 
 def test_lines_that_are_no_requests_fail_validation(llmsim_server):
