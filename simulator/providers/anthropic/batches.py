@@ -115,6 +115,11 @@ def result_line(custom_id: str, answer: Answer) -> str:
     return dump_json({"custom_id": custom_id, "result": result}).decode()
 
 
+def result_lines(lines: list[BatchLine], answers: list[Answer]) -> str:
+    """Every request's result line, in order (as the batch stores them)."""
+    return "\n".join(result_line(line.custom_id, answer) for line, answer in zip(lines, answers, strict=True))
+
+
 @anthropic_endpoint
 async def create_batch(call: Call, body: Any) -> None:
     require_version(call)
@@ -132,7 +137,7 @@ async def create_batch(call: Call, body: Any) -> None:
         duration_s=duration_s,
         outcome=outcome,
         custom_ids=[line.custom_id for line in lines],
-        lines="\n".join(result_line(line.custom_id, answer) for line, answer in zip(lines, answers, strict=True)),
+        lines=await compute(call, result_lines, lines, answers, heavy=True),
         failed=[i for i, answer in enumerate(answers) if isinstance(answer, ProviderError)],
     )
     await off_loop(save, batch)

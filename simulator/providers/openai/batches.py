@@ -37,7 +37,7 @@ from simulator.providers.openai.responses.request import (
     parse_responses_request,
 )
 from simulator.providers.openai.validate import body_object, invalid_type, missing_parameter
-from simulator.server.http import Call, ProviderError, dump_json, query_param, quoted
+from simulator.server.http import Call, ProviderError, compute, dump_json, query_param, quoted
 from simulator.server.pipeline import scenario_for
 from simulator.state import snapshots
 from simulator.state.batches import Batch, off_loop, save, settle_files
@@ -46,6 +46,8 @@ ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/responses")
 MAX_REQUESTS = 50_000
 MAX_INPUT_BYTES = 200 * 1024 * 1024
 WINDOW_S = 24 * 3600
+# Batches of more requests have their lines written in a thread, off the event loop.
+_INLINE_LINES = 100
 # Errors a failed validation lists at most (the first ones, by line).
 _MAX_ERRORS = 100
 
@@ -167,6 +169,11 @@ def output_line(custom_id: str, answer: Answer) -> str:
     ).decode()
 
 
+def output_lines(lines: list[BatchLine], answers: list[Answer]) -> str:
+    """Every request's line, in order (as the batch stores them)."""
+    return "\n".join(output_line(line.custom_id, answer) for line, answer in zip(lines, answers, strict=True))
+
+
 def _unanswered_line(custom_id: str, code: str, message: str) -> bytes:
     error = {"code": code, "message": message}
     return dump_json({"id": new_id("batch_req_", 96), "custom_id": custom_id, "response": None, "error": error})
@@ -244,7 +251,8 @@ def _settled(batch: Batch, state: Progress) -> Batch:
 
 
 def _get_batch(batch_id: str) -> Batch:
-    batch = Batch.objects.filter(public_id=batch_id, provider="openai").first()
+    # Its answers (up to megabytes) are read only when its files are written.
+    batch = Batch.objects.defer("lines").filter(public_id=batch_id, provider="openai").first()
     if batch is None:
         raise batch_not_found(batch_id)
     return _settled(batch, state_of(batch))
@@ -328,7 +336,7 @@ async def create_batch(call: Call, body: Any) -> None:
         duration_s=duration_s,
         outcome=outcome,
         custom_ids=[line.custom_id for line in lines],
-        lines="\n".join(output_line(line.custom_id, answer) for line, answer in zip(lines, answers, strict=True)),
+        lines=await compute(call, output_lines, lines, answers, heavy=len(lines) > _INLINE_LINES),
         failed=[i for i, answer in enumerate(answers) if isinstance(answer, ProviderError)],
         errors=errors or None,
     )
