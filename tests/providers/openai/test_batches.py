@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import time
 
 import openai
@@ -172,3 +173,25 @@ def test_a_malformed_upload_is_a_400(llmsim_server):
     assert status == 400 and body["error"]["type"] == "invalid_request_error"
     status, _, body = post(llmsim_server, "/v1/files", b"{}")
     assert status == 400
+
+
+def test_a_responses_batch_answers_response_objects(llmsim_server):
+    client = sdk(llmsim_server, **{"x-llmsim-batch-duration-s": "0"})
+    line = {"custom_id": "r", "method": "POST", "url": "/v1/responses", "body": {"model": MODEL, "input": "Hi"}}
+    file_id = upload(client, [line])
+    batch = client.batches.create(input_file_id=file_id, endpoint="/v1/responses", completion_window="24h")
+    body = lines_of(client, batch.output_file_id)["r"]["response"]["body"]
+    assert body["object"] == "response" and body["status"] == "completed"
+
+
+def test_an_upload_past_the_size_limit_is_refused_before_it_is_read(llmsim_server):
+    host, port = llmsim_server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(
+            b"POST /v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test\r\n"
+            b"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 1000000000\r\n\r\n--x\r\n"
+        )
+        answer = b""
+        while b"}}" not in answer and (chunk := connection.recv(65536)):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413") and b"invalid_request_error" in answer
