@@ -22,8 +22,9 @@ MODEL = "gpt-4o-mini"
 def scenarios(module_scenarios):
     module_scenarios(
         "batch-rules",
-        rules=[{"match_last_user": "refuse me", "action": {"error": {"status": 429, "message": "Slow down."}}}],
+        rules=[{"match_last_user": "refuse me", "action": {"error": {"status": 503, "message": "Busy, sorry."}}}],
         batch_duration_s=0,
+        requests_per_minute=1,  # a batch runs from its own queue: not refused by it
     )
 
 
@@ -90,16 +91,18 @@ def test_an_embeddings_batch_answers_vectors(llmsim_server):
 
 def test_a_rule_error_fails_that_request_only(llmsim_server, scenarios):
     client = sdk(llmsim_server, **{"x-llmsim-scenario": "batch-rules"})
-    file_id = upload(client, [chat_line("ok", "Hello"), chat_line("ruled", "please refuse me")])
-    batch = client.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h")
+    lines = [chat_line("ok", "Hello"), chat_line("ruled", "please refuse me"), chat_line("ok2", "Hello again")]
+    batch = client.batches.create(
+        input_file_id=upload(client, lines), endpoint="/v1/chat/completions", completion_window="24h"
+    )
     assert batch.status == "completed"  # the scenario's duration: 0 s
     error = lines_of(client, batch.error_file_id)["ruled"]["response"]
-    assert error["status_code"] == 429 and error["body"]["error"]["message"] == "Slow down."
-    assert set(lines_of(client, batch.output_file_id)) == {"ok"}
+    assert error["status_code"] == 503 and error["body"]["error"]["message"] == "Busy, sorry."
+    assert set(lines_of(client, batch.output_file_id)) == {"ok", "ok2"}
     # The batch's requests count in the stats, the rule's error as an injected one.
     stats = get_json(f"{llmsim_server.base_url}/llmsim/stats")
-    assert stats["requests"]["by_endpoint"]["/v1/batches (requests)"] >= 2
-    assert stats["errors"]["by_status"]["429"]["injected"] >= 1
+    assert stats["requests"]["by_endpoint"]["/v1/batches (requests)"] >= 3
+    assert stats["errors"]["by_status"]["503"]["injected"] >= 1
 
 
 def test_lines_that_are_no_requests_fail_validation(llmsim_server):
