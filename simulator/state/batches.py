@@ -102,6 +102,70 @@ def save(row: ClientData) -> ClientData:
     return row
 
 
+class UnknownCursor(LookupError):
+    """A list's `after` (or `before`) names no row of that list."""
+
+
+def _page(rows: Any, after: str | None, before: str | None, limit: int, descending: bool = True) -> tuple[list, bool]:
+    """One page of `rows` by creation order (newest first when `descending`) and whether more follow.
+
+    `after`: the rows past that one in the list's order; `before`: those ahead of it.
+    """
+
+    def cursor(public_id: str) -> int:
+        pk = rows.filter(public_id=public_id).values_list("pk", flat=True).first()
+        if pk is None:
+            raise UnknownCursor(public_id)
+        return pk
+
+    later, earlier = ("pk__lt", "pk__gt") if descending else ("pk__gt", "pk__lt")
+    if before is not None:
+        items = list(rows.filter(**{earlier: cursor(before)}).order_by("pk" if descending else "-pk")[: limit + 1])
+        return items[:limit][::-1], len(items) > limit
+    if after is not None:
+        rows = rows.filter(**{later: cursor(after)})
+    items = list(rows.order_by("-pk" if descending else "pk")[: limit + 1])
+    return items[:limit], len(items) > limit
+
+
+def find_file(public_id: str, with_content: bool = False) -> StoredFile | None:
+    rows = StoredFile.objects.all() if with_content else StoredFile.objects.defer("content")
+    return rows.filter(public_id=public_id).first()
+
+
+def file_page(purpose: str | None, after: str | None, limit: int, descending: bool) -> tuple[list[StoredFile], bool]:
+    """A page of the files (without their content), of one purpose if given."""
+    rows = StoredFile.objects.defer("content")
+    return _page(rows.filter(purpose=purpose) if purpose else rows, after, None, limit, descending)
+
+
+def delete_stored_file(public_id: str) -> bool:
+    """Delete the file; False when there was none by that id."""
+    return StoredFile.objects.filter(public_id=public_id).delete()[0] > 0
+
+
+def find_batch(public_id: str, provider: str, with_lines: bool = False) -> Batch | None:
+    """The batch, its stored answers (up to megabytes) read only when asked for or first used."""
+    rows = Batch.objects.filter(provider=provider)
+    return (rows if with_lines else rows.defer("lines")).filter(public_id=public_id).first()
+
+
+def batch_page(provider: str, after: str | None, before: str | None, limit: int) -> tuple[list[Batch], bool]:
+    """A page of one provider's batches, newest first."""
+    return _page(Batch.objects.filter(provider=provider).defer("lines"), after, before, limit)
+
+
+def mark_cancelled(batch: Batch, now: float) -> Batch:
+    """Note a cancel (the first one counts: another process may have noted it already)."""
+    Batch.objects.filter(pk=batch.pk, cancelled_at=None).update(cancelled_at=now)
+    batch.refresh_from_db(fields=["cancelled_at"])
+    return batch
+
+
+def delete_stored_batch(batch: Batch) -> None:
+    Batch.objects.filter(pk=batch.pk).delete()
+
+
 def file_id_for(batch_id: str, kind: str) -> str:
     """The id of a batch's output or error file: derived, so two processes settling one batch agree."""
     return "file-" + hashlib.sha256(f"{batch_id}/{kind}".encode()).hexdigest()[:24]

@@ -44,7 +44,16 @@ from simulator.server.http import (
 )
 from simulator.server.pipeline import scenario_for
 from simulator.state import snapshots
-from simulator.state.batches import Batch, off_loop, save
+from simulator.state.batches import (
+    Batch,
+    UnknownCursor,
+    batch_page,
+    delete_stored_batch,
+    find_batch,
+    mark_cancelled,
+    off_loop,
+    save,
+)
 
 MAX_REQUESTS = 100_000
 WINDOW_S = 24 * 3600
@@ -200,8 +209,7 @@ def batch_json(batch: Batch, state: Progress, base_url: str) -> dict[str, Any]:
 
 
 def _get(batch_id: str, with_lines: bool = False) -> Batch:
-    rows = Batch.objects.filter(provider="anthropic")
-    batch = (rows if with_lines else rows.defer("lines")).filter(public_id=batch_id).first()
+    batch = find_batch(batch_id, "anthropic", with_lines)
     if batch is None:
         raise batch_not_found(batch_id)
     return batch
@@ -210,8 +218,7 @@ def _get(batch_id: str, with_lines: bool = False) -> Batch:
 def _cancel(batch_id: str) -> Batch:
     batch = _get(batch_id)
     if not state_of(batch).ended and batch.cancelled_at is None:
-        Batch.objects.filter(pk=batch.pk, cancelled_at=None).update(cancelled_at=time.time())
-        batch.refresh_from_db(fields=["cancelled_at"])
+        return mark_cancelled(batch, time.time())
     return batch
 
 
@@ -219,7 +226,7 @@ def _delete(batch_id: str) -> None:
     batch = _get(batch_id)
     if not state_of(batch).ended:
         raise bad_request("", f"Batch {batch_id} cannot be deleted while it is processing; cancel it first.")
-    batch.delete()
+    delete_stored_batch(batch)
 
 
 def _results(batch_id: str) -> bytes:
@@ -263,30 +270,15 @@ async def batch_results(call: Call) -> None:
     await send_bytes(call, 200, body, headers)
 
 
-def _page(after: str | None, before: str | None, limit: int) -> tuple[list[Batch], bool]:
-    """Newest first; after_id: the older ones, before_id: the newer ones."""
-    rows = Batch.objects.filter(provider="anthropic").defer("lines")
-
-    def cursor(batch_id: str) -> int:
-        pk = rows.filter(public_id=batch_id).values_list("pk", flat=True).first()
-        if pk is None:
-            raise batch_not_found(batch_id)
-        return pk
-
-    if before is not None:
-        items = list(rows.filter(pk__gt=cursor(before)).order_by("pk")[: limit + 1])
-        return items[:limit][::-1], len(items) > limit
-    if after is not None:
-        rows = rows.filter(pk__lt=cursor(after))
-    items = list(rows.order_by("-pk")[: limit + 1])
-    return items[:limit], len(items) > limit
-
-
 @anthropic_endpoint
 async def list_batches(call: Call) -> None:
     require_version(call)
     limit = page_limit(call)
-    items, has_more = await off_loop(_page, query_param(call, "after_id"), query_param(call, "before_id"), limit)
+    after, before = query_param(call, "after_id"), query_param(call, "before_id")
+    try:
+        items, has_more = await off_loop(batch_page, "anthropic", after, before, limit)
+    except UnknownCursor as exc:
+        raise batch_not_found(str(exc)) from None
     base_url = _base_url(call)
     data = [batch_json(batch, state_of(batch), base_url) for batch in items]
     body = {

@@ -28,7 +28,7 @@ from simulator.providers.openai.chat.render import completion_body
 from simulator.providers.openai.chat.request import check_model_limits, parse_chat_request
 from simulator.providers.openai.embeddings import embeddings_dialect, parse_embeddings_request
 from simulator.providers.openai.errors import dialect, error_body, fault_error, openai_endpoint
-from simulator.providers.openai.files import get_file, page_limit, reply
+from simulator.providers.openai.files import get_file, list_json, page_limit, reply
 from simulator.providers.openai.responses.render import answer_of, summary_text
 from simulator.providers.openai.responses.request import check_model_limits as check_response_limits
 from simulator.providers.openai.responses.request import (
@@ -40,7 +40,16 @@ from simulator.providers.openai.validate import body_object, invalid_type, missi
 from simulator.server.http import Call, ProviderError, compute, dump_json, query_param, quoted
 from simulator.server.pipeline import scenario_for
 from simulator.state import snapshots
-from simulator.state.batches import Batch, off_loop, save, settle_files
+from simulator.state.batches import (
+    Batch,
+    UnknownCursor,
+    batch_page,
+    find_batch,
+    mark_cancelled,
+    off_loop,
+    save,
+    settle_files,
+)
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/embeddings", "/v1/responses")
 MAX_REQUESTS = 50_000
@@ -251,8 +260,7 @@ def _settled(batch: Batch, state: Progress) -> Batch:
 
 
 def _get_batch(batch_id: str) -> Batch:
-    # Its answers (up to megabytes) are read only when its files are written.
-    batch = Batch.objects.defer("lines").filter(public_id=batch_id, provider="openai").first()
+    batch = find_batch(batch_id, "openai")
     if batch is None:
         raise batch_not_found(batch_id)
     return _settled(batch, state_of(batch))
@@ -265,10 +273,7 @@ def _cancel(batch_id: str) -> Batch:
         raise ProviderError(
             409, f"Cannot cancel a batch with status {state.status!r}.", param="batch_id", code="batch_not_cancellable"
         )
-    if batch.cancelled_at is None:
-        Batch.objects.filter(pk=batch.pk, cancelled_at=None).update(cancelled_at=time.time())
-        batch.refresh_from_db()
-    return batch
+    return batch if batch.cancelled_at is not None else mark_cancelled(batch, time.time())
 
 
 # --- routes ----------------------------------------------------------------------------------
@@ -359,25 +364,16 @@ async def cancel_batch(call: Call) -> None:
     await reply(call, batch_json(batch, state_of(batch)))
 
 
-def _batch_page(after: str | None, limit: int) -> dict[str, Any]:
-    rows = Batch.objects.filter(provider="openai").defer("lines")
-    if after:
-        cursor = rows.filter(public_id=after).values_list("pk", flat=True).first()
-        if cursor is None:
-            raise ProviderError(400, f"Invalid 'after': no batch with id {quoted(after)}.", param="after")
-        rows = rows.filter(pk__lt=cursor)
-    items = list(rows.order_by("-pk")[: limit + 1])
-    # An ended batch nobody has read since gets its files now (its lines are read only then).
-    data = [batch_json(_settled(batch, state_of(batch)), state_of(batch)) for batch in items[:limit]]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": len(items) > limit,
-    }
+def _batch_page(after: str | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    try:
+        batches, has_more = batch_page("openai", after, None, limit)
+    except UnknownCursor:
+        raise ProviderError(400, f"Invalid 'after': no batch with id {quoted(after)}.", param="after") from None
+    # An ended batch nobody has read since gets its files now (its answers are read only then).
+    return [batch_json(_settled(batch, state_of(batch)), state_of(batch)) for batch in batches], has_more
 
 
 @openai_endpoint
 async def list_batches(call: Call) -> None:
-    await reply(call, await off_loop(_batch_page, query_param(call, "after"), page_limit(call, 20, 100)))
+    data, has_more = await off_loop(_batch_page, query_param(call, "after"), page_limit(call, 20, 100))
+    await reply(call, list_json(data, has_more))

@@ -29,7 +29,15 @@ from simulator.server.http import (
     read_body,
     send_bytes,
 )
-from simulator.state.batches import StoredFile, off_loop, save
+from simulator.state.batches import (
+    StoredFile,
+    UnknownCursor,
+    delete_stored_file,
+    file_page,
+    find_file,
+    off_loop,
+    save,
+)
 
 UPLOAD_PURPOSES = ("batch", "assistants", "user_data")
 # Room for the multipart framing (boundaries, part headers, the purpose field) around the file.
@@ -133,26 +141,6 @@ async def upload_file(call: Call) -> None:
     await reply(call, file_json(await off_loop(save, row)))
 
 
-def _file_page(purpose: str | None, after: str | None, limit: int, descending: bool) -> dict[str, Any]:
-    rows = StoredFile.objects.defer("content")
-    if purpose:
-        rows = rows.filter(purpose=purpose)
-    if after:
-        cursor = StoredFile.objects.filter(public_id=after).values_list("pk", flat=True).first()
-        if cursor is None:
-            raise ProviderError(400, f"Invalid 'after': no file with id {quoted(after)}.", param="after")
-        rows = rows.filter(pk__lt=cursor) if descending else rows.filter(pk__gt=cursor)
-    items = list(rows.order_by("-pk" if descending else "pk")[: limit + 1])
-    data = [file_json(row) for row in items[:limit]]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": len(items) > limit,
-    }
-
-
 def page_limit(call: Call, default: int, most: int) -> int:
     """?limit= (1 to `most`, `default` when absent), as OpenAI's lists read it."""
     raw = query_param(call, "limit")
@@ -176,13 +164,27 @@ async def list_files(call: Call) -> None:
         raise ProviderError(
             400, f"Invalid value: {quoted(order)}. Supported values are: 'asc' and 'desc'.", param="order"
         )
-    page = await off_loop(_file_page, query_param(call, "purpose"), query_param(call, "after"), limit, order == "desc")
-    await reply(call, page)
+    after = query_param(call, "after")
+    try:
+        rows, has_more = await off_loop(file_page, query_param(call, "purpose"), after, limit, order == "desc")
+    except UnknownCursor:
+        raise ProviderError(400, f"Invalid 'after': no file with id {quoted(after)}.", param="after") from None
+    await reply(call, list_json([file_json(row) for row in rows], has_more))
 
 
-def _get_file(file_id: str, with_content: bool = False) -> StoredFile:
-    rows = StoredFile.objects.all() if with_content else StoredFile.objects.defer("content")
-    row = rows.filter(public_id=file_id).first()
+def list_json(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    """OpenAI's cursor list: {"object": "list", "data", "first_id", "last_id", "has_more"}."""
+    return {
+        "object": "list",
+        "data": data,
+        "first_id": data[0]["id"] if data else None,
+        "last_id": data[-1]["id"] if data else None,
+        "has_more": has_more,
+    }
+
+
+def _existing(file_id: str, with_content: bool = False) -> StoredFile:
+    row = find_file(file_id, with_content)
     if row is None:
         raise file_not_found(file_id)
     return row
@@ -190,12 +192,12 @@ def _get_file(file_id: str, with_content: bool = False) -> StoredFile:
 
 def get_file(file_id: str) -> StoredFile:
     """The file `file_id` with its content, or 404 (off the event loop)."""
-    return _get_file(file_id, True)
+    return _existing(file_id, True)
 
 
 @openai_endpoint
 async def retrieve_file(call: Call) -> None:
-    await reply(call, file_json(await off_loop(_get_file, call.path_params["file_id"])))
+    await reply(call, file_json(await off_loop(_existing, call.path_params["file_id"])))
 
 
 @openai_endpoint
@@ -205,13 +207,9 @@ async def file_content(call: Call) -> None:
     await send_bytes(call, 200, bytes(row.content), headers)
 
 
-def _delete(file_id: str) -> None:
-    if not StoredFile.objects.filter(public_id=file_id).delete()[0]:
-        raise file_not_found(file_id)
-
-
 @openai_endpoint
 async def delete_file(call: Call) -> None:
     file_id = call.path_params["file_id"]
-    await off_loop(_delete, file_id)
+    if not await off_loop(delete_stored_file, file_id):
+        raise file_not_found(file_id)
     await reply(call, {"id": file_id, "object": "file", "deleted": True})
