@@ -14,12 +14,14 @@ from __future__ import annotations
 import re
 import time
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
 
 from simulator.engine.batch import Progress, progress
 from simulator.engine.ids import new_id
+from simulator.engine.types import Plan
 from simulator.providers.anthropic.errors import (
     DIALECT,
     anthropic_endpoint,
@@ -105,14 +107,13 @@ def read_requests(body: Any) -> list[BatchLine]:
         except ProviderError as error:
             lines.append(BatchLine(custom_id, refused=error))
             continue
-        message_id = new_id("msg_01", 96)
-        render = _renderer(message_id)
+        render = partial(_message_body, new_id("msg_01", 96))
         lines.append(BatchLine(custom_id, request, dialect=DIALECT, fault_error=fault_error, render=render))
     return lines
 
 
-def _renderer(message_id: str):
-    return lambda plan: dump_json(message_json(message_id, plan))
+def _message_body(message_id: str, plan: Plan) -> bytes:
+    return dump_json(message_json(message_id, plan))
 
 
 def result_line(custom_id: str, answer: Answer) -> str:
