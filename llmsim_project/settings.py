@@ -32,6 +32,9 @@ env = environ.Env(
     LLMSIM_RESPONSES_RETAIN_BYTES=(int, 1024**3),
     LLMSIM_ASSISTANTS_RETAIN=(int, 10_000),
     LLMSIM_ASSISTANTS_RETAIN_BYTES=(int, 256 * 1024**2),
+    LLMSIM_FILES_MAX_BYTES=(int, 64 * 1024**2),
+    LLMSIM_BATCHES_RETAIN=(int, 1000),
+    LLMSIM_BATCHES_RETAIN_BYTES=(int, 1024**3),
     LLMSIM_DB_BUSY_TIMEOUT_S=(float, 5.0),
     LLMSIM_HTTPS=(bool, False),
     LLMSIM_HSTS_SECONDS=(int, 3600),
@@ -266,6 +269,13 @@ LLMSIM_RESPONSES_RETAIN_BYTES = _at_least(1, "LLMSIM_RESPONSES_RETAIN_BYTES")
 # messages and runs; each of the four kinds within LLMSIM_ASSISTANTS_RETAIN_BYTES.
 LLMSIM_ASSISTANTS_RETAIN = _at_least(1, "LLMSIM_ASSISTANTS_RETAIN")
 LLMSIM_ASSISTANTS_RETAIN_BYTES = _at_least(1, "LLMSIM_ASSISTANTS_RETAIN_BYTES")
+# Files (POST /v1/files) are refused past this size (OpenAI takes 512 MB; an upload is
+# held in memory while it is read: 64 MiB by default).
+LLMSIM_FILES_MAX_BYTES = _at_least(1, "LLMSIM_FILES_MAX_BYTES")
+# Batches (OpenAI and Anthropic): the newest this many, and three times as many files;
+# each kind within LLMSIM_BATCHES_RETAIN_BYTES (1 GiB).
+LLMSIM_BATCHES_RETAIN = _at_least(1, "LLMSIM_BATCHES_RETAIN")
+LLMSIM_BATCHES_RETAIN_BYTES = _at_least(1, "LLMSIM_BATCHES_RETAIN_BYTES")
 
 # --- Who may see what -----------------------------------------------------------
 # The load-test numbers (GET /llmsim/stats, GET /metrics, the dashboard page and its

@@ -326,6 +326,7 @@ class ScenarioAdmin(admin.ModelAdmin):
                 "default limits count: reported in the headers, and enforced as the last field says.",
             },
         ),
+        ("Batches (OpenAI and Anthropic)", {"fields": ("batch_duration_s", "batch_outcome")}),
         (
             "Replay (scenarios with recordings: llmsim import --cassettes)",
             {

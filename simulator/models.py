@@ -401,6 +401,24 @@ class Scenario(models.Model):
         blank=True,
         help_text="The recorder's --redact patterns, one per line: requests are masked the same way before matching.",
     )
+    # Batches (docs/providers.md#batches): real ones take up to 24 h; here, seconds.
+    batch_duration_s = models.FloatField(
+        "batch duration (s)",
+        default=10.0,
+        validators=NON_NEGATIVE,
+        help_text="Seconds a batch takes from creation to its end (x-llmsim-batch-duration-s overrides it).",
+    )
+    batch_outcome = models.CharField(
+        max_length=20,
+        choices=[
+            ("completed", "completed: every request answered"),
+            ("partial", "completed, every second request failed (500)"),
+            ("expired", "expired: half the requests answered in time"),
+            ("failed", "failed validation: none answered"),
+        ],
+        default="completed",
+        help_text="How batches end (x-llmsim-batch-outcome overrides it). Rules and error rates apply per request.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -613,6 +631,7 @@ class ProcessOverrides(models.Model):
 
 # The rows clients' requests create (stored responses, the Assistants API's objects) and
 # the recordings replay scenarios answer with live in their own modules, beside their stores.
+from simulator.state.batches import Batch, StoredFile  # noqa: E402, F401
 from simulator.state.client_data import (  # noqa: E402, F401
     Assistant,
     ClientData,

@@ -7,10 +7,11 @@ template first, so the order here is for reading, not for matching.
 from __future__ import annotations
 
 from simulator.providers import model_routes
+from simulator.providers.anthropic import batches as message_batches
 from simulator.providers.anthropic import routes as anthropic
 from simulator.providers.azure import routes as azure
 from simulator.providers.gemini import routes as gemini
-from simulator.providers.openai import embeddings, legacy_completions
+from simulator.providers.openai import batches, embeddings, files, legacy_completions
 from simulator.providers.openai.assistants import routes as assistants
 from simulator.providers.openai.chat import routes as chat
 from simulator.providers.openai.responses import routes as responses
@@ -51,6 +52,15 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/threads/{thread_id}/runs", assistants.list_runs),
     Route("POST", "/v1/threads/{thread_id}/runs/{run_id}/cancel", assistants.cancel_run),
     Route("POST", "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs", assistants.submit_tool_outputs),
+    Route("POST", "/v1/files", files.upload_file),
+    Route("GET", "/v1/files", files.list_files),
+    Route("GET", "/v1/files/{file_id}", files.retrieve_file),
+    Route("DELETE", "/v1/files/{file_id}", files.delete_file),
+    Route("GET", "/v1/files/{file_id}/content", files.file_content),
+    Route("POST", "/v1/batches", batches.create_batch),
+    Route("GET", "/v1/batches", batches.list_batches),
+    Route("GET", "/v1/batches/{batch_id}", batches.retrieve_batch),
+    Route("POST", "/v1/batches/{batch_id}/cancel", batches.cancel_batch),
     # Anthropic
     Route("POST", "/v1/messages", anthropic.create_message),
     Route("POST", "/v1/messages/count_tokens", anthropic.count_tokens),
@@ -65,6 +75,12 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/openai/v1/deployments/{deployment}/completions", azure.v1_completions),
     Route("POST", "/openai/v1/deployments/{deployment}/embeddings", azure.v1_embeddings),
     Route("GET", "/openai/v1/models", azure.v1_list_models),
+    Route("POST", "/v1/messages/batches", message_batches.create_batch),
+    Route("GET", "/v1/messages/batches", message_batches.list_batches),
+    Route("GET", "/v1/messages/batches/{batch_id}", message_batches.retrieve_batch),
+    Route("DELETE", "/v1/messages/batches/{batch_id}", message_batches.delete_batch),
+    Route("POST", "/v1/messages/batches/{batch_id}/cancel", message_batches.cancel_batch),
+    Route("GET", "/v1/messages/batches/{batch_id}/results", message_batches.batch_results),
     # Gemini (GET /v1/models and /v1/models/{id} are shared, above); google-genai calls /v1
     # unless told v1beta, REST examples use /v1beta
     Route("GET", "/v1beta/models", gemini.list_models),

@@ -228,6 +228,21 @@ class Recorder:
         if self.log_requests:
             _log(call, complete)
 
+    def batch_answered(
+        self, route: str, model: str, statuses: dict[tuple[int, bool], int], tokens: tuple[int, int], cost_usd: float
+    ) -> None:
+        """A batch's requests, answered when it is created: counted by (status, injected) under
+        `route`, their prompt and completion tokens and cost under the model; they add no latency."""
+        if model:
+            model, stats = self._model_stats(model)
+            stats.prompt_tokens += tokens[0]
+            stats.completion_tokens += tokens[1]
+            stats.cost_usd += cost_usd
+        calls = self.state.calls
+        for (status, injected), count in statuses.items():
+            key = (route, model, status, False, injected)
+            calls[key] = calls.get(key, 0) + count
+
     def _model_stats(self, model: str) -> tuple[str, ModelStats]:
         models = self.state.models
         if model not in models and (len(models) >= MAX_MODELS or len(model) > MAX_MODEL_NAME_CHARS):

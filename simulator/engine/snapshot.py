@@ -81,6 +81,9 @@ class Scenario:
     # A replay scenario's recordings (a simulator.recording.replay.Replay; typed loosely,
     # as the engine imports nothing from the other floors): they answer before the rules.
     replay: object | None = None
+    # Batches: how long one takes (seconds) and how it ends (engine/batch.py).
+    batch_duration_s: float = 10.0
+    batch_outcome: str = "completed"
 
     def __post_init__(self) -> None:
         if not isinstance(self.rules, RuleSet):

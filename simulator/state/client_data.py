@@ -25,6 +25,8 @@ def stored_size(row: models.Model) -> int:
             size += len(json.dumps(value, cls=field.encoder))
         elif isinstance(value, str):
             size += len(value.encode())
+        elif isinstance(value, bytes | memoryview):
+            size += len(value)
     return size
 
 

@@ -176,6 +176,8 @@ def scenario_of(row: ScenarioRow, base: Scenario, rules: tuple[Rule, ...]) -> Sc
         rate_limit=rate_limit_of(row.requests_per_minute, row.tokens_per_minute),
         enforce_model_limits=base.enforce_model_limits if enforce is None else enforce,
         rules=rules,
+        batch_duration_s=row.batch_duration_s,
+        batch_outcome=row.batch_outcome,
     )
 
 

@@ -199,6 +199,7 @@ def test_the_scenario_page_changes_priority_and_enabled_in_place(admin_client):
     page = admin_client.get(reverse("admin:simulator_scenario_change", args=[scenario.pk]))
     data = {"name": scenario.name, "description": scenario.description, "generator": "", "fixed_text": ""}
     data.update({"replay_match": "messages", "replay_speed": "1", "replay_unmatched": "generate"})
+    data.update({"batch_duration_s": "10", "batch_outcome": "completed"})
     data.update({"rules-TOTAL_FORMS": "2", "rules-INITIAL_FORMS": "2", "rules-MIN_NUM_FORMS": "0"})
     data["rules-MAX_NUM_FORMS"] = "1000"
     # The recordings' list (a replay scenario's; this one has none) posts its counts too.

@@ -199,6 +199,33 @@ ROUTES = [
         {"assistant_id": str, "thread": dict},
         ("assistant_id",),
     ),
+    Route(
+        "batches",
+        "openai",
+        "/v1/batches",
+        {"input_file_id": "file-none", "endpoint": "/v1/chat/completions", "completion_window": "24h"},
+        {"input_file_id": str, "endpoint": str, "completion_window": str, "metadata": dict},
+        ("input_file_id", "endpoint", "completion_window"),
+    ),
+    Route(
+        "message_batches",
+        "anthropic",
+        "/v1/messages/batches",
+        {
+            "requests": [
+                {
+                    "custom_id": "a",
+                    "params": {
+                        "model": "claude-haiku-4-5",
+                        "max_tokens": 5,
+                        "messages": [{"role": "user", "content": "Hi"}],
+                    },
+                }
+            ]
+        },
+        {"requests": list},
+        ("requests",),
+    ),
 ]
 
 # --- the bodies ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ OpenAI's API reference ("Create embeddings").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from simulator.engine import planner
@@ -26,7 +27,7 @@ from simulator.providers.openai.validate import (
     type_name,
 )
 from simulator.server.http import JSON_CONTENT_TYPE, Call, ProviderError, compute, dump_json, quoted, send_bytes
-from simulator.server.pipeline import plan_answer, wait_for_reply
+from simulator.server.pipeline import Dialect, plan_answer, wait_for_reply
 from simulator.state import snapshots
 
 # Vector length per model when the request sends no `dimensions` (unknown models: 1536).
@@ -145,39 +146,65 @@ def _context_exceeded(exc: planner.ContextLengthExceeded) -> ProviderError:
     )
 
 
-@openai_endpoint
-async def embeddings(call: Call, body: Any) -> None:
+@dataclass(frozen=True, slots=True)
+class EmbeddingsRequest:
+    """A parsed embeddings request: its inputs (text, tokens) and how the vectors are written."""
+
+    model: str
+    inputs: list[tuple[str, int]]
+    dimensions: int
+    encoding_format: str
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(tokens for _, tokens in self.inputs)
+
+    def completion_request(self) -> CompletionRequest:
+        """What the planner needs: only the token count (for the rate limit, the prefill time
+        and the per-request limit), as one message that carries it, not the texts to re-tokenize."""
+        counted = Message("user", "", media_tokens=self.prompt_tokens)
+        return CompletionRequest(model=self.model, messages=(counted,), max_tokens=0, thinking_budget=0)
+
+    def answer_body(self) -> bytes:
+        vectors = [embedding(text, self.dimensions) for text, _ in self.inputs]
+        as_base64 = self.encoding_format == "base64"
+        data = [
+            {"object": "embedding", "index": index, "embedding": base64_floats(v) if as_base64 else v}
+            for index, v in enumerate(vectors)
+        ]
+        tokens = self.prompt_tokens
+        usage = {"prompt_tokens": tokens, "total_tokens": tokens}
+        return dump_json({"object": "list", "data": data, "model": self.model, "usage": usage})
+
+
+def parse_embeddings_request(body: Any) -> EmbeddingsRequest:
+    """The request's fields, checked as OpenAI checks them (404 for an unknown model)."""
     model = requested_model(body)
     spec = snapshots.current().model_for(model)
     if spec is None:
         raise model_not_found(model)
-    inputs = await compute(call, parse_inputs, body.get("input"), spec.encoding)
+    inputs = parse_inputs(body.get("input"), spec.encoding)
     dimensions = _dimensions(body, spec.id)
     encoding_format = _encoding_format(body)
     user = body.get("user")
     if user is not None and not isinstance(user, str):
         raise invalid_type("user", "a string", user)
+    return EmbeddingsRequest(model, inputs, dimensions, encoding_format)
 
-    prompt_tokens = sum(tokens for _, tokens in inputs)
-    # The planner needs only the token count (for the rate limit, the prefill time and
-    # the per-request limit): one message that carries it, not the texts to re-tokenize.
-    counted = Message("user", "", media_tokens=prompt_tokens)
-    request = CompletionRequest(model=model, messages=(counted,), max_tokens=0, thinking_budget=0)
-    plan = await plan_answer(call, request, dialect(model, context_exceeded=_context_exceeded), rules=False)
+
+def embeddings_dialect(model: str) -> Dialect:
+    """How embeddings word the pipeline's failures (their own words for a request too long)."""
+    return dialect(model, context_exceeded=_context_exceeded)
+
+
+@openai_endpoint
+async def embeddings(call: Call, body: Any) -> None:
+    parsed = await compute(call, parse_embeddings_request, body)
+    model = parsed.model
+    plan = await plan_answer(call, parsed.completion_request(), embeddings_dialect(model), rules=False)
     if plan is None:
         return
-    call.prompt_tokens = prompt_tokens
+    call.prompt_tokens = parsed.prompt_tokens
     if not await wait_for_reply(call, plan, lambda fault: fault_error(fault, model)):
         return
-    vectors = [embedding(text, dimensions) for text, _ in inputs]
-    data = [
-        {"object": "embedding", "index": index, "embedding": base64_floats(v) if encoding_format == "base64" else v}
-        for index, v in enumerate(vectors)
-    ]
-    answer = {
-        "object": "list",
-        "data": data,
-        "model": model,
-        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
-    }
-    await send_bytes(call, 200, dump_json(answer), [JSON_CONTENT_TYPE, *common_headers(call)])
+    await send_bytes(call, 200, parsed.answer_body(), [JSON_CONTENT_TYPE, *common_headers(call)])
