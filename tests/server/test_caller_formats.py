@@ -144,7 +144,7 @@ def test_a_wrong_method_is_a_405_in_the_callers_format(llmsim_server):
 
 @pytest.mark.live_servers("runserver", "serve")
 @pytest.mark.parametrize(
-    ("path", "headers"), [("/v1/messages/batches", {}), ("/v1/nowhere", {"anthropic-version": "2023-06-01"})]
+    ("path", "headers"), [("/v1/messages/nowhere", {}), ("/v1/nowhere", {"anthropic-version": "2023-06-01"})]
 )
 def test_a_path_no_route_has_is_an_anthropic_404_for_an_anthropic_caller(llmsim_server, path, headers):
     status, response_headers, payload = exchange(llmsim_server, "GET", path, headers)

@@ -106,7 +106,7 @@ def _parse_request(endpoint: str, body: dict[str, Any], created: int) -> BatchLi
         request,
         dialect=dialect(request.model, context_exceeded=context_length_exceeded, check_limits=check_response_limits),
         fault_error=partial(fault_error, model=request.model),
-        render=lambda plan: answer_of(responses, plan, 0, summary)[1],
+        render=lambda plan: answer_of(responses, plan, summary)[1],
     )
 
 
