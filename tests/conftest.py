@@ -96,9 +96,15 @@ def start_server(
     kind: str = "runserver",
     extra_env: dict[str, str] | None = None,
     command: Callable[[int], list[str]] | None = None,
+    migrate: bool = True,
 ) -> LiveServer:
     """Migrate a fresh SQLite file, start the server (see SERVER_COMMANDS, or `command(port)`
-    for other arguments; it must listen on 127.0.0.1) and wait for /health."""
+    for other arguments; it must listen on 127.0.0.1) and wait for /health.
+
+    A DATABASE_URL in `extra_env` is migrated first (a new SQLite file is a copy of the
+    migrated template), unless `migrate` is False: a replica sharing a database that a
+    server started before has migrated already.
+    """
     db_path = tmp / "db.sqlite3"
     env = {
         **os.environ,
@@ -107,10 +113,15 @@ def start_server(
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
-    if "DATABASE_URL" in (extra_env or {}):
-        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
-    else:
+    database_url = (extra_env or {}).get("DATABASE_URL")
+    if database_url is None:
         shutil.copyfile(_migrated_template(), db_path)
+    elif migrate:
+        new_file = Path(database_url.removeprefix("sqlite:///")) if database_url.startswith("sqlite:///") else None
+        if new_file is not None and not new_file.exists():
+            shutil.copyfile(_migrated_template(), new_file)
+        else:
+            subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True)
     port = free_port()
     log_path = tmp / "server.log"
     log = log_path.open("wb")

@@ -89,7 +89,7 @@ def test_it_generates_a_key_beside_the_database_and_logins_survive_a_restart(tmp
         assert get(f"{server.base_url}/admin/", {"Cookie": f"sessionid={session}"})[0] == 200
     finally:
         stop_server(server)
-    server = start_server(directory(tmp_path / "restart"), "serve", database)
+    server = start_server(directory(tmp_path / "restart"), "serve", database, migrate=False)
     try:
         assert key_file.read_text() == key
         assert get(f"{server.base_url}/admin/", {"Cookie": f"sessionid={session}"})[0] == 200
@@ -119,12 +119,12 @@ def wait_for_log(server: LiveServer, text: str, timeout: float = 10) -> str:
 
 
 def start_replicas(tmp_path: Path, envs: list[dict[str, str]]) -> list[LiveServer]:
-    """Servers started one after the other (serve, then runserver, alternately)."""
+    """Servers started one after the other (serve, then runserver, alternately); the first migrates."""
     servers = []
     try:
         for number, env in enumerate(envs):
             kind = ("serve", "runserver")[number % 2]
-            servers.append(start_server(directory(tmp_path / f"replica-{number}"), kind, env))
+            servers.append(start_server(directory(tmp_path / f"replica-{number}"), kind, env, migrate=number == 0))
     except BaseException:
         for server in servers:
             stop_server(server)
@@ -137,9 +137,17 @@ def test_replicas_sharing_a_database_with_different_keys_are_warned(tmp_path):
     servers = [start_server(directory(tmp_path / "first"), "serve", {"DJANGO_SECRET_KEY": KEY_A})]
     shared = {"DATABASE_URL": f"sqlite:///{servers[0].db_path}"}
     try:
-        servers.append(start_server(directory(tmp_path / "same"), "runserver", {**shared, "DJANGO_SECRET_KEY": KEY_A}))
+        servers.append(
+            start_server(
+                directory(tmp_path / "same"), "runserver", {**shared, "DJANGO_SECRET_KEY": KEY_A}, migrate=False
+            )
+        )
         assert all(DISAGREE not in server.log() for server in servers)  # the second one checked at start: they agree
-        servers.append(start_server(directory(tmp_path / "different"), "serve", {**shared, "DJANGO_SECRET_KEY": KEY_B}))
+        servers.append(
+            start_server(
+                directory(tmp_path / "different"), "serve", {**shared, "DJANGO_SECRET_KEY": KEY_B}, migrate=False
+            )
+        )
         log = wait_for_log(servers[-1], DISAGREE)
         assert secret_key.fingerprint(KEY_A) in log and secret_key.fingerprint(KEY_B) in log
         assert "Set DJANGO_SECRET_KEY to the same value on every replica" in log

@@ -43,7 +43,7 @@ def two_servers(scale_env, tmp_path_factory) -> Iterator[list[LiveServer]]:
     servers = []
     try:
         for kind in ("serve", "serve-uvicorn"):
-            servers.append(start_server(tmp_path_factory.mktemp(f"scale-{kind}"), kind, scale_env))
+            servers.append(start_server(tmp_path_factory.mktemp(f"scale-{kind}"), kind, scale_env, migrate=not servers))
         yield servers
     finally:
         for server in servers:

@@ -59,7 +59,7 @@ def two_servers_on_one_redis(tmp_path):
     (tmp_path / "b").mkdir()
     first = start_server(tmp_path / "a", "serve", shared)
     try:
-        second = start_server(tmp_path / "b", "runserver", shared)
+        second = start_server(tmp_path / "b", "runserver", shared, migrate=False)
     except Exception:
         stop_server(first)
         raise

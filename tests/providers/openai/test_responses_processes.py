@@ -39,7 +39,8 @@ def two_servers(database_url, tmp_path_factory) -> Iterator[list[LiveServer]]:
     servers = []
     try:
         for kind in ("serve", "serve-uvicorn"):
-            servers.append(start_server(tmp_path_factory.mktemp(kind), kind, {"DATABASE_URL": database_url}))
+            env = {"DATABASE_URL": database_url}
+            servers.append(start_server(tmp_path_factory.mktemp(kind), kind, env, migrate=not servers))
         yield servers
     finally:
         for server in servers:
