@@ -29,7 +29,7 @@ from tests.conftest import INSTANT
 # serve, the throughput path, is the one that takes the load.
 LIVE_SERVERS = ("serve",)
 
-EXAMPLES_PER_ROUTE = 300
+EXAMPLES_PER_ROUTE = 200
 
 OPENAI = {"Authorization": "Bearer test", "OpenAI-Beta": "assistants=v2", **INSTANT}
 ANTHROPIC = {"x-api-key": "test", "anthropic-version": "2023-06-01", **INSTANT}
