@@ -140,8 +140,14 @@ def _run(command: list[str], what: str) -> None:
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise PeerUnavailable(f"{what} failed: {exc}") from None
     if done.returncode != 0:
-        last = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise PeerUnavailable(f"{what} failed ({done.returncode}): {' / '.join(last)}")
+        raise PeerUnavailable(f"{what} failed ({done.returncode}): {error_summary(done.stderr or done.stdout)}")
+
+
+def error_summary(output: str) -> str:
+    """The first few lines that say "error" (npm and pip print warnings and advice around them)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return " / ".join((errors or lines[-3:])[:3])
 
 
 def node_major() -> int | None:

@@ -7,6 +7,7 @@ peer that cannot be installed must be skipped with its reason, not end the run.
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,15 @@ def test_table_compares_serve_with_each_peer() -> None:
     section = markdown_section(results, {**machine, "packages": {}}, setup)
     assert "- Peers (installed into bench/.peers/ by the run): aimock 1.43.0" in section
     assert "- Skipped: fakellm (pip install failed)" in section
+
+
+def test_a_failed_install_is_a_skip_that_quotes_the_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    output = "WARNING: Location x is ignored\nERROR: No matching distribution found for fakellm==0.3.5\n"
+
+    def failing(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return subprocess.CompletedProcess(command, 1, stdout="", stderr=output)
+
+    monkeypatch.setattr(peers.subprocess, "run", failing)
+    ready, skipped = peers.prepare(("fakellm",), tmp_path)
+    assert ready == {}
+    assert skipped["fakellm"] == "python -m venv failed (1): ERROR: No matching distribution found for fakellm==0.3.5"
