@@ -185,14 +185,25 @@ def install(kind: str, root: Path = PEERS_DIR) -> str:
     return wanted
 
 
+def runtime(kind: str) -> str:
+    """What the peer runs on, for the results: "Node v20.20.2" or "Python 3.11.7"."""
+    if kind == "fakellm":  # its virtualenv is made from this interpreter
+        return f"Python {sys.version.split()[0]}"
+    try:
+        done = subprocess.run([shutil.which("node") or "node", "--version"], capture_output=True, text=True)
+    except OSError:
+        return "Node ?"
+    return f"Node {done.stdout.strip() or '?'}"
+
+
 def prepare(kinds: tuple[str, ...], root: Path = PEERS_DIR) -> tuple[dict[str, str], dict[str, str]]:
-    """Install the peers among `kinds`: ({peer: version} ready, {peer: why not})."""
+    """Install the peers among `kinds`: ({peer: "version (runtime)"} ready, {peer: why not})."""
     ready, skipped = {}, {}
     for kind in kinds:
         if kind not in PEER_KINDS:
             continue
         try:
-            ready[kind] = install(kind, root)
+            ready[kind] = f"{install(kind, root)} ({runtime(kind)})"
         except PeerUnavailable as exc:
             skipped[kind] = str(exc)
     return ready, skipped

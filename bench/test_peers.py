@@ -79,7 +79,8 @@ def test_an_installed_peer_is_reused(tmp_path: Path, monkeypatch: pytest.MonkeyP
         raise AssertionError("nothing to install")
 
     monkeypatch.setattr(peers.subprocess, "run", no_commands)
-    assert peers.prepare(("aimock",), tmp_path) == ({"aimock": peers.AIMOCK_VERSION}, {})
+    monkeypatch.setattr(peers, "runtime", lambda kind: "Node v20")
+    assert peers.prepare(("aimock",), tmp_path) == ({"aimock": f"{peers.AIMOCK_VERSION} (Node v20)"}, {})
 
 
 def test_which_servers_and_scenarios_run() -> None:
