@@ -354,10 +354,8 @@ def bench_streams(server: Server, streams: int, args: argparse.Namespace) -> Fig
     reset = reset_peak_rss(pids)
     rss_before = total_kib(pids, "VmRSS")
     before = usage_now(server)
-    schedule = STREAM_SCHEDULE
-    figures = run_streams(
-        server.port, streams, schedule.ttft_ms, schedule.tbt_ms, schedule.tokens, prime=args.prime
-    ).summary()
+    ttft_ms, tbt_ms, tokens = STREAM_SCHEDULE.ttft_ms, STREAM_SCHEDULE.tbt_ms, STREAM_SCHEDULE.tokens
+    figures = run_streams(server.port, streams, ttft_ms, tbt_ms, tokens, prime=args.prime).summary()
     figures.update(usage_since(server, before))
     figures.update(memory_figures(server, rss_before, streams, reset))
     return figures

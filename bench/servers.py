@@ -1,6 +1,6 @@
 """The servers under test: start, pin, watch and stop them (Linux: /proc, sched_setaffinity).
 
-Three kinds, each started from the project root with this interpreter:
+The kinds, each started from the project root (LLMSim and the reference with this interpreter):
 
 * `serve`: `manage.py serve` (LLMSim's production command; uvicorn, N workers).
 * `runserver`: `manage.py runserver` (Daphne's development server).
@@ -136,7 +136,9 @@ def start_server(
     """Start `kind` on `port`; a peer answers every request as `schedule` says (LLMSim reads the headers)."""
     log_path = workdir / f"{kind}-{port}.log"
     if kind in PEER_KINDS:
-        fixture = write_fixture(kind, schedule or Schedule(tokens=20), workdir)
+        if schedule is None:
+            raise ValueError(f"{kind} answers from a fixture: it needs the scenario's schedule")
+        fixture = write_fixture(kind, schedule, workdir)
         command = peer_command(kind, port, fixture, HOST)
     else:
         command = server_command(kind, port, serve_workers)
