@@ -1,7 +1,8 @@
 """Printing the figures: one scenario at a time as it runs, then one table for all servers.
 
 The table has a row per figure and a column per server, plus the ratio of each
-server's figure to the reference's (the raw ASGI app under uvicorn, the ceiling).
+server's figure to the reference's (the raw ASGI app under uvicorn, the ceiling) and
+of serve's to each peer's (another mock server: aimock, fakellm).
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from loadgen import CLIENT_CPU_LIMIT_PCT
+from peers import PEER_KINDS
 from servers import PROJECT_ROOT
 
 REFERENCE = "reference"
+# The LLMSim server the issues hold against the peers.
+LLMSIM_AGAINST_PEERS = "serve"
 PACKAGES = ("Django", "daphne", "uvicorn", "uvloop", "httptools")
 # The server's code: what "the state at this commit" is about.
 SERVER_PATHS = ("simulator", "llmsim_project", "requirements.txt")
@@ -189,24 +193,31 @@ def _cell(row: Row, figures: Figures | None) -> str:
     return text
 
 
-def _figure_row(row: Row, by_server: dict[str, Figures | None], compared: list[str]) -> list[str]:
-    reference = by_server.get(REFERENCE)
-    reference_value = row.value(reference) if reference else None
+def ratio_pairs(servers: Sequence[str]) -> list[tuple[str, str]]:
+    """(server, base) for each ratio column: every server ÷ the reference, then serve ÷ each peer."""
+    pairs = [(server, REFERENCE) for server in servers if server != REFERENCE] if REFERENCE in servers else []
+    if LLMSIM_AGAINST_PEERS in servers:
+        pairs.extend((LLMSIM_AGAINST_PEERS, peer) for peer in servers if peer in PEER_KINDS)
+    return pairs
+
+
+def _figure_row(row: Row, by_server: dict[str, Figures | None], pairs: list[tuple[str, str]]) -> list[str]:
     ratios = []
-    for server in compared:
-        figures = by_server[server]
-        ratios.append(_ratio(row.value(figures), reference_value) if row.ratio and figures else "—")
+    for server, base in pairs:
+        figures, base_figures = by_server[server], by_server[base]
+        usable = row.ratio and figures is not None and base_figures is not None
+        ratios.append(_ratio(row.value(figures), row.value(base_figures)) if usable else "—")
     return [row.label, *(_cell(row, figures) for figures in by_server.values()), *ratios]
 
 
 def table_rows(results: dict[str, dict[str, Figures]]) -> tuple[list[str], list[list[str]]]:
-    """The header and rows: figure, one column per server, a ratio column per non-reference server.
+    """The header and rows: figure, one column per server, then the ratio columns of ratio_pairs.
 
     A scenario's title is a row of its own, its first cell in bold (markdown).
     """
     servers = list(results)
-    compared = [server for server in servers if server != REFERENCE] if REFERENCE in results else []
-    header = ["figure", *servers, *(f"{server} ÷ reference" for server in compared)]
+    pairs = ratio_pairs(servers)
+    header = ["figure", *servers, *(f"{server} ÷ {base}" for server, base in pairs)]
     scenario_keys = list(dict.fromkeys(key for figures in results.values() for key in figures))
     rows: list[list[str]] = []
     for key in scenario_keys:
@@ -214,7 +225,7 @@ def table_rows(results: dict[str, dict[str, Figures]]) -> tuple[list[str], list[
         sample = next(figures for figures in by_server.values() if figures is not None)
         rows.append([f"**{scenario_title(key, sample)}**", *([""] * (len(header) - 1))])
         for row in THROUGHPUT_ROWS if key == "throughput" else STREAM_ROWS:
-            rows.append(_figure_row(row, by_server, compared))
+            rows.append(_figure_row(row, by_server, pairs))
     return header, rows
 
 
@@ -380,6 +391,7 @@ def markdown_section(results: dict[str, dict[str, Figures]], machine: dict[str, 
         f"- Python {machine['python']}; {packages}",
         f"- Pinning: {setup['pinning']}",
         *(f"- {kind}: {placement}" for kind, placement in setup["processes"].items()),
+        *peer_lines(setup),
         "",
         markdown_table(results),
     ]
@@ -390,6 +402,16 @@ def markdown_section(results: dict[str, dict[str, Figures]], machine: dict[str, 
     if targets:
         lines.extend(["", targets])
     return "\n".join(lines) + "\n"
+
+
+def peer_lines(setup: dict[str, Any]) -> list[str]:
+    """The peers' versions and what was skipped, as list items of the results section."""
+    lines = []
+    if setup.get("peers"):
+        versions = ", ".join(f"{kind} {version}" for kind, version in setup["peers"].items())
+        lines.append(f"- Peers (installed into bench/.peers/ by the run): {versions}")
+    lines.extend(f"- Skipped: {what} ({reason})" for what, reason in setup.get("skipped", {}).items())
+    return lines
 
 
 def write_markdown(path: Path, section: str) -> None:

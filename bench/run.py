@@ -1,7 +1,7 @@
 """Benchmark LLMSim against a raw-ASGI reference: start each server, load it, print the figures.
 
     python bench/run.py --all [--json FILE] [--markdown FILE]
-    python bench/run.py [--server serve|runserver|reference | --servers LIST]
+    python bench/run.py [--server serve|runserver|reference|aimock|fakellm | --servers LIST] [--peers LIST]
                         [--streams 200,1000,2000] [--only throughput|streams]
                         [--serve-workers N] [--server-cpus 0] [--client-cpus 1] [--no-pin]
                         [--duration 10] [--warmup 2] [--connections 64] [--no-prime]
@@ -10,7 +10,9 @@
 
 Every scenario gets a freshly started server, pinned apart from the load generator;
 the table at the end has a column per server and each figure's ratio to the
-reference's. See docs/benchmarks.md for what each figure means.
+reference's (and serve's to each peer's). The peers, aimock and fakellm, are installed
+into bench/.peers/ on first use (bench/peers.py); one that cannot be is skipped, with
+the reason. See docs/benchmarks.md for what each figure means.
 
 --scenario-cost N measures what scenarios cost (issue 5's figure): N pairs of
 throughput runs of `serve`, without and with bench/loaded_scenario.py's ten rules
@@ -36,6 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from loadgen import HOST, ClientLimitError, check_open_files, raise_open_files_limit, run_streams, run_throughput
+from peers import PEER_KINDS, Schedule, prepare, streams_skip_reason
 from report import (
     Figures,
     machine_details,
@@ -73,6 +76,10 @@ DEFAULT_STREAMS_ALL = (1000, 2000)
 WARMUP_STREAMS = 32
 SETTLE_S = 0.5
 REFERENCE_MODULES = ("uvicorn", "uvloop", "httptools")
+# What every answer is asked for: LLMSim and the reference read it from the request's
+# x-llmsim-* headers, the peers from the fixture they are started with.
+THROUGHPUT_SCHEDULE = Schedule(tokens=20)
+STREAM_SCHEDULE = Schedule(tokens=100, ttft_ms=200.0, tbt_ms=20.0, stream=True)
 
 
 # --- the plan -----------------------------------------------------------------------
@@ -105,6 +112,10 @@ class Scenario:
     @property
     def title(self) -> str:
         return "throughput" if self.key == "throughput" else f"{self.streams} streams"
+
+    @property
+    def schedule(self) -> Schedule:
+        return THROUGHPUT_SCHEDULE if self.key == "throughput" else STREAM_SCHEDULE
 
 
 def cpu_list(cpus: frozenset[int]) -> str:
@@ -150,6 +161,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     which.add_argument("--servers", type=parse_servers, help="comma list, run in this order")
     which.add_argument("--all", action="store_true", help="--servers " + ",".join(SERVER_KINDS))
     which.add_argument("--url", help="benchmark this already-running server (127.0.0.1 only) instead")
+    parser.add_argument(
+        "--peers",
+        type=parse_peers,
+        default=(),
+        help=f"also run these peers after the servers, comma list of {','.join(PEER_KINDS)} (--all has both)",
+    )
     parser.add_argument("--port", type=int, help="port of the servers we start (default: a free one each time)")
     parser.add_argument("--serve-workers", type=int, help="pass --workers N to serve (default: its own default)")
     parser.add_argument(
@@ -198,9 +215,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--serve-workers must be at least 1")
     if args.pin is False and (args.server_cpus or args.client_cpus):
         parser.error("--no-pin contradicts --server-cpus/--client-cpus")
+    if args.url and args.peers:
+        parser.error("--peers starts its own servers (no --url)")
     if args.scenario_cost is not None and (args.scenario_cost < 1 or args.url):
         parser.error("--scenario-cost needs at least 1 pair, and starts its own servers (no --url)")
     return args
+
+
+def parse_peers(text: str) -> tuple[str, ...]:
+    kinds = tuple(part.strip() for part in text.split(","))
+    unknown = [kind for kind in kinds if kind not in PEER_KINDS]
+    if unknown or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown peer {unknown}; choose from {', '.join(PEER_KINDS)}")
+    return tuple(dict.fromkeys(kinds))
 
 
 def server_kinds(args: argparse.Namespace) -> tuple[str, ...]:
@@ -208,7 +235,8 @@ def server_kinds(args: argparse.Namespace) -> tuple[str, ...]:
         return ("external",)
     if args.all:
         return SERVER_KINDS
-    return args.servers or (args.server or "runserver",)
+    chosen = args.servers or (args.server or "runserver",)
+    return tuple(dict.fromkeys([*chosen, *args.peers]))
 
 
 def plan_scenarios(args: argparse.Namespace, servers: tuple[str, ...]) -> list[Scenario]:
@@ -262,7 +290,9 @@ def check_reference_runnable(servers: tuple[str, ...]) -> None:
 
 
 @contextmanager
-def running(kind: str, args: argparse.Namespace, pinning: Pinning, workdir: Path) -> Iterator[Server]:
+def running(
+    kind: str, args: argparse.Namespace, pinning: Pinning, workdir: Path, schedule: Schedule = THROUGHPUT_SCHEDULE
+) -> Iterator[Server]:
     """A freshly started server, healthy, settled and pinned; stopped afterwards."""
     if args.url:
         server = Server(kind, None, url_port(args.url))
@@ -270,7 +300,7 @@ def running(kind: str, args: argparse.Namespace, pinning: Pinning, workdir: Path
         yield server
         return
     workers = args.serve_workers if kind == "serve" else None
-    server = start_server(kind, args.port or free_port(), workdir, pinning.server, workers)
+    server = start_server(kind, args.port or free_port(), workdir, pinning.server, workers, schedule)
     try:
         wait_healthy(server)
         wait_settled(server)
@@ -309,19 +339,23 @@ def usage_since(server: Server, before: Usage) -> dict[str, float | None]:
 
 def bench_throughput(server: Server, args: argparse.Namespace) -> Figures:
     before = usage_now(server)
-    figures = run_throughput(server.port, args.connections, args.duration, args.warmup).summary()
+    figures = run_throughput(
+        server.port, args.connections, args.duration, args.warmup, tokens=THROUGHPUT_SCHEDULE.tokens
+    ).summary()
     figures.update(usage_since(server, before))
     return figures
 
 
 def bench_streams(server: Server, streams: int, args: argparse.Namespace) -> Figures:
+    # A peer answers these on the scenario's schedule (its fixture's): slower, same purpose.
     run_streams(server.port, WARMUP_STREAMS, ttft_ms=0.0, tbt_ms=0.0, tokens=5)
     time.sleep(SETTLE_S)
     pids = server.pids()
     reset = reset_peak_rss(pids)
     rss_before = total_kib(pids, "VmRSS")
     before = usage_now(server)
-    figures = run_streams(server.port, streams, prime=args.prime).summary()
+    ttft_ms, tbt_ms, tokens = STREAM_SCHEDULE.ttft_ms, STREAM_SCHEDULE.tbt_ms, STREAM_SCHEDULE.tokens
+    figures = run_streams(server.port, streams, ttft_ms, tbt_ms, tokens, prime=args.prime).summary()
     figures.update(usage_since(server, before))
     figures.update(memory_figures(server, rss_before, streams, reset))
     return figures
@@ -352,9 +386,18 @@ def bench_scenario(server: Server, scenario: Scenario, args: argparse.Namespace)
 # --- entry point --------------------------------------------------------------------
 
 
+def scenario_skip_reason(kind: str, scenario: Scenario) -> str | None:
+    return streams_skip_reason(kind) if scenario.streams else None
+
+
 def run_all(
-    servers: tuple[str, ...], scenarios: list[Scenario], args: argparse.Namespace, pinning: Pinning
+    servers: tuple[str, ...],
+    scenarios: list[Scenario],
+    args: argparse.Namespace,
+    pinning: Pinning,
+    skipped: dict[str, str],
 ) -> tuple[dict[str, dict[str, Figures]], dict[str, str]]:
+    """Every scenario on every server; a scenario a peer cannot run goes into `skipped`, with why."""
     results: dict[str, dict[str, Figures]] = {}
     placements: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="llmsim-bench-") as tmp:
@@ -364,7 +407,12 @@ def run_all(
         for kind in servers:
             results[kind] = {}
             for scenario in scenarios:
-                with running(kind, args, pinning, workdir) as server:
+                reason = scenario_skip_reason(kind, scenario)
+                if reason:
+                    skipped[f"{kind}, {scenario.title}"] = reason
+                    print(f"=== {kind}, {scenario.title}: skipped ({reason})\n", flush=True)
+                    continue
+                with running(kind, args, pinning, workdir, scenario.schedule) as server:
                     placements[kind] = describe_processes(server)
                     print(f"=== {kind}, {scenario.title} (port {server.port}; {placements[kind]})", flush=True)
                     results[kind][scenario.key] = bench_scenario(server, scenario, args)
@@ -422,6 +470,12 @@ def main(argv: list[str] | None = None) -> None:
     servers = server_kinds(args)
     scenarios = plan_scenarios(args, servers)
     check_reference_runnable(servers)
+    peers, skipped = prepare(servers)
+    for kind, reason in skipped.items():
+        print(f"{kind}: skipped ({reason})", flush=True)
+    servers = tuple(kind for kind in servers if kind not in skipped)
+    if not servers:
+        sys.exit("nothing left to run")
     pinning = choose_pinning(args)
     open_files = raise_open_files_limit()
     try:  # fail now rather than after the first servers have run
@@ -440,7 +494,7 @@ def main(argv: list[str] | None = None) -> None:
     # Before the run: the revision measured is the one checked out when it started.
     machine = machine_details(os.cpu_count() or 0)
     try:
-        results, placements = run_all(servers, scenarios, args, pinning)
+        results, placements = run_all(servers, scenarios, args, pinning, skipped)
     except KeyboardInterrupt:
         sys.exit("interrupted")
     except ClientLimitError as exc:
@@ -448,10 +502,13 @@ def main(argv: list[str] | None = None) -> None:
     print(text_table(results))
     for note in saturation_notes(results):
         print(note)
+    for what, reason in skipped.items():
+        print(f"skipped: {what} ({reason})")
     targets = text_targets(results)
     if targets:
         print("\n" + targets)
-    write_outputs(args, argv, machine, results, placements, pinning)
+    setup = {"peers": peers, "skipped": skipped}
+    write_outputs(args, argv, machine, results, placements, pinning, setup)
 
 
 def write_outputs(
@@ -461,6 +518,7 @@ def write_outputs(
     results: dict[str, dict[str, Figures]],
     placements: dict[str, str],
     pinning: Pinning,
+    peer_setup: dict[str, Any],
 ) -> None:
     setup: dict[str, Any] = {
         "command": " ".join(["python bench/run.py", *(sys.argv[1:] if argv is None else argv)]),
@@ -468,6 +526,7 @@ def write_outputs(
         "processes": placements,
         "serve_workers": args.serve_workers,
         "primed_streams": args.prime,
+        **peer_setup,
     }
     if args.json:
         payload = {"machine": machine, "setup": setup, "results": results}

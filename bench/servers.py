@@ -1,11 +1,13 @@
 """The servers under test: start, pin, watch and stop them (Linux: /proc, sched_setaffinity).
 
-Three kinds, each started from the project root with this interpreter:
+The kinds, each started from the project root (LLMSim and the reference with this interpreter):
 
 * `serve`: `manage.py serve` (LLMSim's production command; uvicorn, N workers).
 * `runserver`: `manage.py runserver` (Daphne's development server).
 * `reference`: `bench/reference_app.py` under uvicorn with uvloop and httptools, the
   ceiling: the least any Python ASGI app can do to answer the same requests.
+* the peers `aimock` and `fakellm` (bench/peers.py): other mock servers, each with a
+  fixture written for the scenario.
 
 A server runs in a session of its own (start_new_session), so "the server" is every
 process of that session: its CPU time and memory are summed over all of them, and it
@@ -28,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loadgen import HOST
+from peers import HEALTH_PATHS, PEER_KINDS, Schedule, peer_command, write_fixture
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SERVER_KINDS = ("serve", "runserver", "reference")
+SERVER_KINDS = ("serve", "runserver", "reference", *PEER_KINDS)
 DJANGO_KINDS = ("serve", "runserver")
 HEALTH_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
@@ -123,15 +126,28 @@ def pinned_to(cpus: frozenset[int] | None) -> Iterator[None]:
 
 
 def start_server(
-    kind: str, port: int, workdir: Path, cpus: frozenset[int] | None, serve_workers: int | None = None
+    kind: str,
+    port: int,
+    workdir: Path,
+    cpus: frozenset[int] | None,
+    serve_workers: int | None = None,
+    schedule: Schedule | None = None,
 ) -> Server:
+    """Start `kind` on `port`; a peer answers every request as `schedule` says (LLMSim reads the headers)."""
     log_path = workdir / f"{kind}-{port}.log"
+    if kind in PEER_KINDS:
+        if schedule is None:
+            raise ValueError(f"{kind} answers from a fixture: it needs the scenario's schedule")
+        fixture = write_fixture(kind, schedule, workdir)
+        command = peer_command(kind, port, fixture, HOST)
+    else:
+        command = server_command(kind, port, serve_workers)
     with open(log_path, "wb") as log, pinned_to(cpus):
         # A file, not a pipe: nobody reads the server's per-request log during the
         # run, and a full pipe would stall the server. A new session keeps the
         # terminal's Ctrl-C away from it, so stop_server decides how it ends.
         process = subprocess.Popen(
-            server_command(kind, port, serve_workers),
+            command,
             cwd=PROJECT_ROOT,
             env=bench_environment(workdir),
             stdin=subprocess.DEVNULL,
@@ -165,7 +181,7 @@ def stop_server(server: Server) -> None:
 
 
 def wait_healthy(server: Server) -> None:
-    url = f"http://{HOST}:{server.port}/health"
+    url = f"http://{HOST}:{server.port}{HEALTH_PATHS.get(server.kind, '/health')}"
     # No proxy: an http_proxy in the environment must not intercept a local check.
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
