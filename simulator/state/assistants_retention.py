@@ -14,17 +14,13 @@ a table holds at most its limits plus a tenth of them per process.
 
 from __future__ import annotations
 
-import concurrent.futures
-import logging
 import threading
 
 from django.conf import settings
-from django.db import DatabaseError, connections, transaction
+from django.db import connections, transaction
 
-from simulator.models import Assistant, ClientData, Run, Thread, ThreadMessage
+from simulator.models import Assistant, Run, Thread, ThreadMessage
 from simulator.state import retention
-
-logger = logging.getLogger(__name__)
 
 ASSISTANTS = Assistant._meta.db_table
 THREADS = Thread._meta.db_table
@@ -34,52 +30,10 @@ RUNS = Run._meta.db_table
 PER_THREAD = 10
 
 
-class AssistantsRetention:
-    """Counts the Assistants rows written and prunes the four tables when enough have come in."""
+class AssistantsRetention(retention.BackgroundPruner):
+    """Prunes the four Assistants tables when enough rows have come in (retention.BackgroundPruner)."""
 
-    def __init__(self, retain: int, retain_bytes: int, using: str = "default") -> None:
-        self.retain = retain
-        self.retain_bytes = retain_bytes
-        self.using = using
-        self.every_rows, self.every_bytes = retention.prune_every(retain, retain_bytes)
-        self._rows = 0
-        self._bytes = 0
-        self._pending = False
-        self._lock = threading.Lock()
-        self._pruner = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmsim-retention")
-
-    def wrote(self, *rows: ClientData) -> None:
-        """Count rows just written or grown (from any thread); queue a prune when it is time."""
-        with self._lock:
-            self._rows += len(rows)
-            self._bytes += sum(row.size for row in rows)
-            if self._pending or not self._due():
-                return
-            self._pending = True
-        self._pruner.submit(self._prune_in_background)
-
-    def _due(self) -> bool:
-        """Whether a tenth of a limit has come in since the last prune began (hold the lock); if so, count anew."""
-        if self._rows < self.every_rows and self._bytes < self.every_bytes:
-            return False
-        self._rows = self._bytes = 0
-        return True
-
-    def _prune_in_background(self) -> None:
-        while True:
-            try:
-                self.prune()
-            except DatabaseError as exc:  # busy or unreachable: the next prune catches up
-                logger.warning("could not prune the Assistants tables: %s", exc)
-            except Exception:
-                logger.exception("could not prune the Assistants tables")
-            finally:
-                connections[self.using].close()  # prunes are rare: no connection kept for the next
-            with self._lock:
-                # What came in while this prune ran was counted, not queued: its turn is now.
-                if not self._due():
-                    self._pending = False
-                    return
+    what = "Assistants tables"
 
     def prune(self) -> dict[str, int]:
         """Delete the oldest rows past the limits; how many went, by table."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import hashlib
-import logging
 import threading
 from collections.abc import Callable
 from functools import partial
@@ -29,7 +28,6 @@ from django.db import DatabaseError, close_old_connections, connections, models,
 from simulator.state import retention
 from simulator.state.client_data import ClientData
 
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -208,46 +206,10 @@ BATCHES = Batch._meta.db_table
 FILES_PER_BATCH = 3
 
 
-class BatchesRetention:
-    """Counts the rows written and prunes both tables, on a thread of its own, once a tenth of a limit came in."""
+class BatchesRetention(retention.BackgroundPruner):
+    """Prunes the files and batches tables when enough rows have come in (retention.BackgroundPruner)."""
 
-    def __init__(self, retain: int, retain_bytes: int, using: str = "default") -> None:
-        self.retain = retain
-        self.retain_bytes = retain_bytes
-        self.using = using
-        self.every_rows, self.every_bytes = retention.prune_every(retain, retain_bytes)
-        self._rows = self._bytes = 0
-        self._pending = False
-        self._lock = threading.Lock()
-        self._pruner = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmsim-retention")
-
-    def wrote(self, *rows: ClientData) -> None:
-        with self._lock:
-            self._rows += len(rows)
-            self._bytes += sum(row.size for row in rows)
-            if self._pending or not self._due():
-                return
-            self._pending = True
-        self._pruner.submit(self._prune_in_background)
-
-    def _due(self) -> bool:
-        if self._rows < self.every_rows and self._bytes < self.every_bytes:
-            return False
-        self._rows = self._bytes = 0
-        return True
-
-    def _prune_in_background(self) -> None:
-        while True:
-            try:
-                self.prune()
-            except Exception:  # busy or unreachable: the next prune catches up
-                logger.exception("could not prune the files and batches tables")
-            finally:
-                connections[self.using].close()
-            with self._lock:
-                if not self._due():
-                    self._pending = False
-                    return
+    what = "files and batches tables"
 
     def prune(self) -> dict[str, int]:
         """Delete the oldest rows past the limits; how many went, by table."""
