@@ -193,6 +193,20 @@ def test_a_missing_key_and_an_unknown_model_are_refused_as_openai_does(llmsim_se
     edit(SimulatorSettings.load(live_db), strict_models=True)
     with connect(llmsim_server, model="no-such-model") as connection:
         assert connection.recv().error.code == "model_not_found"
+    # A snapshot name of the realtime model is its preset's, even in strict mode, and is priced.
+    snapshot = "gpt-realtime-2025-08-28"
+    with connect(llmsim_server, model=snapshot) as connection:
+        until(connection, "session.created")
+        connection.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        done = say(connection, "Hello")[-1]
+    assert done.response.status == "completed"
+    usage = done.response.usage
+    expected = (usage.input_tokens * 4.0 + usage.output_tokens * 16.0) / 1_000_000  # OpenAI's text prices
+    deadline = time.monotonic() + 5
+    while (costs := get_json(f"{llmsim_server.base_url}/llmsim/stats")["cost"]["by_model"]).get(snapshot) is None:
+        assert time.monotonic() < deadline, costs
+        time.sleep(0.05)
+    assert costs[snapshot]["usd"] == pytest.approx(expected)
 
 
 def test_a_scenario_rule_and_rate_limit_apply(llmsim_server, scenarios):
