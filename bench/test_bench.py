@@ -149,17 +149,20 @@ def test_cli_lists() -> None:
     assert parse_counts("1000,2000,1000") == (1000, 2000)
 
 
+def throughput(rps: float) -> dict[str, Any]:
+    """A throughput scenario's figures as a run reports them, at `rps` requests/s."""
+    return {
+        "connections": 64,
+        "duration_s": 10,
+        "warmup_s": 2,
+        "requests_per_s": rps,
+        "latency_ms": {"p50": 1.0, "p99": 2.0},
+        "non_200": 0,
+        "errors": 0,
+    }
+
+
 def test_table_has_ratios_to_the_reference() -> None:
-    def throughput(rps: float) -> dict[str, Any]:
-        return {
-            "connections": 64,
-            "duration_s": 10,
-            "warmup_s": 2,
-            "requests_per_s": rps,
-            "latency_ms": {"p50": 1.0, "p99": 2.0},
-            "non_200": 0,
-            "errors": 0,
-        }
 
     results = {"serve": {"throughput": throughput(5000)}, "reference": {"throughput": throughput(10000)}}
     header, rows = table_rows(results)

@@ -16,6 +16,7 @@ import pytest
 import run
 from peers import Schedule
 from report import markdown_section, table_rows
+from test_bench import throughput
 
 STREAM = Schedule(tokens=100, ttft_ms=200.0, tbt_ms=20.0, stream=True)
 
@@ -95,23 +96,11 @@ def test_which_servers_and_scenarios_run() -> None:
     assert run.scenario_skip_reason("aimock", streams) is None
 
 
-def figures(rps: float) -> dict[str, Any]:
-    return {
-        "connections": 64,
-        "duration_s": 10,
-        "warmup_s": 2,
-        "requests_per_s": rps,
-        "latency_ms": {"p50": 1.0, "p99": 2.0},
-        "non_200": 0,
-        "errors": 0,
-    }
-
-
 def test_table_compares_serve_with_each_peer() -> None:
     results = {
-        "serve": {"throughput": figures(6000)},
-        "reference": {"throughput": figures(12000)},
-        "aimock": {"throughput": figures(4000)},
+        "serve": {"throughput": throughput(6000)},
+        "reference": {"throughput": throughput(12000)},
+        "aimock": {"throughput": throughput(4000)},
         "fakellm": {},
     }
     header, rows = table_rows(results)
