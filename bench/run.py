@@ -7,6 +7,7 @@
                         [--duration 10] [--warmup 2] [--connections 64] [--no-prime]
                         [--port P | --url http://127.0.0.1:P]
     python bench/run.py --scenario-cost 6 [--serve-workers 1] [--duration 6]
+    python bench/run.py --workers-scaling [--client-cpus 2] [--markdown FILE]
 
 Every scenario gets a freshly started server, pinned apart from the load generator;
 the table at the end has a column per server and each figure's ratio to the
@@ -18,6 +19,10 @@ the reason. See docs/benchmarks.md for what each figure means.
 throughput runs of `serve`, without and with bench/loaded_scenario.py's ten rules
 and rate limits, alternating which goes first (ABBA), since this machine's speed
 drifts by more than the difference between runs minutes apart.
+
+--workers-scaling runs serve's throughput and 2,000 streams with one worker, then
+two, the client on the same CPU in both, and prints the figures side by side with
+the two-worker ÷ one-worker ratio (issue 24's "serve --workers N scales").
 """
 
 from __future__ import annotations
