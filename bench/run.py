@@ -223,7 +223,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
-        "--markdown", type=Path, help="write the results section (machine, table) to this file; see docs/benchmarks.md"
+        "--markdown",
+        type=Path,
+        help="write the results section (machine, table) to this file, or with --workers-scaling the workers "
+        "section; see docs/benchmarks.md",
     )
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.warmup < 0 or args.connections < 1:
