@@ -7,6 +7,7 @@
                         [--duration 10] [--warmup 2] [--connections 64] [--no-prime]
                         [--port P | --url http://127.0.0.1:P]
     python bench/run.py --scenario-cost 6 [--serve-workers 1] [--duration 6]
+    python bench/run.py --workers-scaling [--client-cpus 2] [--markdown FILE]
 
 Every scenario gets a freshly started server, pinned apart from the load generator;
 the table at the end has a column per server and each figure's ratio to the
@@ -18,6 +19,10 @@ the reason. See docs/benchmarks.md for what each figure means.
 throughput runs of `serve`, without and with bench/loaded_scenario.py's ten rules
 and rate limits, alternating which goes first (ABBA), since this machine's speed
 drifts by more than the difference between runs minutes apart.
+
+--workers-scaling runs serve's throughput and 2,000 streams with one worker, then
+two, the client on the same CPU in both, and prints the figures side by side with
+the two-worker ÷ one-worker ratio (issue 24's "serve --workers N scales").
 """
 
 from __future__ import annotations
@@ -42,12 +47,15 @@ from peers import PEER_KINDS, Schedule, prepare, streams_skip_reason
 from report import (
     Figures,
     machine_details,
+    markdown_scaling_section,
     markdown_section,
     report_streams,
     report_throughput,
     saturation_notes,
+    text_scaling,
     text_table,
     text_targets,
+    workers_label,
     write_markdown,
 )
 from servers import (
@@ -70,7 +78,10 @@ from servers import (
 )
 
 DEFAULT_STREAMS = (200,)
-DEFAULT_STREAMS_ALL = (1000, 2000)
+DEFAULT_STREAMS_ALL = (1000, 2000, 4000)
+# --workers-scaling: serve with each of these worker counts, throughput and these streams.
+SCALING_WORKERS = (1, 2)
+SCALING_STREAMS = (2000,)
 # Before a streams scenario: a few short streams, so that code paths loaded on first
 # use are in memory before the baseline RSS is read, then a pause for them to close.
 WARMUP_STREAMS = 32
@@ -180,14 +191,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="PAIRS",
         help="throughput of serve without and with the loaded scenario, PAIRS alternating pairs",
     )
+    parser.add_argument(
+        "--workers-scaling",
+        action="store_true",
+        help="serve with 1 and with 2 workers (throughput and 2,000 streams), the client on the same CPU in both",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds of the throughput run")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before it")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument(
         "--streams",
         type=parse_counts,
-        help="comma list of concurrent stream counts, one scenario each "
-        f"(default: {DEFAULT_STREAMS_ALL[0]},{DEFAULT_STREAMS_ALL[1]} for several servers, else {DEFAULT_STREAMS[0]})",
+        help="comma list of concurrent stream counts, one scenario each (default: "
+        f"{counts_text(DEFAULT_STREAMS_ALL)} for several servers, {counts_text(SCALING_STREAMS)} "
+        f"for --workers-scaling, else {counts_text(DEFAULT_STREAMS)})",
     )
     parser.add_argument("--only", choices=("throughput", "streams"))
     parser.add_argument(
@@ -206,7 +223,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument(
-        "--markdown", type=Path, help="write the results section (machine, table) to this file; see docs/benchmarks.md"
+        "--markdown",
+        type=Path,
+        help="write the results section (machine, table) to this file, or with --workers-scaling the workers "
+        "section; see docs/benchmarks.md",
     )
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.warmup < 0 or args.connections < 1:
@@ -219,7 +239,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--peers starts its own servers (no --url)")
     if args.scenario_cost is not None and (args.scenario_cost < 1 or args.url):
         parser.error("--scenario-cost needs at least 1 pair, and starts its own servers (no --url)")
+    if args.workers_scaling and (args.url or args.all or args.servers or args.server or args.peers):
+        parser.error("--workers-scaling runs serve, which it starts itself (no --url, --server(s), --all, --peers)")
+    if args.workers_scaling and (args.server_cpus or args.serve_workers or args.pin is False):
+        parser.error("--workers-scaling chooses the server's CPUs and workers itself (only --client-cpus)")
+    if args.workers_scaling and args.scenario_cost is not None:
+        parser.error("--workers-scaling and --scenario-cost are separate runs")
     return args
+
+
+def counts_text(counts: tuple[int, ...]) -> str:
+    return ",".join(map(str, counts))
 
 
 def parse_peers(text: str) -> tuple[str, ...]:
@@ -239,8 +269,8 @@ def server_kinds(args: argparse.Namespace) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*chosen, *args.peers]))
 
 
-def plan_scenarios(args: argparse.Namespace, servers: tuple[str, ...]) -> list[Scenario]:
-    counts = args.streams or (DEFAULT_STREAMS_ALL if len(servers) > 1 else DEFAULT_STREAMS)
+def plan_scenarios(args: argparse.Namespace, default_counts: tuple[int, ...]) -> list[Scenario]:
+    counts = args.streams or default_counts
     scenarios = []
     if args.only in (None, "throughput"):
         scenarios.append(Scenario("throughput"))
@@ -409,7 +439,8 @@ def run_all(
             for scenario in scenarios:
                 reason = scenario_skip_reason(kind, scenario)
                 if reason:
-                    skipped[f"{kind}, {scenario.title}"] = reason
+                    # Only streams are ever skipped, for a reason of the peer's: one entry for all counts.
+                    skipped[f"{kind}, streams"] = reason
                     print(f"=== {kind}, {scenario.title}: skipped ({reason})\n", flush=True)
                     continue
                 with running(kind, args, pinning, workdir, scenario.schedule) as server:
@@ -458,25 +489,60 @@ def run_scenario_cost(args: argparse.Namespace, pinning: Pinning) -> None:
     print(scenario_cost_summary(runs[False], runs[True]))
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    if args.scenario_cost is not None:
-        pinning = choose_pinning(args)
-        raise_open_files_limit()
-        if pinning.client is not None:
-            os.sched_setaffinity(0, pinning.client)
-        run_scenario_cost(args, pinning)
-        return
-    servers = server_kinds(args)
-    scenarios = plan_scenarios(args, servers)
-    check_reference_runnable(servers)
-    peers, skipped = prepare(servers)
-    for kind, reason in skipped.items():
-        print(f"{kind}: skipped ({reason})", flush=True)
-    servers = tuple(kind for kind in servers if kind not in skipped)
-    if not servers:
-        sys.exit("nothing left to run")
-    pinning = choose_pinning(args)
+def scaling_pinnings(allowed: list[int], client: frozenset[int] | None) -> dict[int, Pinning]:
+    """Where serve runs with each of SCALING_WORKERS workers; the client stays put.
+
+    The client takes `client`, else the third CPU, else (two CPUs) the second: then the
+    second worker shares the client's core, as it must on a 2-core machine.
+    """
+    if client is None:
+        client = frozenset({allowed[2] if len(allowed) > 2 else allowed[-1]})
+    own = [cpu for cpu in allowed if cpu not in client]
+    pinnings = {}
+    for workers in SCALING_WORKERS:
+        cpus = own[:workers] + sorted(client)[: max(0, workers - len(own))]
+        pinnings[workers] = Pinning(frozenset(cpus), client)
+    return pinnings
+
+
+def run_workers_scaling(args: argparse.Namespace, argv: list[str] | None) -> None:
+    """--workers-scaling: serve's throughput and streams with 1 and with 2 workers, one table."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        sys.exit("--workers-scaling needs at least two CPUs")
+    unavailable = (args.client_cpus or frozenset()) - set(allowed)
+    if unavailable:
+        sys.exit(f"CPUs {cpu_list(unavailable)} are not available (allowed: {cpu_list(frozenset(allowed))})")
+    pinnings = scaling_pinnings(allowed, args.client_cpus)
+    scenarios = plan_scenarios(args, SCALING_STREAMS)
+    prepare_client(next(iter(pinnings.values())), args, scenarios)
+    machine = machine_details(os.cpu_count() or 0)
+    by_workers: dict[int, dict[str, Figures]] = {}
+    placements: dict[str, str] = {}
+    try:
+        for workers, pinning in pinnings.items():
+            print(f"--- serve --workers {workers}: {pinning.describe(external=False)}\n", flush=True)
+            with_workers = argparse.Namespace(**{**vars(args), "serve_workers": workers})
+            results, placed = run_all(("serve",), scenarios, with_workers, pinning, {})
+            by_workers[workers] = results["serve"]
+            placements[workers_label(workers)] = f"{pinning.describe(external=False)}; serve: {placed['serve']}"
+    except KeyboardInterrupt:
+        sys.exit("interrupted")
+    except ClientLimitError as exc:
+        sys.exit(str(exc))
+    print(text_scaling(by_workers))
+    setup = {"command": command_line(argv), "processes": placements}
+    if args.json:
+        payload = {"machine": machine, "setup": setup, "results": by_workers}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+        print(f"figures written to {args.json}")
+    if args.markdown:
+        write_markdown(args.markdown, markdown_scaling_section(by_workers, machine, setup), block="workers")
+        print(f"workers section written to {args.markdown}")
+
+
+def prepare_client(pinning: Pinning, args: argparse.Namespace, scenarios: list[Scenario]) -> int:
+    """Get this process ready to be the load generator; the open-files limit it raised to."""
     open_files = raise_open_files_limit()
     try:  # fail now rather than after the first servers have run
         check_open_files(max([args.connections, *(scenario.streams for scenario in scenarios)]))
@@ -486,6 +552,34 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     if pinning.client is not None:
         os.sched_setaffinity(0, pinning.client)
+    return open_files
+
+
+def command_line(argv: list[str] | None) -> str:
+    return " ".join(["python bench/run.py", *(sys.argv[1:] if argv is None else argv)])
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.scenario_cost is not None:
+        pinning = choose_pinning(args)
+        prepare_client(pinning, args, [Scenario("throughput")])
+        run_scenario_cost(args, pinning)
+        return
+    if args.workers_scaling:
+        run_workers_scaling(args, argv)
+        return
+    servers = server_kinds(args)
+    scenarios = plan_scenarios(args, DEFAULT_STREAMS_ALL if len(servers) > 1 else DEFAULT_STREAMS)
+    check_reference_runnable(servers)
+    peers, skipped = prepare(servers)
+    for kind, reason in skipped.items():
+        print(f"{kind}: skipped ({reason})", flush=True)
+    servers = tuple(kind for kind in servers if kind not in skipped)
+    if not servers:
+        sys.exit("nothing left to run")
+    pinning = choose_pinning(args)
+    open_files = prepare_client(pinning, args, scenarios)
     print(
         f"LLMSim benchmark: {', '.join(servers)}; {', '.join(s.title for s in scenarios)}; "
         f"{pinning.describe(bool(args.url))}; open files limit {open_files}\n",
@@ -521,7 +615,7 @@ def write_outputs(
     peer_setup: dict[str, Any],
 ) -> None:
     setup: dict[str, Any] = {
-        "command": " ".join(["python bench/run.py", *(sys.argv[1:] if argv is None else argv)]),
+        "command": command_line(argv),
         "pinning": pinning.describe(bool(args.url)),
         "processes": placements,
         "serve_workers": args.serve_workers,
