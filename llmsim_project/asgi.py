@@ -1,10 +1,11 @@
 """ASGI entry point (Daphne via `runserver`, and `manage.py serve`).
 
 HTTP on the provider prefixes is answered by simulator.server without Django's request
-machinery; the admin and everything else go through Django. WebSockets are routed by
-Channels: the live dashboard's behind the Origin check (a browser page with the admin's
-cookie), OpenAI's Realtime API without it (SDK clients send no Origin; they
-authenticate with their key, as on the HTTP routes).
+machinery, ahead of everything else; the rest goes through Channels' protocol router:
+other HTTP (admin, dashboard, static files) to Django, WebSockets by path: the live
+dashboard's behind the Origin check (a browser page with the admin's cookie), OpenAI's
+Realtime API without it (SDK clients send no Origin; they authenticate with their key,
+as on the HTTP routes).
 """
 
 import os
@@ -22,13 +23,16 @@ from simulator.providers.openai.realtime.routing import websocket_urlpatterns as
 from simulator.server.startup import start_serving  # noqa: E402
 from stats.routing import websocket_urlpatterns as dashboard_urlpatterns  # noqa: E402
 
-provider_router = start_serving(django_asgi_app)
 
-application = ProtocolTypeRouter(
-    {
-        "http": provider_router,
-        "websocket": URLRouter(
-            [*realtime_urlpatterns, re_path(r"", AllowedHostsOriginValidator(URLRouter(dashboard_urlpatterns)))]
-        ),
-    }
-)
+def everything_else(django_http: object) -> ProtocolTypeRouter:
+    return ProtocolTypeRouter(
+        {
+            "http": django_http,
+            "websocket": URLRouter(
+                [*realtime_urlpatterns, re_path(r"", AllowedHostsOriginValidator(URLRouter(dashboard_urlpatterns)))]
+            ),
+        }
+    )
+
+
+application = start_serving(django_asgi_app, everything_else)

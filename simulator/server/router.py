@@ -64,7 +64,7 @@ def _template_regex(template: str) -> re.Pattern[str]:
 
 
 class ProviderRouter:
-    """ASGI app: provider routes first, Django for everything else.
+    """ASGI app: provider routes first, `fallback` (Channels' router, Django) for everything else.
 
     `unrouted(call, allowed)` answers a request no route takes, in the caller's format:
     `allowed` is empty when no route has the path, else the methods its route takes.
@@ -81,10 +81,10 @@ class ProviderRouter:
         self.unrouted = unrouted
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        path = scope["path"]
-        if scope["type"] != "http" or not path.startswith(PROVIDER_PREFIXES):
-            await self.fallback(scope, receive, send)
+        if scope["type"] != "http" or not scope["path"].startswith(PROVIDER_PREFIXES):
+            await self.fallback(scope, receive, send)  # WebSockets, the admin, the dashboard
             return
+        path = scope["path"]
         call = new_call(scope, receive, send)
         request_id.set(call.request_id)  # this request's task only: its log lines carry it
         methods, params, call.route = self.table.find(path)

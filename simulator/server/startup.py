@@ -60,12 +60,13 @@ class StaticFiles(ASGIStaticFilesHandler):
             raise Http404("No such static file.") from exc
 
 
-def start_serving(django_app: Any) -> ProviderRouter:
-    """Load the startup configuration, vocabularies and the scenario snapshot."""
+def start_serving(django_app: Any, everything_else: Callable[[Any], Any]) -> ProviderRouter:
+    """Load the startup configuration, vocabularies and the scenario snapshot; the ASGI
+    application: the provider routes first, then `everything_else(django's HTTP app)`."""
     outside_event_loop(_prepare)
     # Static files are Django's side of the router: the provider routes never pay for the check.
-    fallback = StaticFiles(django_app) if settings.LLMSIM_SERVE_STATIC else django_app
-    router = ProviderRouter(ROUTES, fallback, callers.answer_unrouted)
+    django_http = StaticFiles(django_app) if settings.LLMSIM_SERVE_STATIC else django_app
+    router = ProviderRouter(ROUTES, everything_else(django_http), callers.answer_unrouted)
     # With Redis or serve's stats directory, this process's numbers add up with the others'.
     sharing.configure(
         settings.REDIS_URL,
