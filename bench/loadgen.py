@@ -1,11 +1,7 @@
 """A load generator for LLMSim's Chat Completions route (Linux, standard library only).
 
-Raw non-blocking sockets on one epoll loop, with an incremental HTTP/1.1 parser,
-rather than an HTTP library or asyncio streams. The client gets one core beside the
-server's and must not be what limits the figures: at 2,000 streams it reads about
-100,000 token events a second, and asyncio's per-read callback machinery plus a
-coroutine resumption per chunk cost several times what reading and parsing do. It
-must also see each body chunk the moment it arrives, to time streamed tokens.
+The requests, the two run modes and their figures; the sockets and the epoll loop
+are in `event_loop.py`, the HTTP/1.1 and SSE parsing in `parsers.py`.
 
 Two modes:
 
@@ -22,24 +18,20 @@ Only 127.0.0.1 is ever targeted, and every loop is bounded in time and in count.
 
 from __future__ import annotations
 
-import errno
 import gc
-import heapq
 import json
-import os
-import re
 import resource
-import select
-import socket
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import count, pairwise
+from itertools import pairwise
 from typing import Any
 
-HOST = "127.0.0.1"
+from event_loop import HOST, TICK_S, Connection, EventLoop
+from parsers import ResponseHead, SSEScanner
+
 CHAT_PATH = "/v1/chat/completions"
 
 # Ceilings that keep a misbehaving server (or a very fast one) from running us forever.
@@ -55,28 +47,17 @@ PREPARE_AT_ONCE = 256
 # After a failed request a connection waits before reconnecting, so a refusing server
 # is not hammered in a tight loop that would also skew the client CPU figure.
 ERROR_BACKOFF_S = 0.05
-MAX_LINE_BYTES = 65536  # a response head or chunk-size line longer than this is not HTTP we expect
-RECV_BYTES = 262144  # one read takes at most this much
-# The loop wakes at least this often for timeouts, timers and CPU samples.
-TICK_S = 0.25
 # Above this share of its core the client may be what limits the figures.
 CLIENT_CPU_LIMIT_PCT = 80.0
 # File descriptors kept free beside the connections (epoll, logs, the interpreter's own).
 SPARE_FDS = 64
-
-_EPOLLIN, _EPOLLOUT = select.EPOLLIN, select.EPOLLOUT
-_EPOLL_READABLE = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
-
-
-class ProtocolError(Exception):
-    """The server's answer is not HTTP/1.1 as we understand it."""
 
 
 class ClientLimitError(Exception):
     """This process cannot open as many connections as the run needs."""
 
 
-# --- HTTP/1.1 requests and responses ---------------------------------------------
+# --- HTTP/1.1 requests ---------------------------------------------------------
 
 
 def build_health_request(port: int) -> bytes:
@@ -94,320 +75,6 @@ def build_request(port: int, body: dict[str, Any], headers: dict[str, str]) -> b
         *(f"{name}: {value}" for name, value in headers.items()),
     ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
-
-
-@dataclass(slots=True)
-class ResponseHead:
-    status: int
-    headers: dict[str, str]
-    keep_alive: bool
-
-    @property
-    def chunked(self) -> bool:
-        return "chunked" in self.headers.get("transfer-encoding", "").lower()
-
-    @property
-    def bodiless(self) -> bool:
-        return self.status in (204, 304)
-
-    @property
-    def reusable(self) -> bool:
-        """Whether the connection can carry another request after this answer."""
-        framed = self.chunked or "content-length" in self.headers or self.bodiless
-        return self.keep_alive and framed
-
-
-def parse_head(raw: bytes) -> ResponseHead:
-    """The status line and headers, without the blank line that ends them."""
-    status_line, *header_lines = raw.decode("latin-1").split("\r\n")
-    version, _, rest = status_line.partition(" ")
-    if not version.startswith("HTTP/1.") or not rest[:3].isdigit():
-        raise ProtocolError(f"bad status line {status_line!r}")
-    headers: dict[str, str] = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    connection = headers.get("connection", "").lower()
-    keep_alive = "keep-alive" in connection if version == "HTTP/1.0" else "close" not in connection
-    return ResponseHead(int(rest[:3]), headers, keep_alive)
-
-
-_HEAD, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _LENGTH, _UNTIL_CLOSE, _DONE = range(8)
-
-
-class ResponseParser:
-    """An incremental HTTP/1.1 response parser: feed it bytes as they are read.
-
-    Body bytes go to `on_body` at once (chunked framing removed), so a streamed
-    token is timed when its chunk arrives, not when the response ends. Reads do not
-    follow HTTP framing: one read may end mid-line or hold several chunks.
-    """
-
-    __slots__ = ("_buffer", "_on_body", "_remaining", "_state", "head")
-
-    def __init__(self, on_body: Callable[[bytes], None]) -> None:
-        self._on_body = on_body
-        self._buffer = b""
-        self._state = _HEAD
-        self._remaining = 0
-        self.head: ResponseHead | None = None
-
-    def next_response(self) -> None:
-        """Expect another response on the same connection (unread bytes are kept)."""
-        self._state = _HEAD
-        self.head = None
-
-    def eof(self) -> bool:
-        """The connection closed: True when that completes the response (a close-delimited body)."""
-        if self._state == _UNTIL_CLOSE:
-            self._state = _DONE
-        return self._state == _DONE
-
-    def feed(self, data: bytes) -> bool:
-        """Take the bytes read; True once the response is complete.
-
-        The body bytes of one read go to `on_body` in one call: a read often holds
-        many chunks, and the caller's per-call work (splitting events) is the cost.
-        """
-        buffer = self._buffer + data if self._buffer else data
-        pos, size, state = 0, len(buffer), self._state
-        body: list[bytes] = []
-        # Bounded: each pass consumes bytes, moves to a later state, or breaks.
-        while state != _DONE:
-            if state in (_CHUNK_DATA, _LENGTH):
-                take = min(self._remaining, size - pos)
-                if take:
-                    body.append(buffer[pos : pos + take])
-                    pos += take
-                    self._remaining -= take
-                if self._remaining:
-                    break
-                state = _CHUNK_END if state == _CHUNK_DATA else _DONE
-                if state == _CHUNK_END and buffer.startswith(b"\r\n", pos):
-                    pos, state = pos + 2, _CHUNK_SIZE  # the usual case, without a line search
-                continue
-            if state == _UNTIL_CLOSE:
-                if pos < size:
-                    body.append(buffer[pos:])
-                    pos = size
-                break
-            terminator = b"\r\n\r\n" if state == _HEAD else b"\r\n"
-            end = buffer.find(terminator, pos)
-            if end < 0:
-                if size - pos > MAX_LINE_BYTES:
-                    raise ProtocolError("response head or chunk line too long")
-                break
-            line = buffer[pos:end]
-            pos = end + len(terminator)
-            state = self._after_line(state, line)
-        self._state = state
-        self._buffer = buffer[pos:]
-        if body:
-            self._on_body(body[0] if len(body) == 1 else b"".join(body))
-        return state == _DONE
-
-    def _after_line(self, state: int, line: bytes) -> int:
-        if state == _HEAD:
-            return self._begin_body(parse_head(line))
-        if state == _CHUNK_SIZE:
-            try:
-                self._remaining = int(line.split(b";", 1)[0], 16)
-            except ValueError as exc:
-                raise ProtocolError(f"bad chunk size {line[:40]!r}") from exc
-            return _CHUNK_DATA if self._remaining else _TRAILERS
-        if state == _CHUNK_END:
-            if line:
-                raise ProtocolError("chunk longer than its size")
-            return _CHUNK_SIZE
-        # Trailers, if any, end with a blank line as the head does.
-        return _TRAILERS if line else _DONE
-
-    def _begin_body(self, head: ResponseHead) -> int:
-        if 100 <= head.status < 200:
-            return _HEAD  # an interim answer; the real one follows
-        self.head = head
-        if head.chunked:
-            return _CHUNK_SIZE
-        if "content-length" in head.headers:
-            try:
-                self._remaining = int(head.headers["content-length"])
-            except ValueError as exc:
-                raise ProtocolError("bad Content-Length") from exc
-            return _LENGTH
-        return _DONE if head.bodiless else _UNTIL_CLOSE
-
-
-# --- the event loop -------------------------------------------------------------
-
-
-class EventLoop:
-    """A minimal epoll loop: a handler per socket, one-shot timers, a periodic tick."""
-
-    def __init__(self) -> None:
-        self._epoll = select.epoll()
-        self._handlers: dict[int, Callable[[int], None]] = {}
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
-        self._order = count()  # keeps timers due at the same instant in call order
-        # Every read lands here first and only its bytes are copied out: sock.recv(n)
-        # allocates n bytes per call, and above glibc's mmap threshold that is an
-        # mmap/munmap pair per read: that had made kernel time half the client's CPU.
-        self.read_buffer = memoryview(bytearray(RECV_BYTES))
-
-    def register(self, fd: int, mask: int, handler: Callable[[int], None]) -> None:
-        self._epoll.register(fd, mask)
-        self._handlers[fd] = handler
-
-    def modify(self, fd: int, mask: int) -> None:
-        self._epoll.modify(fd, mask)
-
-    def unregister(self, fd: int) -> None:
-        self._handlers.pop(fd, None)
-        with suppress(OSError, ValueError):
-            self._epoll.unregister(fd)
-
-    def call_at(self, when: float, callback: Callable[[], None]) -> None:
-        heapq.heappush(self._timers, (when, next(self._order), callback))
-
-    def run(self, done: Callable[[], bool], deadline: float, tick: Callable[[float], None] | None = None) -> None:
-        """Dispatch events until `done()` or the `deadline` (perf_counter seconds)."""
-        poll, handlers, timers = self._epoll.poll, self._handlers, self._timers
-        next_tick = 0.0 if tick is not None else float("inf")
-        while not done():  # bounded by the deadline
-            now = time.perf_counter()
-            if now >= deadline:
-                return
-            while timers and timers[0][0] <= now:
-                heapq.heappop(timers)[2]()
-            if tick is not None and now >= next_tick:
-                tick(now)
-                next_tick = now + TICK_S
-            wake = min(deadline, next_tick, timers[0][0] if timers else deadline)
-            for fd, mask in poll(max(wake - now, 0.0)):
-                handler = handlers.get(fd)
-                if handler is not None:
-                    handler(mask)
-
-    def close(self) -> None:
-        self._epoll.close()
-
-
-class Connection:
-    """A non-blocking client socket on the loop, parsing the responses it reads.
-
-    Subclasses say what happens on connect, on body bytes, on a complete response
-    and when the connection is lost (`on_lost` is called after it is closed).
-    """
-
-    __slots__ = ("_loop", "_pending", "_port", "arrived", "connected", "parser", "sock")
-
-    def __init__(self, loop: EventLoop, port: int) -> None:
-        self._loop = loop
-        self._port = port
-        self._pending = b""
-        self.sock: socket.socket | None = None
-        self.connected = False
-        self.arrived = 0.0  # perf_counter of the latest read, for on_body
-        self.parser = ResponseParser(self.on_body)
-
-    def open(self) -> None:
-        """Start connecting; on_connected or on_lost follows. Raises OSError if it cannot even start."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            code = sock.connect_ex((HOST, self._port))
-            if code not in (0, errno.EINPROGRESS):
-                raise OSError(code, os.strerror(code))
-            self._loop.register(sock.fileno(), _EPOLLOUT, self._on_event)
-        except OSError:
-            sock.close()
-            raise
-        self.sock, self.connected, self._pending = sock, False, b""
-        self.parser = ResponseParser(self.on_body)
-
-    def close(self) -> None:
-        if self.sock is not None:
-            self._loop.unregister(self.sock.fileno())
-            self.sock.close()
-            self.sock = None
-        self.connected = False
-
-    def send(self, data: bytes) -> None:
-        assert self.sock is not None
-        try:
-            sent = self.sock.send(data)
-        except BlockingIOError:
-            sent = 0
-        if sent < len(data):
-            # The socket buffer is full (rare for a request): finish when writable.
-            self._pending = data[sent:]
-            self._loop.modify(self.sock.fileno(), _EPOLLIN | _EPOLLOUT)
-
-    def fail(self, error: str) -> None:
-        self.close()
-        self.on_lost(error)
-
-    def _on_event(self, mask: int) -> None:
-        sock = self.sock
-        if sock is None:
-            return
-        try:
-            if not self.connected:
-                self._finish_connect(sock)
-                return
-            if mask & _EPOLLOUT and self._pending:
-                self._flush(sock)
-            if mask & _EPOLL_READABLE:
-                self._receive(sock)
-        except (OSError, ProtocolError) as exc:
-            if self.sock is sock:
-                self.fail(type(exc).__name__)
-
-    def _finish_connect(self, sock: socket.socket) -> None:
-        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if code:
-            raise OSError(code, os.strerror(code))
-        self.connected = True
-        self._loop.modify(sock.fileno(), _EPOLLIN)
-        self.on_connected()
-
-    def _flush(self, sock: socket.socket) -> None:
-        sent = sock.send(self._pending)
-        self._pending = self._pending[sent:]
-        if not self._pending:
-            self._loop.modify(sock.fileno(), _EPOLLIN)
-
-    def _receive(self, sock: socket.socket) -> None:
-        buffer = self._loop.read_buffer
-        try:
-            size = sock.recv_into(buffer)
-        except BlockingIOError:
-            return
-        self.arrived = now = time.perf_counter()
-        data = bytes(buffer[:size])
-        if data:
-            if self.parser.feed(data):
-                self.on_response(now)
-            return
-        # The server closed the connection. A subclass's on_response may already
-        # have closed this socket (and opened another): only handle this one.
-        if self.parser.eof():
-            self.on_response(now)
-        if self.sock is sock:
-            self.fail(ProtocolError.__name__)
-
-    # Hooks.
-    def on_connected(self) -> None:
-        pass
-
-    def on_body(self, piece: bytes) -> None:
-        pass
-
-    def on_response(self, now: float) -> None:
-        pass
-
-    def on_lost(self, error: str) -> None:
-        pass
 
 
 # --- statistics -----------------------------------------------------------------
@@ -685,50 +352,6 @@ def run_throughput(
 
 
 # --- streams mode ---------------------------------------------------------------
-
-_DONE_EVENT = re.compile(rb"^data: ?\[DONE\]$", re.MULTILINE)
-# A delta whose own `content` is a non-empty string (`choices[0].delta.content` of a
-# chat.completion.chunk). The class stops at braces, so a key nested deeper in the
-# delta does not count and a match cannot run on into the next event.
-_CONTENT_DELTA = re.compile(rb'"delta":\s*\{[^{}]*?"content":\s*"(?!")')
-
-
-@dataclass(slots=True)
-class SSECount:
-    """What the events completed by one read hold."""
-
-    content_events: int
-    done: bool
-
-
-class SSEScanner:
-    """Count the content events and spot `data: [DONE]` in a body, read by read.
-
-    Every event completed by a read arrived at the same instant, so counting them
-    is all the timing needs: one regular-expression pass over the read's complete
-    events costs a tenth of splitting them and json.loads on each, which at 2,000
-    streams decides whether the client keeps up. Reads (and HTTP chunks) do not
-    follow event boundaries, so the bytes after the last blank line wait for the
-    next read. CRLF line ends are folded to LF first; a lone CR as line end, which
-    the SSE format also allows, is not understood.
-    """
-
-    __slots__ = ("_buffer",)
-
-    def __init__(self) -> None:
-        self._buffer = b""
-
-    def feed(self, data: bytes) -> SSECount:
-        data = self._buffer + data if self._buffer else data
-        if b"\r" in data:
-            data = data.replace(b"\r\n", b"\n")
-        cut = data.rfind(b"\n\n") + 2
-        if cut < 2:
-            self._buffer = data
-            return SSECount(0, False)
-        complete, self._buffer = data[:cut], data[cut:]
-        done = b"[DONE]" in complete and _DONE_EVENT.search(complete) is not None
-        return SSECount(len(_CONTENT_DELTA.findall(complete)), done)
 
 
 @dataclass(slots=True)

@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from loadgen import HOST, ClientLimitError, check_open_files, raise_open_files_limit, run_streams, run_throughput
+from event_loop import HOST
+from loadgen import ClientLimitError, check_open_files, raise_open_files_limit, run_streams, run_throughput
 from peers import PEER_KINDS, Schedule, prepare, streams_skip_reason
 from report import (
     Figures,

@@ -29,7 +29,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadgen import HOST
+from event_loop import HOST
 from peers import HEALTH_PATHS, PEER_KINDS, Schedule, peer_command, write_fixture
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

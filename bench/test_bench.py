@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import run
-from loadgen import ProtocolError, ResponseParser, SSEScanner
+from parsers import ProtocolError, ResponseParser, SSEScanner
 from reference_app import app
 from report import markdown_targets, scaling_rows, table_rows, target_rows, text_scaling, text_targets, write_markdown
 from run import parse_counts, parse_cpus
