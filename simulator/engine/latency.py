@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import dataclass, replace
@@ -36,14 +37,22 @@ class LatencyProfile:
 
     def with_fixed(self, ttft_ms: float | None = None, tbt_ms: float | None = None) -> LatencyProfile:
         """This profile with TTFT and/or TBT pinned to exact values (no spread)."""
-        pinned = self
-        if ttft_ms is not None:
-            pinned = replace(pinned, ttft_mean_ms=ttft_ms, ttft_stddev_ms=0.0, ttft_p99_ms=None)
-            pinned = replace(pinned, prefill_ms_per_1k_tokens=0.0)
-        if tbt_ms is not None:
-            # An exact gap has no tail and no stalls either.
-            pinned = replace(pinned, tbt_mean_ms=tbt_ms, tbt_stddev_ms=0.0, tbt_p99_ms=None, stall_probability=0.0)
-        return pinned
+        if ttft_ms is None and tbt_ms is None:
+            return self
+        return _pinned(self, ttft_ms, tbt_ms)
+
+
+# A load test pins its timing with the same few x-llmsim-ttft-ms / -tbt-ms values on every
+# request: each pinned profile is made once, not per request (dataclasses.replace is slow).
+@functools.lru_cache(maxsize=256)
+def _pinned(profile: LatencyProfile, ttft_ms: float | None, tbt_ms: float | None) -> LatencyProfile:
+    changes: dict[str, float | None] = {}
+    if ttft_ms is not None:
+        changes.update(ttft_mean_ms=ttft_ms, ttft_stddev_ms=0.0, ttft_p99_ms=None, prefill_ms_per_1k_tokens=0.0)
+    if tbt_ms is not None:
+        # An exact gap has no tail and no stalls either.
+        changes.update(tbt_mean_ms=tbt_ms, tbt_stddev_ms=0.0, tbt_p99_ms=None, stall_probability=0.0)
+    return replace(profile, **changes)
 
 
 INSTANT = LatencyProfile()
