@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import math
 import time
 import weakref
 from bisect import bisect_right
@@ -30,24 +31,25 @@ TIMER_RESOLUTION_S = 0.001
 
 
 class Pacer:
-    """One timer for every paced stream of an event loop.
+    """One timer for every paced stream of an event loop, waking once per tick for all that are due.
 
     A task per stream that sleeps until each token is due pays, per token, for a
     timer, a future and a task step that resumes its whole chain of coroutines. The
-    pacer keeps every stream's next deadline in one heap, wakes once for all that are
-    due, and drives each stream's write itself: a write that completes at once (the
-    usual case) costs no task step at all; one that waits (a client reading slowly)
-    is resumed when its future is done, and the stream's later steps wait for it,
-    going out together when it completes.
+    pacer files each stream under the timer tick (a millisecond) its next step is due
+    in: streams started together with the same pace share their ticks, so a thousand of
+    them cost one heap entry and one wake-up per tick, not a thousand. It drives each
+    stream's write itself: a write that completes at once (the usual case) costs no task
+    step at all; one that waits (a client reading slowly) is resumed when its future is
+    done, and the stream's later steps wait for it, going out together when it completes.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, clock: Callable[[], float] = time.monotonic) -> None:
         self._loop = loop
         self._clock = clock
-        self._heap: list[tuple[float, int, _PacedStream]] = []
-        self._sequence = 0
+        self._due: dict[int, list[_PacedStream]] = {}  # tick -> the streams with a step due in it
+        self._ticks: list[int] = []  # the keys of _due, as a heap: the soonest first
         self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = float("inf")
+        self._timer_tick: int | None = None
 
     def pace(
         self,
@@ -67,36 +69,42 @@ class Pacer:
             stream.done.set_result(None)
         return stream.done
 
-    def _schedule(self, stream: _PacedStream) -> None:
-        deadline = stream.start + stream.offsets[stream.next]
-        self._sequence += 1
-        heapq.heappush(self._heap, (deadline, self._sequence, stream))
-        if deadline < self._timer_at:
-            self._arm(deadline)
+    def _schedule(self, stream: _PacedStream, not_before: int = 0) -> None:
+        # The tick that ends at or after the deadline: a step never goes out before it is due.
+        tick = max(math.ceil((stream.start + stream.offsets[stream.next]) / TIMER_RESOLUTION_S), not_before)
+        streams = self._due.get(tick)
+        if streams is not None:
+            streams.append(stream)
+            return
+        self._due[tick] = [stream]
+        heapq.heappush(self._ticks, tick)
+        if self._timer_tick is None or tick < self._timer_tick:
+            self._arm(tick)
 
-    def _arm(self, deadline: float) -> None:
+    def _arm(self, tick: int) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer_at = deadline
-        self._timer = self._loop.call_later(max(deadline - self._clock(), 0.0), self._fire)
+        self._timer_tick = tick
+        self._timer = self._loop.call_later(max(tick * TIMER_RESOLUTION_S - self._clock(), 0.0), self._fire)
 
     def _fire(self) -> None:
-        self._timer, self._timer_at = None, float("inf")
-        heap = self._heap
+        self._timer, self._timer_tick = None, None
+        ticks = self._ticks
         # uvloop's timers count whole milliseconds and may fire up to one early; what is
         # due within that goes out now instead of being spun on until the exact instant.
         horizon = self._clock() + TIMER_RESOLUTION_S
-        while heap and heap[0][0] <= horizon:
-            stream = heapq.heappop(heap)[2]
-            if not stream.done.done():
-                self._emit(stream, horizon)
-        if heap:
-            self._arm(heap[0][0])
+        last_tick = math.floor(horizon / TIMER_RESOLUTION_S)
+        while ticks and ticks[0] <= last_tick:
+            for stream in self._due.pop(heapq.heappop(ticks)):
+                if not stream.done.done():
+                    self._emit(stream, horizon)
+        if ticks:
+            self._arm(ticks[0])
 
     def _emit(self, stream: _PacedStream, horizon: float) -> None:
         end = bisect_right(stream.offsets, horizon - stream.start, stream.next)
-        if end == stream.next:  # the timer fired a hair early: try again
-            self._schedule(stream)
+        if end == stream.next:  # rounding put it a hair early: the next tick, not this one again
+            self._schedule(stream, math.floor(horizon / TIMER_RESOLUTION_S) + 1)
             return
         first, stream.next = stream.next, end
         self._drive(stream, stream.emit(first, end))
