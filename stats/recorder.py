@@ -37,7 +37,6 @@ def _bounds() -> tuple[float, ...]:
 
 
 BOUNDS = _bounds()
-_bucket = bisect_left
 _monotonic = time.monotonic
 _time = time.time
 BUCKETS = len(BOUNDS) + 1  # the last one holds what is past the last bound (+Inf)
@@ -55,7 +54,7 @@ class Histogram:
         self.max = 0.0
 
     def observe(self, seconds: float) -> None:
-        self.counts[_bucket(BOUNDS, seconds)] += 1
+        self.counts[bisect_left(BOUNDS, seconds)] += 1
         self.sum += seconds
         if seconds > self.max:
             self.max = seconds
@@ -173,16 +172,9 @@ class Recorder:
         if stats is None:  # a write without start_stream
             stats = call.model_stats = self._model_stats(call.model)[1]
         if last:
-            histogram, seconds = stats.gaps, now - last
+            stats.gaps.observe(now - last)
         else:
-            histogram, seconds = stats.ttft, now - call.arrival
-        # Histogram.observe, inlined: this runs once per write of every stream.
-        histogram.counts[_bucket(BOUNDS, seconds)] += 1
-        histogram.sum += seconds
-        if seconds > histogram.max:
-            histogram.max = seconds
-        if seconds < histogram.min:
-            histogram.min = seconds
+            stats.ttft.observe(now - call.arrival)
 
     def finished(self, call: CallLike) -> None:
         self.active -= 1
@@ -211,14 +203,7 @@ class Recorder:
                 cost = call.cost_usd
                 if cost is not None:
                     stats.cost_usd += cost
-                seconds = _monotonic() - call.arrival
-                histogram = stats.duration  # Histogram.observe, inlined
-                histogram.counts[_bucket(BOUNDS, seconds)] += 1
-                histogram.sum += seconds
-                if seconds > histogram.max:
-                    histogram.max = seconds
-                if seconds < histogram.min:
-                    histogram.min = seconds
+                stats.duration.observe(_monotonic() - call.arrival)
         # The route's template (/v1/models/{model_id}), not the path: bounded by the routes.
         key = (call.route, model, status, call.stream, call.injected)
         calls = state.calls
