@@ -110,8 +110,11 @@ def peer_command(kind: str, port: int, fixture: Path, host: str, root: Path = PE
         cli = aimock_dir(root) / "node_modules" / ".bin" / "llmock"
         return [str(cli), "--host", host, "--port", str(port), "--fixtures", str(fixture), "--log-level", "warn"]
     if kind == "fakellm":
-        cli = fakellm_python(root).parent / "fakellm"
-        return [str(cli), "serve", "--host", host, "--port", str(port), "--config", str(fixture)]
+        # Its console script run by the virtualenv's interpreter, not through its #! line,
+        # which names the path the virtualenv was made at (wrong once it was moved or copied).
+        python = fakellm_python(root)
+        cli = python.parent / "fakellm"
+        return [str(python), str(cli), "serve", "--host", host, "--port", str(port), "--config", str(fixture)]
     raise ValueError(f"unknown peer {kind!r}")
 
 

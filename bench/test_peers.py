@@ -58,7 +58,7 @@ def test_fixture_files_and_commands(tmp_path: Path) -> None:
     assert command[command.index("--fixtures") + 1] == str(fixture)
     config = peers.write_fixture("fakellm", Schedule(tokens=20), tmp_path)
     command = peers.peer_command("fakellm", 4011, config, "127.0.0.1", tmp_path)
-    assert command[1:3] == ["serve", "--host"]
+    assert command[:3] == [str(peers.fakellm_python(tmp_path)), str(tmp_path / "fakellm" / "bin" / "fakellm"), "serve"]
     assert command[command.index("--config") + 1] == str(config)
 
 
