@@ -188,7 +188,9 @@ class ChoicePlan:
     @property
     def step_count(self) -> int:
         steps = len(self.thinking_pieces) + len(self.pieces)
-        return steps + sum(1 + len(call.argument_pieces) for call in self.tool_calls)
+        for call in self.tool_calls:
+            steps += 1 + len(call.argument_pieces)
+        return steps
 
 
 @dataclass(frozen=True, slots=True)
