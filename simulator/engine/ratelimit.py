@@ -131,7 +131,9 @@ def duration_header(millis: int) -> bytes:
 
 def _seconds(millis: int) -> bytes:
     """Milliseconds as seconds without trailing zeros: 1500 → 1.5, 2000 → 2, 0 → 0."""
-    return (b"%d.%03d" % divmod(millis, 1000)).rstrip(b"0").rstrip(b".")
+    # A float's repr is its shortest exact decimal, which for whole milliseconds is the
+    # thousandths written out with trailing zeros dropped (a whole second keeps ".0").
+    return str(millis / 1000).removesuffix(".0").encode()
 
 
 def state_of(limit: RateLimit, requests_level: float, tokens_level: float) -> RateLimitState:
