@@ -5,6 +5,11 @@ prints microseconds per request, the best of several rounds: a figure that moves
 with our code, not with the kernel or the load generator. Optionally profiles.
 
     python bench/handler_cost.py [--requests 5000] [--rounds 5] [--tokens 20] [--stream] [--profile]
+        [--loaded-scenario] [--realism] [--instructions]
+
+`--loaded-scenario` makes every request walk ten response rules and take from rate
+limits (bench/loaded_scenario.py); `--realism` gives the bench model a load model and
+prompt caching (the same request: what the features cost when they do not bind).
 
 On a shared machine even that figure moves by 10 %. `--instructions` counts the
 instructions per request instead, under valgrind's callgrind (installed separately;
@@ -30,7 +35,13 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_application(db_path: Path, loaded_scenario: bool = False):
+# The realism features on the bench model: a load model whose capacity the bench never
+# reaches (so no request queues) at twice the time between tokens at full load, and
+# prompt caching from OpenAI's presets' minimum (migration 0020).
+REALISM = {"max_concurrency": 1_000_000, "load_factor": 2.0, "prompt_cache_min_tokens": 1024}
+
+
+def load_application(db_path: Path, loaded_scenario: bool = False, realism: bool = False):
     sys.path.insert(0, str(PROJECT_ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "llmsim_project.settings")
     os.environ["DATABASE_URL"] = f"sqlite:///{db_path}"
@@ -44,6 +55,13 @@ def load_application(db_path: Path, loaded_scenario: bool = False):
         import loaded_scenario as scenario_module
 
         scenario_module.install()
+    if realism:
+        from simulator.models import ModelProfile
+
+        profile = ModelProfile.objects.get(model_id="instant")
+        for name, value in REALISM.items():
+            setattr(profile, name, value)
+        profile.save()  # the signal tells the snapshot
     from llmsim_project.asgi import application
 
     return application
@@ -95,6 +113,9 @@ def main() -> None:
         "--loaded-scenario", action="store_true", help="ten response rules and rate limits (bench/loaded_scenario.py)"
     )
     parser.add_argument(
+        "--realism", action="store_true", help="the bench model with a load model and prompt caching (REALISM)"
+    )
+    parser.add_argument(
         "--instructions", action="store_true", help="count instructions per request under valgrind (callgrind)"
     )
     args = parser.parse_args()
@@ -105,7 +126,7 @@ def main() -> None:
     # files may be written again while the directory is removed (seen under valgrind,
     # and once without): what is left is a throw-away directory.
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
-        application = load_application(Path(tmp) / "bench.sqlite3", args.loaded_scenario)
+        application = load_application(Path(tmp) / "bench.sqlite3", args.loaded_scenario, args.realism)
         scope, body = make_request(args.tokens, args.stream)
         asyncio.run(run(application, scope, body, 200))  # warm up
         best = min(_timed(application, scope, body, args.requests) for _ in range(args.rounds))
@@ -123,6 +144,7 @@ def count_instructions(args: argparse.Namespace) -> None:
         sys.exit("--instructions needs valgrind (Debian: apt install valgrind)")
     options = ["--tokens", str(args.tokens), *(["--stream"] if args.stream else [])]
     options += ["--loaded-scenario"] if args.loaded_scenario else []
+    options += ["--realism"] if args.realism else []
     few, many = 1000, 3000
     totals = []
     for count in (few, many):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from simulator.engine.types import InjectedError, StreamFault
 
@@ -28,14 +28,14 @@ class ErrorProfile:
     stall_rate: float = 0.0
     fault_after_tokens: int = 10
     stall_ms: float = 5000.0
+    # Whether any error, and any mid-stream fault, can be drawn: worked out once per profile.
+    active: bool = field(init=False, repr=False, compare=False)
+    faults_active: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def active(self) -> bool:
-        return (self.rate_limit_rate + self.server_error_rate + self.service_unavailable_rate + self.timeout_rate) > 0
-
-    @property
-    def faults_active(self) -> bool:
-        return (self.disconnect_rate + self.stream_error_rate + self.stall_rate) > 0
+    def __post_init__(self) -> None:
+        errors = self.rate_limit_rate + self.server_error_rate + self.service_unavailable_rate + self.timeout_rate
+        object.__setattr__(self, "active", errors > 0)
+        object.__setattr__(self, "faults_active", (self.disconnect_rate + self.stream_error_rate + self.stall_rate) > 0)
 
 
 NO_ERRORS = ErrorProfile()

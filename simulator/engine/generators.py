@@ -225,7 +225,7 @@ def generate(
         if max_tokens is not None and max_tokens < target_tokens:
             count, finish_reason = max(max_tokens, 0), "length"
         pieces = from_corpus(kind, encoding, rng, count)
-        counts = [1] * len(pieces)
+        counts = None  # a corpus piece is one token
     else:
         text = source_text(kind, rng, target_tokens, messages, fixed_text)
         if max_tokens is None:
@@ -239,9 +239,10 @@ def generate(
         pieces, counts = token_pieces(tokens, encoding)
     matched = None
     if stop:
-        pieces, counts, matched = _cut_at_stop(pieces, counts, stop)
+        pieces, counts, matched = _cut_at_stop(pieces, counts or [1] * len(pieces), stop)
         if matched is not None:
             finish_reason = "stop"
+    tokens = len(pieces) if counts is None else sum(counts)
     return ChoicePlan(
-        pieces=tuple(pieces), finish_reason=finish_reason, completion_tokens=sum(counts), stop_sequence=matched
+        pieces=tuple(pieces), finish_reason=finish_reason, completion_tokens=tokens, stop_sequence=matched
     )

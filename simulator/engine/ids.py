@@ -9,5 +9,6 @@ _ids = random.Random()
 
 
 def new_id(prefix: str, bits: int = 128) -> str:
-    """A random id such as req_3f9c… (hex)."""
-    return f"{prefix}{_ids.getrandbits(bits):0{bits // 4}x}"
+    """A random id such as req_3f9c… (`bits` / 4 hex digits; bits a multiple of 8)."""
+    # bytes.hex() writes every leading zero: no format specification to parse per id.
+    return prefix + _ids.getrandbits(bits).to_bytes(bits // 8).hex()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 # A truncated normal is sampled by rejection; after this many draws below zero the
 # distribution is so far below zero that 0 is the honest answer.
@@ -34,25 +34,42 @@ class LatencyProfile:
     # A rare stall: each gap between tokens is lengthened by stall_ms with this probability.
     stall_probability: float = 0.0
     stall_ms: float = 0.0
+    # Worked out once per profile, not per draw: the log-normal sigmas of TTFT and of the
+    # gaps (0: that time is normal), and whether every gap is the same (no spread, tail
+    # or stalls).
+    ttft_sigma: float = field(init=False, repr=False, compare=False)
+    tbt_sigma: float = field(init=False, repr=False, compare=False)
+    steady: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        lognormal = self.distribution == LOGNORMAL
+        ttft_sigma = lognormal_sigma(self.ttft_mean_ms, self.ttft_p99_ms) if lognormal else 0.0
+        tbt_sigma = lognormal_sigma(self.tbt_mean_ms, self.tbt_p99_ms) if lognormal else 0.0
+        object.__setattr__(self, "ttft_sigma", ttft_sigma)
+        object.__setattr__(self, "tbt_sigma", tbt_sigma)
+        stalls = self.stall_probability > 0 and self.stall_ms > 0
+        object.__setattr__(self, "steady", self.tbt_stddev_ms <= 0 and tbt_sigma == 0 and not stalls)
 
     def with_fixed(self, ttft_ms: float | None = None, tbt_ms: float | None = None) -> LatencyProfile:
-        """This profile with TTFT and/or TBT pinned to exact values (no spread)."""
-        if ttft_ms is None and tbt_ms is None:
-            return self
+        """This profile with TTFT and/or TBT pinned to exact values (no spread).
+
+        Made once per profile and pins: a load test pins its timing on every request
+        (x-llmsim-ttft-ms, -tbt-ms), with few distinct values.
+        """
         return _pinned(self, ttft_ms, tbt_ms)
 
 
-# A load test pins its timing with the same few x-llmsim-ttft-ms / -tbt-ms values on every
-# request: each pinned profile is made once, not per request (dataclasses.replace is slow).
-@functools.lru_cache(maxsize=256)
+# Bounded: the pins come from request headers, client input.
+@lru_cache(maxsize=256)
 def _pinned(profile: LatencyProfile, ttft_ms: float | None, tbt_ms: float | None) -> LatencyProfile:
-    changes: dict[str, float | None] = {}
+    pinned = profile
     if ttft_ms is not None:
-        changes.update(ttft_mean_ms=ttft_ms, ttft_stddev_ms=0.0, ttft_p99_ms=None, prefill_ms_per_1k_tokens=0.0)
+        pinned = replace(pinned, ttft_mean_ms=ttft_ms, ttft_stddev_ms=0.0, ttft_p99_ms=None)
+        pinned = replace(pinned, prefill_ms_per_1k_tokens=0.0)
     if tbt_ms is not None:
         # An exact gap has no tail and no stalls either.
-        changes.update(tbt_mean_ms=tbt_ms, tbt_stddev_ms=0.0, tbt_p99_ms=None, stall_probability=0.0)
-    return replace(profile, **changes)
+        pinned = replace(pinned, tbt_mean_ms=tbt_ms, tbt_stddev_ms=0.0, tbt_p99_ms=None, stall_probability=0.0)
+    return pinned
 
 
 INSTANT = LatencyProfile()
@@ -92,11 +109,8 @@ def lognormal_sigma(p50_ms: float, p99_ms: float | None) -> float:
     return math.log(p99_ms / p50_ms) / _Z99
 
 
-def _sample_time_ms(
-    rng: random.Random, profile: LatencyProfile, mean_ms: float, stddev_ms: float, p99_ms: float | None
-) -> float:
-    """One TTFT or gap: log-normal around the median where the profile has a tail, else normal."""
-    sigma = lognormal_sigma(mean_ms, p99_ms) if profile.distribution == LOGNORMAL else 0.0
+def _sample_time_ms(rng: random.Random, mean_ms: float, stddev_ms: float, sigma: float) -> float:
+    """One TTFT or gap: log-normal around the median with `sigma` (the profile's tail), else normal."""
     if sigma > 0:
         return rng.lognormvariate(math.log(mean_ms), sigma)
     return sample_ms(rng, mean_ms, stddev_ms)
@@ -104,7 +118,7 @@ def _sample_time_ms(
 
 def sample_ttft_s(profile: LatencyProfile, rng: random.Random, prompt_tokens: int = 0) -> float:
     """Time to first token in seconds, prompt processing included."""
-    ttft_ms = _sample_time_ms(rng, profile, profile.ttft_mean_ms, profile.ttft_stddev_ms, profile.ttft_p99_ms)
+    ttft_ms = _sample_time_ms(rng, profile.ttft_mean_ms, profile.ttft_stddev_ms, profile.ttft_sigma)
     ttft_ms += profile.prefill_ms_per_1k_tokens * prompt_tokens / 1000.0
     return ttft_ms / 1000.0
 
@@ -117,18 +131,17 @@ def token_offsets_s(profile: LatencyProfile, rng: random.Random, ttft_s: float, 
     """
     if steps <= 0:
         return ()
-    mean, stddev, p99 = profile.tbt_mean_ms, profile.tbt_stddev_ms, profile.tbt_p99_ms
-    stalls = profile.stall_probability > 0 and profile.stall_ms > 0
-    tail = profile.distribution == LOGNORMAL and lognormal_sigma(mean, p99) > 0
-    if stddev <= 0 and not stalls and not tail:
-        gap = max(mean, 0.0) / 1000.0
+    if profile.steady:
+        gap = max(profile.tbt_mean_ms, 0.0) / 1000.0
         if gap == 0:
             return (ttft_s,) * steps
         return tuple(ttft_s + i * gap for i in range(steps))
+    mean, stddev, sigma = profile.tbt_mean_ms, profile.tbt_stddev_ms, profile.tbt_sigma
+    stalls = profile.stall_probability > 0 and profile.stall_ms > 0
     offsets = [ttft_s]
     at = ttft_s
     for _ in range(steps - 1):
-        gap_ms = _sample_time_ms(rng, profile, mean, stddev, p99)
+        gap_ms = _sample_time_ms(rng, mean, stddev, sigma)
         # Drawn only when stalls are on, so profiles without them replay today's sequences.
         if stalls and rng.random() < profile.stall_probability:
             gap_ms += profile.stall_ms

@@ -81,7 +81,12 @@ class _ModelLoad:
 
 
 class Admission:
-    """The running answers and queues of this process, per model."""
+    """The running answers and queues of this process, per model.
+
+    A model's entry stays once made, idle or not: the models are the snapshot's
+    profiles, few, and one that answers a request at a time would otherwise remake
+    its entry for each.
+    """
 
     def __init__(self) -> None:
         self._models: dict[str, _ModelLoad] = {}
@@ -116,10 +121,9 @@ class Admission:
             if place.done() and not place.cancelled():
                 # The slot was handed over as the waiter was cancelled: pass it on.
                 load.promised -= 1
-                self._hand_over(model, load)
+                self._hand_over(load)
             else:
                 load.waiting.remove(place)
-                self._forget_if_idle(model, load)
             raise
         load.promised -= 1
         return self._start(load, model, limit, time.monotonic() - queued_at)
@@ -138,7 +142,7 @@ class Admission:
         load = self._models.get(ticket.model)
         if load is None or load.running.pop(ticket, None) is None:
             return
-        self._hand_over(ticket.model, load)
+        self._hand_over(load)
 
     def gauges(self) -> dict[str, tuple[int, int]]:
         """Running and waiting answers per model (models with neither are left out).
@@ -157,19 +161,14 @@ class Admission:
         ticket.stretch = stretch(limit, len(load.running))
         return ticket
 
-    def _hand_over(self, model: str, load: _ModelLoad) -> None:
-        """Wake the first waiter still waiting; forget the model once nothing runs or waits."""
+    def _hand_over(self, load: _ModelLoad) -> None:
+        """Wake the first waiter still waiting."""
         while load.waiting:
             place = load.waiting.popleft()
             if not place.done():
                 place.set_result(0)
                 load.promised += 1
                 return
-        self._forget_if_idle(model, load)
-
-    def _forget_if_idle(self, model: str, load: _ModelLoad) -> None:
-        if not load.running and not load.waiting and not load.promised:
-            self._models.pop(model, None)
 
     @staticmethod
     def _soonest_end(load: _ModelLoad) -> float:

@@ -191,7 +191,7 @@ def plan(
         thinking, budget = cap, 0
 
     work = WorkLimit()  # what generating tool arguments and JSON may cost, for all n choices together
-    choices = tuple(answer(request, spec, scenario, rng, target, budget, action, work) for _ in range(request.n))
+    choices = tuple([answer(request, spec, scenario, rng, target, budget, action, work) for _ in range(request.n)])
     if request.show_thinking and thinking:
         choices = tuple(
             replace(choice, thinking_pieces=thinking_text(rng, thinking, spec.encoding)) for choice in choices
@@ -199,9 +199,12 @@ def plan(
     if request.logprobs:
         seed = request_seed(request, overrides, scenario)
         choices = with_logprobs(choices, spec.encoding, request.top_logprobs, seed)
-    steps = max(choice.step_count for choice in choices)
+    steps = 0
+    completion = thinking * request.n
+    for choice in choices:
+        steps = max(steps, choice.step_count)
+        completion += choice.completion_tokens
     offsets = token_offsets_s(latency, rng, ttft_s, steps)
-    completion = sum(choice.completion_tokens for choice in choices) + thinking * request.n
     usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion, reasoning_tokens=thinking * request.n)
     if cached is not None:
         usage = replace(

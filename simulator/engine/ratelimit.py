@@ -44,6 +44,8 @@ class RateLimit:
     # What each bucket refills per second: its whole capacity per minute.
     requests_per_s: float = field(init=False, repr=False, compare=False)
     tokens_per_s: float = field(init=False, repr=False, compare=False)
+    # No limit on either axis: nothing to take, count or report.
+    unlimited: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("requests_per_minute", "tokens_per_minute"):
@@ -54,10 +56,7 @@ class RateLimit:
         object.__setattr__(self, "tokens_cap", _capacity(self.tokens_per_minute))
         object.__setattr__(self, "requests_per_s", self.requests_cap / 60.0)
         object.__setattr__(self, "tokens_per_s", self.tokens_cap / 60.0)
-
-    @property
-    def unlimited(self) -> bool:
-        return self.requests_per_minute is None and self.tokens_per_minute is None
+        object.__setattr__(self, "unlimited", self.requests_per_minute is None and self.tokens_per_minute is None)
 
 
 def _capacity(per_minute: int | None) -> float:
@@ -132,7 +131,9 @@ def duration_header(millis: int) -> bytes:
 
 def _seconds(millis: int) -> bytes:
     """Milliseconds as seconds without trailing zeros: 1500 → 1.5, 2000 → 2, 0 → 0."""
-    return (b"%d.%03d" % divmod(millis, 1000)).rstrip(b"0").rstrip(b".")
+    # A float's repr is its shortest exact decimal, which for whole milliseconds is the
+    # thousandths written out with trailing zeros dropped (a whole second keeps ".0").
+    return str(millis / 1000).removesuffix(".0").encode()
 
 
 def state_of(limit: RateLimit, requests_level: float, tokens_level: float) -> RateLimitState:

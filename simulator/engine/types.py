@@ -1,4 +1,10 @@
-"""The neutral types shared by provider adapters and the engine."""
+"""The neutral types shared by provider adapters and the engine.
+
+The types made for every request (Message, CompletionRequest, Overrides, Usage,
+ChoicePlan, Plan) are not frozen, though nothing changes one once made: a frozen
+dataclass sets each field through object.__setattr__, which makes it about twice as
+costly to create, and a request makes several. Change one with dataclasses.replace.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ class ToolCall:
     arguments: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     """One conversation turn, reduced to the text the tokenizer and generators need."""
 
@@ -62,7 +68,7 @@ class PromptCaching:
     read_units: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CompletionRequest:
     """A chat request in no provider's format."""
 
@@ -98,7 +104,7 @@ class CompletionRequest:
     caching: PromptCaching | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Overrides:
     """Per-request knobs, from the x-llmsim-* headers; None means "not set"."""
 
@@ -109,7 +115,7 @@ class Overrides:
     error_status: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Usage:
     prompt_tokens: int
     completion_tokens: int
@@ -149,7 +155,7 @@ class TokenLogprob:
     top_logprobs: tuple[float, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChoicePlan:
     """What one choice says: its text (or tool calls) as the tokens it is streamed in, and why it ends.
 
@@ -182,7 +188,9 @@ class ChoicePlan:
     @property
     def step_count(self) -> int:
         steps = len(self.thinking_pieces) + len(self.pieces)
-        return steps + sum(1 + len(call.argument_pieces) for call in self.tool_calls)
+        for call in self.tool_calls:
+            steps += 1 + len(call.argument_pieces)
+        return steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +220,7 @@ class StreamFault:
     message: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Plan:
     """Everything an adapter needs to answer: content, usage and the timing schedule.
 

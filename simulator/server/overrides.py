@@ -11,11 +11,17 @@ _MAX_MS = 600_000.0
 # As long as the longest real outputs (128k tokens); more would only be a way to exhaust memory.
 _MAX_TOKENS = 131_072
 
+# Each header: the Overrides field it sets, its range, and whether it is an integer.
+_HEADERS = {
+    "x-llmsim-error": ("error_status", 100, 599, True),
+    "x-llmsim-ttft-ms": ("ttft_ms", 0, _MAX_MS, False),
+    "x-llmsim-tbt-ms": ("tbt_ms", 0, _MAX_MS, False),
+    "x-llmsim-tokens": ("tokens", 0, _MAX_TOKENS, True),
+    "x-llmsim-seed": ("seed", -(2**63), 2**63 - 1, True),
+}
 
-def _number(headers: dict[str, str], name: str, low: float, high: float, integer: bool) -> float | int | None:
-    raw = headers.get(name)
-    if raw is None:
-        return None
+
+def _number(name: str, raw: str, low: float, high: float, integer: bool) -> float | int:
     try:
         value = int(raw) if integer else float(raw)
     except ValueError:
@@ -30,16 +36,15 @@ def _number(headers: dict[str, str], name: str, low: float, high: float, integer
 
 def parse_overrides(headers: dict[str, str]) -> Overrides:
     """Read x-llmsim-ttft-ms, -tbt-ms, -tokens, -seed and -error; 400 when one is malformed."""
-    if not any(name.startswith("x-llmsim-") for name in headers):
+    values = {}
+    for name, (field, low, high, integer) in _HEADERS.items():
+        raw = headers.get(name)
+        if raw is not None:
+            values[field] = _number(name, raw, low, high, integer)
+    if not values:
         return NO_OVERRIDES
-    error = _number(headers, "x-llmsim-error", 100, 599, integer=True)
+    error = values.get("error_status")
     if error is not None and error not in FORCEABLE_STATUSES:
         statuses = ", ".join(str(s) for s in sorted(FORCEABLE_STATUSES))
         raise ProviderError(400, f"Invalid x-llmsim-error header: {error} cannot be forced; use one of {statuses}.")
-    return Overrides(
-        ttft_ms=_number(headers, "x-llmsim-ttft-ms", 0, _MAX_MS, integer=False),
-        tbt_ms=_number(headers, "x-llmsim-tbt-ms", 0, _MAX_MS, integer=False),
-        tokens=_number(headers, "x-llmsim-tokens", 0, _MAX_TOKENS, integer=True),
-        seed=_number(headers, "x-llmsim-seed", -(2**63), 2**63 - 1, integer=True),
-        error_status=error,
-    )
+    return Overrides(**values)

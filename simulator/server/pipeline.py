@@ -72,7 +72,8 @@ SendError = Callable[[Call, ProviderError], Awaitable[None]]
 WRITE_STEPS = 128
 
 
-def _no_limits(request: CompletionRequest, spec: ModelSpec) -> None:
+def no_limits(request: CompletionRequest, spec: ModelSpec) -> None:
+    """A Dialect's check_limits for an API that refuses nothing beyond the profile's limits."""
     return None
 
 
@@ -93,7 +94,7 @@ class Dialect:
     # The model runs at capacity and its queue is full (engine.load).
     overloaded: Callable[[Overloaded], ProviderError]
     # Refuses what the model refuses (e.g. max_tokens above its limit) by raising.
-    check_limits: Callable[[CompletionRequest, ModelSpec], None] = _no_limits
+    check_limits: Callable[[CompletionRequest, ModelSpec], None] = no_limits
 
 
 async def plan_answer(call: Call, request: CompletionRequest, dialect: Dialect, rules: bool = True) -> Plan | None:

@@ -83,6 +83,17 @@ def test_it_pins_tbt_with_with_fixed():
     assert len({sample_ttft_s(pinned, rng) for _ in range(20)}) > 1
 
 
+def test_pinning_the_gap_of_a_lognormal_profile_drops_its_tail_and_stalls():
+    profile = LatencyProfile(
+        tbt_mean_ms=20, distribution="lognormal", tbt_p99_ms=90, stall_probability=0.5, stall_ms=1000
+    )
+    offsets = token_offsets_s(profile.with_fixed(tbt_ms=5), random.Random(0), 0.0, 50)
+    assert all(b - a == pytest.approx(0.005) for a, b in itertools.pairwise(offsets))
+    # The profile itself keeps them.
+    offsets = token_offsets_s(profile, random.Random(0), 0.0, 50)
+    assert len({round(b - a, 9) for a, b in itertools.pairwise(offsets)}) > 1
+
+
 def test_it_pins_ttft_regardless_of_prompt_length():
     # x-llmsim-ttft-ms asks for an exact time to first token: prompt processing is not added.
     profile = LatencyProfile(ttft_mean_ms=100, prefill_ms_per_1k_tokens=50).with_fixed(ttft_ms=0)

@@ -88,7 +88,9 @@ def text_test(text: str, *, regex: bool, ignore_case: bool) -> TextTest:
             search = compile_pattern(text, ignore_case=ignore_case).search
         except PatternError as exc:
             raise RuleError(str(exc)) from None
-        return lambda content: search(content) is not None
+        # RE2 searches UTF-8: given a str, the binding also maps the match's byte offsets
+        # back to characters, which a yes or no does not need.
+        return lambda content: search(content.encode()) is not None
     if ignore_case:
         needle = text.casefold()
         return lambda content: needle in content.casefold()

@@ -9,15 +9,17 @@ x-request-id, openai-* and x-ratelimit-* headers the real API sends.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from simulator.engine import planner
 from simulator.engine.load import Overloaded
 from simulator.engine.ratelimit import RateLimited, RateLimitState, duration_header, duration_text, whole_millis
-from simulator.engine.types import InjectedError, StreamFault
+from simulator.engine.snapshot import ModelSpec
+from simulator.engine.types import CompletionRequest, InjectedError, StreamFault
 from simulator.server.endpoint import endpoint
 from simulator.server.http import JSON_CONTENT_TYPE, Call, Headers, ProviderError, dump_json, send_bytes, shorten
-from simulator.server.pipeline import Dialect
+from simulator.server.pipeline import Dialect, SendError, no_limits
 
 # Neutral error kind → OpenAI error `type`.
 _ERROR_TYPES = {
@@ -228,20 +230,25 @@ def context_length_exceeded(exc: planner.ContextLengthExceeded) -> ProviderError
     )
 
 
-def dialect(model: str, **wording: Any) -> Dialect:
+def dialect(
+    model: str,
+    *,
+    context_exceeded: Callable[[planner.ContextLengthExceeded], ProviderError] = context_length_exceeded,
+    check_limits: Callable[[CompletionRequest, ModelSpec], None] = no_limits,
+    send_error: SendError = send_error,
+) -> Dialect:
     """How the OpenAI routes word the failures of the neutral answering steps (simulator.server.pipeline).
 
-    The messages name the requested `model`; `wording` replaces other fields of the
-    Dialect (each endpoint says "context length" in its own words, for its own param).
+    The messages name the requested `model`; each endpoint says "context length" in its
+    own words, for its own param (`context_exceeded`), and refuses what its model refuses
+    (`check_limits`).
     """
     return Dialect(
-        **{
-            "send_error": send_error,
-            "injected_error": lambda error: injected_error(error, model),
-            "rate_limited": lambda exc: rate_limited_error(exc, model),
-            "model_not_found": model_not_found,
-            "context_exceeded": context_length_exceeded,
-            "overloaded": overloaded_error,
-            **wording,
-        }
+        send_error=send_error,
+        injected_error=lambda error: injected_error(error, model),
+        rate_limited=lambda exc: rate_limited_error(exc, model),
+        model_not_found=model_not_found,
+        context_exceeded=context_exceeded,
+        overloaded=overloaded_error,
+        check_limits=check_limits,
     )

@@ -45,6 +45,12 @@ def test_a_backtracking_regex_matches_a_long_near_miss_at_once(pattern):
     assert RuleSet((r,)).first_match(request(Message("user", "aaaa 7")), NO_FACTS) is (r if "d" in pattern else None)
 
 
+def test_a_regex_matches_text_beyond_ascii_in_either_case():
+    r = rule(last_user=r"ärger #\d+", regex=True)
+    assert r.matches(request(Message("user", "Noch mehr ÄRGER #42 — schon wieder")), NO_FACTS)
+    assert not r.matches(request(Message("user", "Ärger # 42")), NO_FACTS)
+
+
 def test_a_megabyte_long_model_name_is_matched_but_not_kept():
     rules = RuleSet((rule(model="gpt-4*"),))
     name = "gpt-4o-" + "x" * 1_000_000

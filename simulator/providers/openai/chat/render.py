@@ -144,8 +144,10 @@ class ChunkWriter:
         # A content chunk is these two around the piece's JSON: the one write per token.
         self._content_open = [self._head + str(i).encode() + b',"delta":{"content":' for i in range(len(plan.choices))]
         self._content_close = b'},"logprobs":null,"finish_reason":null' + self._choice_end + self._tail
-        # Steps in which something other than one content chunk per choice goes out.
-        self._special_steps = {0} | {max(len(choice.pieces) - 1, 0) for choice in plan.choices}
+        # Each choice's last step (its finish chunk goes out with it), and the steps in which
+        # something other than one content chunk per choice goes out.
+        self._last_steps = [max(len(choice.pieces) - 1, 0) for choice in plan.choices]
+        self._special_steps = {0, *self._last_steps}
         # Choices that call tools: every step's chunk, rendered up front (index → chunks).
         self._tool_steps = {
             index: self._tool_call_chunks(index, choice, legacy_functions)
@@ -243,6 +245,6 @@ class ChunkWriter:
                 if step < len(pieces):
                     logprobs = None if choice.logprobs is None else choice.logprobs[step]
                     out.append(self.content(index, pieces[step], logprobs))
-                if step == max(len(pieces) - 1, 0):
+                if step == self._last_steps[index]:
                     out.append(self.finish(index, choice.finish_reason))
         return b"".join(out)

@@ -80,41 +80,44 @@ _PARTS_BY_ROLE = {
 
 def parse_message(raw: Any, index: int) -> Message:
     """messages[index] as a neutral Message (legacy function_call turns as tool calls)."""
-    param = f"messages[{index}]"
     if not isinstance(raw, dict):
-        raise invalid_type(param, "an object", raw)
+        raise invalid_type(f"messages[{index}]", "an object", raw)
     role = raw.get("role")
-    if role is None:
-        raise missing_parameter(f"{param}.role")
     if role not in ROLES:
+        if role is None:
+            raise missing_parameter(f"messages[{index}].role")
         supported = ", ".join(f"'{r}'" for r in ROLES[:-1]) + f", and '{ROLES[-1]}'"
         raise ProviderError(
             400,
             f"Invalid value: {quoted(role)}. Supported values are: {supported}.",
-            param=f"{param}.role",
+            param=f"messages[{index}].role",
             code="invalid_value",
         )
     name = raw.get("name")
     if name is not None and not isinstance(name, str):
-        raise invalid_type(f"{param}.name", "a string", name)
-    tool_calls = parse_tool_calls(raw.get("tool_calls"), f"{param}.tool_calls") if role == "assistant" else ()
-    if role == "assistant" and not tool_calls and raw.get("function_call") is not None:
-        tool_calls = (parse_legacy_call(raw["function_call"], f"{param}.function_call", index),)
+        raise invalid_type(f"messages[{index}].name", "a string", name)
+    tool_calls = ()
+    if role == "assistant":
+        tool_calls = parse_tool_calls(raw.get("tool_calls"), f"messages[{index}].tool_calls")
+        if not tool_calls and raw.get("function_call") is not None:
+            tool_calls = (parse_legacy_call(raw["function_call"], f"messages[{index}].function_call", index),)
     content = raw.get("content")
-    if content is None:
+    if isinstance(content, str):  # the usual message: its text as sent
+        text = content
+    elif content is None:
         if role == "assistant" and (tool_calls or raw.get("function_call") or "content" in raw):
             text = ""
         else:
-            raise missing_parameter(f"{param}.content")
+            raise missing_parameter(f"messages[{index}].content")
     else:
-        text = _text_of(content, f"{param}.content", _PARTS_BY_ROLE[role])
+        text = _text_of(content, f"messages[{index}].content", _PARTS_BY_ROLE[role])
     tool_call_id = None
     if role == "tool":
         tool_call_id = raw.get("tool_call_id")
         if not isinstance(tool_call_id, str):
-            raise missing_parameter(f"{param}.tool_call_id")
+            raise missing_parameter(f"messages[{index}].tool_call_id")
     if role == "function" and not isinstance(name, str):
-        raise missing_parameter(f"{param}.name")
+        raise missing_parameter(f"messages[{index}].name")
     return Message(role=role, content=text, name=name, tool_calls=tool_calls, tool_call_id=tool_call_id)
 
 
