@@ -332,7 +332,7 @@ def _effort_of(body: dict[str, Any]) -> str | None:
     effort = output_config.get("effort") if isinstance(output_config, dict) else None
     if effort is None:
         return None
-    if effort not in _EFFORTS:
+    if not isinstance(effort, str) or effort not in _EFFORTS:  # a list or object: refused, not looked up
         raise bad_request("output_config.effort", "Input should be 'low', 'medium', 'high', 'xhigh' or 'max'")
     return _EFFORTS[effort]
 

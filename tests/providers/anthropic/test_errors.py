@@ -70,6 +70,18 @@ def test_it_refuses_invalid_bodies(llmsim_server, body, message):
     assert error == {"type": "invalid_request_error", "message": message}
 
 
+@pytest.mark.parametrize("effort", [[], {"level": "low"}, "extreme"])
+def test_an_effort_that_is_not_one_of_the_levels_is_a_400(llmsim_server, effort):
+    """A list or an object was a 500: unhashable, looked up among the levels."""
+    body = {"model": MODEL, "max_tokens": 5, "messages": USER, "output_config": {"effort": effort}}
+    status, error = refused(llmsim_server, body)
+    assert status == 400
+    assert error == {
+        "type": "invalid_request_error",
+        "message": "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'",
+    }
+
+
 @pytest.mark.parametrize("tag", [[], ["text"], {"type": "text"}])
 def test_a_content_block_tagged_with_a_list_or_object_is_a_400(llmsim_server, tag):
     """Found by tests/live/test_fuzz.py: an unhashable tag met the set of block types and was a 500."""

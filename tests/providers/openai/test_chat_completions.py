@@ -182,3 +182,8 @@ def test_reasoning_effort_is_refused_for_other_models_and_bad_values(llmsim_serv
     )
     status, _, answer = post(llmsim_server, "/v1/chat/completions", {**body, "model": "o3", "reasoning_effort": "max"})
     assert (status, answer["error"]["code"]) == (400, "invalid_value")
+    # A list or an object is refused the same way (it was a 500: unhashable, looked up in the scale).
+    for effort in ([], {"level": "low"}):
+        refused = {**body, "model": "o3", "reasoning_effort": effort}
+        status, _, answer = post(llmsim_server, "/v1/chat/completions", refused)
+        assert (status, answer["error"]["param"], answer["error"]["code"]) == (400, "reasoning_effort", "invalid_value")

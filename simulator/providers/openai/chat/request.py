@@ -187,7 +187,8 @@ def parse_chat_request(body: Any) -> CompletionRequest:
         number_field(body, key, *SAMPLING_RANGES[key])
     logprobs = bool(boolean_field(body, "logprobs"))
     effort = body.get("reasoning_effort")
-    if effort is not None and effort not in planner.EFFORT_SCALE:
+    # A list or an object is no key of the scale: it is refused, not looked up (unhashable).
+    if effort is not None and (not isinstance(effort, str) or effort not in planner.EFFORT_SCALE):
         supported = ", ".join(f"'{e}'" for e in planner.EFFORT_SCALE)
         raise ProviderError(
             400,
