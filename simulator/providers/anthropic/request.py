@@ -305,13 +305,18 @@ def _thinking_of(raw: Any, max_tokens: int | None, tool_choice: Any) -> int | No
     return budget
 
 
+def _output_config_of(body: dict[str, Any]) -> dict[str, Any] | None:
+    output_config = body.get("output_config")
+    return None if output_config is None else _expect(output_config, dict, "output_config")
+
+
 def _response_format_of(body: dict[str, Any]) -> dict[str, Any] | None:
     """output_config.format (or the beta's top-level output_format): JSON that fits a schema."""
-    output_config = body.get("output_config")
-    spec = output_config.get("format") if isinstance(output_config, dict) else body.get("output_format")
+    output_config = _output_config_of(body)
+    spec = body.get("output_format") if output_config is None else output_config.get("format")
     if spec is None:
         return None
-    path = "output_config.format" if isinstance(output_config, dict) else "output_format"
+    path = "output_format" if output_config is None else "output_config.format"
     _expect(spec, dict, path)
     if spec.get("type") != "json_schema":
         raise bad_request(f"{path}.type", "Input should be 'json_schema'")
@@ -328,8 +333,8 @@ _EFFORTS = {"low": "low", "medium": "medium", "high": "high", "xhigh": "xhigh", 
 
 
 def _effort_of(body: dict[str, Any]) -> str | None:
-    output_config = body.get("output_config")
-    effort = output_config.get("effort") if isinstance(output_config, dict) else None
+    output_config = _output_config_of(body)
+    effort = None if output_config is None else output_config.get("effort")
     if effort is None:
         return None
     if not isinstance(effort, str) or effort not in _EFFORTS:  # a list or object: refused, not looked up

@@ -82,6 +82,15 @@ def test_an_effort_that_is_not_one_of_the_levels_is_a_400(llmsim_server, effort)
     }
 
 
+@pytest.mark.parametrize("output_config", [True, "low", ["effort"], 3])
+def test_an_output_config_that_is_not_an_object_is_a_400(llmsim_server, output_config):
+    """Found by tests/live/test_fuzz.py: anything but an object was taken for no output_config."""
+    body = {"model": MODEL, "max_tokens": 5, "messages": USER, "output_config": output_config}
+    status, error = refused(llmsim_server, body)
+    assert status == 400
+    assert error == {"type": "invalid_request_error", "message": "output_config: Input should be a valid dictionary"}
+
+
 @pytest.mark.parametrize("tag", [[], ["text"], {"type": "text"}])
 def test_a_content_block_tagged_with_a_list_or_object_is_a_400(llmsim_server, tag):
     """Found by tests/live/test_fuzz.py: an unhashable tag met the set of block types and was a 500."""
