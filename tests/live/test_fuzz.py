@@ -69,6 +69,19 @@ ROUTES = [
         ("model", "messages"),
     ),
     Route(
+        "chat_reasoning",
+        "openai",
+        "/v1/chat/completions",
+        {
+            "model": "o4-mini",
+            "messages": [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+            "max_completion_tokens": 50,
+            "reasoning_effort": "low",
+        },
+        {"model": str, "messages": list, "max_completion_tokens": int, "reasoning_effort": str},
+        ("model", "messages"),
+    ),
+    Route(
         "completions",
         "openai",
         "/v1/completions",
@@ -111,8 +124,9 @@ ROUTES = [
             "tools": [{"name": "f", "input_schema": FUNCTION["parameters"]}],
             "tool_choice": {"type": "auto"},
             "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "output_config": {"effort": "low"},
         },
-        {"model": str, "max_tokens": int, "messages": list, "tools": list},
+        {"model": str, "max_tokens": int, "messages": list, "tools": list, "output_config": dict},
         ("model", "max_tokens", "messages"),
     ),
     Route(
@@ -414,11 +428,31 @@ def ids(llmsim_server) -> dict[str, str]:
     return {"assistant_id": json.loads(assistant)["id"], "thread_id": json.loads(thread)["id"]}
 
 
+def _base_body(route: Route, ids: dict[str, str]) -> dict[str, Any]:
+    return json.loads(json.dumps(route.body).replace("{assistant_id}", ids["assistant_id"]))
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=[route.name for route in ROUTES])
+def test_every_routes_unspoiled_body_is_answered(llmsim_server, ids, route):
+    """The bodies the fuzz spoils are valid: a poison is then the only thing wrong."""
+    connection = Connection(llmsim_server.base_url)
+    try:
+        status, _, payload = connection.post(
+            route.path.format(**ids), json.dumps(_base_body(route, ids)).encode(), HEADERS[route.provider]
+        )
+    finally:
+        connection.close()
+    if route.name == "batches":  # validated, then its input file looked up: the fuzz has none
+        assert (status, json.loads(payload)["error"]["param"]) == (404, "id"), payload[:500]
+        return
+    assert 200 <= status < 300, (status, payload[:500])
+
+
 @pytest.mark.parametrize("route", ROUTES, ids=[route.name for route in ROUTES])
 def test_every_bad_body_gets_a_4xx_in_the_callers_format(llmsim_server, ids, route):
     connection = Connection(llmsim_server.base_url)
     path = route.path.format(**ids)
-    base = json.loads(json.dumps(route.body).replace("{assistant_id}", ids["assistant_id"]))
+    base = _base_body(route, ids)
     checked = Route(route.name, route.provider, path, base, route.types, route.required)
 
     @settings(
