@@ -621,8 +621,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("nothing left to run")
     pinning = choose_pinning(args)
     open_files = prepare_client(pinning, args, scenarios)
+    rounds = throughput_rounds(args, servers)
+    titles = [f"throughput in {rounds} rounds" if s.key == "throughput" and rounds > 1 else s.title for s in scenarios]
     print(
-        f"LLMSim benchmark: {', '.join(servers)}; {', '.join(s.title for s in scenarios)}; "
+        f"LLMSim benchmark: {', '.join(servers)}; {', '.join(titles)}; "
         f"{pinning.describe(bool(args.url))}; open files limit {open_files}\n",
         flush=True,
     )
