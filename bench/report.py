@@ -2,7 +2,9 @@
 
 The table has a row per figure and a column per server, plus the ratio of each
 server's figure to the reference's (the raw ASGI app under uvicorn, the ceiling) and
-of serve's to each peer's (another mock server: aimock, fakellm).
+of serve's to each peer's (another mock server: aimock, fakellm). Throughput run in
+rounds (bench/rounds.py) shows each server's median round, the range of the rounds'
+requests/s, and ratios that are the median of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from loadgen import CLIENT_CPU_LIMIT_PCT
 from peers import PEER_KINDS
+from rounds import relative, round_ratios
 from servers import PROJECT_ROOT
 
 REFERENCE = "reference"
@@ -140,13 +143,22 @@ def _completed_text(f: Figures) -> str:
     return f"{f['completed']}/{f['started']}"
 
 
+def _requests_text(f: Figures) -> str:
+    """requests/s, and with rounds the range of the rounds' figures: "4787 (4210-5020, 3 rounds)"."""
+    text = f"{f['requests_per_s']:.0f}"
+    if "rounds" in f:
+        each = [run["requests_per_s"] for run in f["rounds"]]
+        text += f" ({min(each):.0f}-{max(each):.0f}, {len(each)} rounds)"
+    return text
+
+
 CONTEXT_ROWS = (
     Row("server CPU, % of one core", _pick("server_cpu_pct"), 0, ratio=False),
     Row("client CPU, % of one core", _pick("client_cpu_pct"), 0, ratio=False),
     Row("other processes' CPU, %", _pick("others_cpu_pct"), 0, ratio=False),
 )
 THROUGHPUT_ROWS = (
-    Row("requests/s", _pick("requests_per_s"), 0),
+    Row("requests/s", _pick("requests_per_s"), 0, text=_requests_text),
     Row("latency p50, ms", _pick("latency_ms", "p50"), 2),
     Row("latency p99, ms", _pick("latency_ms", "p99"), 2),
     Row("failed requests", _failed, 0, ratio=False),
@@ -177,10 +189,8 @@ def scenario_title(key: str, figures: Figures) -> str:
     )
 
 
-def _ratio(value: float | None, reference: float | None) -> str:
-    if value is None or reference is None or reference <= 0:
-        return "—"
-    return f"{value / reference:.2f}x"
+def _ratio_text(compared: float | None) -> str:
+    return "—" if compared is None else f"{compared:.2f}x"
 
 
 def _cell(row: Row, figures: Figures | None) -> str:
@@ -205,7 +215,7 @@ def _figure_row(row: Row, by_server: dict[str, Figures | None], pairs: list[tupl
     for server, base in pairs:
         figures, base_figures = by_server[server], by_server[base]
         usable = row.ratio and figures is not None and base_figures is not None
-        ratios.append(_ratio(row.value(figures), row.value(base_figures)) if usable else "—")
+        ratios.append(_ratio_text(relative(row.value, figures, base_figures)) if usable else "—")
     return [row.label, *(_cell(row, figures) for figures in by_server.values()), *ratios]
 
 
@@ -270,6 +280,23 @@ def saturation_notes(results: dict[str, dict[str, Figures]]) -> list[str]:
     return notes
 
 
+def rounds_notes(results: dict[str, dict[str, Figures]]) -> list[str]:
+    """How figures run in rounds were combined (bench/rounds.py), if any were."""
+    counts = {
+        len(figures["rounds"])
+        for scenarios in results.values()
+        for figures in scenarios.values()
+        if "rounds" in figures
+    }
+    if not counts:
+        return []
+    return [
+        f"Throughput ran in {'/'.join(map(str, sorted(counts)))} interleaved rounds: each server's figures are "
+        "those of its median round by requests/s (with an even count, the slower middle one), and each ratio "
+        "is the median of the per-round ratios."
+    ]
+
+
 # --- the targets of issues 24 and 3 ---------------------------------------------------
 
 # A target's scenario: the most streams its server ran, if at least MEMORY_MIN_STREAMS
@@ -314,12 +341,8 @@ class Target:
             return None
         value = self.value(figures)
         if base_figures is not None:
-            base_value = self.value(base_figures)
-            compared = value / base_value if value is not None and base_value else None
-            measured = (
-                f"{self.server} {_number(value, self.digits)} ÷ {self.base} {_number(base_value, self.digits)}"
-                f" = {'n/a' if compared is None else f'{compared:.2f}x'}"
-            )
+            compared = relative(self.value, figures, base_figures)
+            measured = self.compared_text(figures, base_figures, compared)
         else:
             compared = value
             measured = self.text(figures) if self.text else _number(value, self.digits)
@@ -327,6 +350,18 @@ class Target:
             measured += f" at {figures['started']} streams"
         met = compared is not None and BOUNDS[self.bound](compared, self.limit)
         return measured, "met" if met else "NOT met"
+
+    def compared_text(self, figures: Figures, base_figures: Figures, compared: float | None) -> str:
+        """Both figures and their ratio, or with rounds each round's ratio and their median."""
+        result = "n/a" if compared is None else f"{compared:.2f}x"
+        per_round = round_ratios(self.value, figures, base_figures)
+        if per_round is not None:
+            each = ", ".join("n/a" if one is None else f"{one:.2f}x" for one in per_round)
+            return f"{self.server} ÷ {self.base} per round {each}: median {result}"
+        value, base_value = self.value(figures), self.value(base_figures)
+        return (
+            f"{self.server} {_number(value, self.digits)} ÷ {self.base} {_number(base_value, self.digits)} = {result}"
+        )
 
 
 def _number(value: float | None, digits: int) -> str:
@@ -537,7 +572,7 @@ def markdown_section(results: dict[str, dict[str, Figures]], machine: dict[str, 
         "",
         markdown_table(results),
     ]
-    notes = saturation_notes(results)
+    notes = [*rounds_notes(results), *saturation_notes(results)]
     if notes:
         lines.extend(["", *notes])
     targets = markdown_targets(results)

@@ -1,8 +1,8 @@
 """Benchmark LLMSim against a raw-ASGI reference: start each server, load it, print the figures.
 
-    python bench/run.py --all [--json FILE] [--markdown FILE]
+    python bench/run.py --all [--rounds 3] [--json FILE] [--markdown FILE]
     python bench/run.py [--server serve|runserver|reference|aimock|fakellm | --servers LIST] [--peers LIST]
-                        [--streams 200,1000,2000] [--only throughput|streams]
+                        [--rounds N] [--streams 200,1000,2000] [--only throughput|streams]
                         [--serve-workers N] [--server-cpus 0] [--client-cpus 1] [--no-pin]
                         [--duration 10] [--warmup 2] [--connections 64] [--no-prime]
                         [--port P | --url http://127.0.0.1:P]
@@ -14,6 +14,12 @@ the table at the end has a column per server and each figure's ratio to the
 reference's (and serve's to each peer's). The peers, aimock and fakellm, are installed
 into bench/.peers/ on first use (bench/peers.py); one that cannot be is skipped, with
 the reason. See docs/benchmarks.md for what each figure means.
+
+The throughput scenario runs first, in --rounds interleaved rounds (3 when several
+servers run, else 1): every server once per round, in the same order. A server's
+throughput figures are those of its median round, and a ratio between two servers is
+the median of the per-round ratios (bench/rounds.py). The streams scenarios then run
+once per server.
 
 --scenario-cost N measures what scenarios cost (issue 5's figure): N pairs of
 throughput runs of `serve`, without and with bench/loaded_scenario.py's ten rules
@@ -32,6 +38,7 @@ import importlib.util
 import json
 import os
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -52,6 +59,7 @@ from report import (
     markdown_section,
     report_streams,
     report_throughput,
+    rounds_notes,
     saturation_notes,
     text_scaling,
     text_table,
@@ -59,6 +67,7 @@ from report import (
     workers_label,
     write_markdown,
 )
+from rounds import interleaved, median_round
 from servers import (
     DJANGO_KINDS,
     SERVER_KINDS,
@@ -80,6 +89,8 @@ from servers import (
 
 DEFAULT_STREAMS = (200,)
 DEFAULT_STREAMS_ALL = (1000, 2000, 4000)
+# Throughput rounds when several servers are compared: one is mostly noise (see bench/rounds.py).
+DEFAULT_ROUNDS_SEVERAL = 3
 # --workers-scaling: serve with each of these worker counts, throughput and these streams.
 SCALING_WORKERS = (1, 2)
 SCALING_STREAMS = (2000,)
@@ -197,6 +208,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="serve with 1 and with 2 workers (throughput and 2,000 streams), the client on the same CPU in both",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help=f"throughput rounds, every server once per round, interleaved (default: {DEFAULT_ROUNDS_SEVERAL} "
+        "for several servers, else 1)",
+    )
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds of the throughput run")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before it")
     parser.add_argument("--connections", type=int, default=64)
@@ -246,6 +263,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--workers-scaling chooses the server's CPUs and workers itself (only --client-cpus)")
     if args.workers_scaling and args.scenario_cost is not None:
         parser.error("--workers-scaling and --scenario-cost are separate runs")
+    if args.rounds is not None and (args.rounds < 1 or args.workers_scaling or args.scenario_cost is not None):
+        parser.error(
+            "--rounds needs at least 1, and is for the servers' comparison (no --workers-scaling, --scenario-cost)"
+        )
     return args
 
 
@@ -268,6 +289,12 @@ def server_kinds(args: argparse.Namespace) -> tuple[str, ...]:
         return SERVER_KINDS
     chosen = args.servers or (args.server or "runserver",)
     return tuple(dict.fromkeys([*chosen, *args.peers]))
+
+
+def throughput_rounds(args: argparse.Namespace, servers: tuple[str, ...]) -> int:
+    if args.rounds is not None:
+        return args.rounds
+    return DEFAULT_ROUNDS_SEVERAL if len(servers) > 1 else 1
 
 
 def plan_scenarios(args: argparse.Namespace, default_counts: tuple[int, ...]) -> list[Scenario]:
@@ -428,26 +455,40 @@ def run_all(
     pinning: Pinning,
     skipped: dict[str, str],
 ) -> tuple[dict[str, dict[str, Figures]], dict[str, str]]:
-    """Every scenario on every server; a scenario a peer cannot run goes into `skipped`, with why."""
-    results: dict[str, dict[str, Figures]] = {}
+    """Throughput in interleaved rounds, then each server's streams scenarios.
+
+    A scenario a peer cannot run goes into `skipped`, with why.
+    """
+    results: dict[str, dict[str, Figures]] = {kind: {} for kind in servers}
     placements: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="llmsim-bench-") as tmp:
         workdir = Path(tmp)
         if not args.url and any(kind in DJANGO_KINDS for kind in servers):
             migrate(workdir, args.loaded_scenario)
+
+        def run_one(kind: str, scenario: Scenario, title: str) -> Figures:
+            with running(kind, args, pinning, workdir, scenario.schedule) as server:
+                placements[kind] = describe_processes(server)
+                print(f"=== {kind}, {title} (port {server.port}; {placements[kind]})", flush=True)
+                return bench_scenario(server, scenario, args)
+
+        if any(scenario.key == "throughput" for scenario in scenarios):
+            rounds = throughput_rounds(args, servers)
+            runs: dict[str, list[Figures]] = {kind: [] for kind in servers}
+            for number, kind in interleaved(servers, rounds):
+                title = "throughput" if rounds == 1 else f"throughput, round {number}/{rounds}"
+                runs[kind].append(run_one(kind, Scenario("throughput"), title))
+            for kind in servers:
+                results[kind]["throughput"] = median_round(runs[kind])
         for kind in servers:
-            results[kind] = {}
-            for scenario in scenarios:
+            for scenario in (scenario for scenario in scenarios if scenario.streams):
                 reason = scenario_skip_reason(kind, scenario)
                 if reason:
                     # Only streams are ever skipped, for a reason of the peer's: one entry for all counts.
                     skipped[f"{kind}, streams"] = reason
                     print(f"=== {kind}, {scenario.title}: skipped ({reason})\n", flush=True)
                     continue
-                with running(kind, args, pinning, workdir, scenario.schedule) as server:
-                    placements[kind] = describe_processes(server)
-                    print(f"=== {kind}, {scenario.title} (port {server.port}; {placements[kind]})", flush=True)
-                    results[kind][scenario.key] = bench_scenario(server, scenario, args)
+                results[kind][scenario.key] = run_one(kind, scenario, scenario.title)
     return results, placements
 
 
@@ -459,8 +500,7 @@ def scenario_cost_order(pair: int) -> tuple[bool, bool]:
 def scenario_cost_summary(plain: list[float], loaded: list[float]) -> str:
     """The loaded runs' throughput against the plain ones: ratio of the means, and the median pair."""
     pairs = sorted(100.0 * (b / a - 1) for a, b in zip(plain, loaded, strict=True))
-    middle = len(pairs) // 2
-    median = pairs[middle] if len(pairs) % 2 else (pairs[middle - 1] + pairs[middle]) / 2
+    median = statistics.median(pairs)
     mean_plain, mean_loaded = sum(plain) / len(plain), sum(loaded) / len(loaded)
     return (
         f"scenario cost: plain {mean_plain:,.0f} req/s, loaded {mean_loaded:,.0f} req/s; "
@@ -581,8 +621,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("nothing left to run")
     pinning = choose_pinning(args)
     open_files = prepare_client(pinning, args, scenarios)
+    rounds = throughput_rounds(args, servers)
+    titles = [f"throughput in {rounds} rounds" if s.key == "throughput" and rounds > 1 else s.title for s in scenarios]
     print(
-        f"LLMSim benchmark: {', '.join(servers)}; {', '.join(s.title for s in scenarios)}; "
+        f"LLMSim benchmark: {', '.join(servers)}; {', '.join(titles)}; "
         f"{pinning.describe(bool(args.url))}; open files limit {open_files}\n",
         flush=True,
     )
@@ -595,7 +637,7 @@ def main(argv: list[str] | None = None) -> None:
     except ClientLimitError as exc:
         sys.exit(str(exc))
     print(text_table(results))
-    for note in saturation_notes(results):
+    for note in [*rounds_notes(results), *saturation_notes(results)]:
         print(note)
     for what, reason in skipped.items():
         print(f"skipped: {what} ({reason})")
