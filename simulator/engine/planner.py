@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from simulator.engine.errors import forced_error, pick_error, pick_fault
 from simulator.engine.generators import generate, last_user_text, source_text, token_pieces
-from simulator.engine.latency import LatencyProfile, sample_ttft_s, slowed, token_offsets_s
+from simulator.engine.latency import LatencyProfile, delayed_from, sample_ttft_s, slowed, token_offsets_s
 from simulator.engine.logprobs import answer_logprobs
 from simulator.engine.prompt_cache import CachedPrompt
 from simulator.engine.rules import Action
@@ -218,8 +218,7 @@ def plan(
         fault = pick_fault(scenario.errors, rng)
     if fault is not None and fault.kind == "stall":
         # No bytes for the stall, then the rest of the answer, later by as much.
-        stall_s = fault.stall_ms / 1000.0
-        offsets = offsets[: fault.after_tokens] + tuple(t + stall_s for t in offsets[fault.after_tokens :])
+        offsets = delayed_from(offsets, fault.after_tokens, fault.stall_ms / 1000.0)
         fault = None
     return Plan(
         model=request.model,

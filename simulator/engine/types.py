@@ -8,6 +8,7 @@ costly to create, and a request makes several. Change one with dataclasses.repla
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,14 +227,15 @@ class Plan:
 
     `offsets_s[i]` is when streaming step i is due, in seconds after the request
     arrived; step i carries piece i of every choice that has one. With no steps the
-    answer is due at `ttft_s`.
+    answer is due at `ttft_s`. An array of doubles (latency.token_offsets_s): a
+    stream holds its plan until it ends.
     """
 
     model: str
     choices: tuple[ChoicePlan, ...]
     usage: Usage
     ttft_s: float
-    offsets_s: tuple[float, ...] = field(default=())
+    offsets_s: array[float] = field(default_factory=lambda: array("d"))
     error: InjectedError | None = None
     # A disconnect or error after fault.after_tokens steps (a stall is already in offsets_s).
     fault: StreamFault | None = None

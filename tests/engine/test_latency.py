@@ -122,11 +122,11 @@ def test_it_spreads_tokens_around_the_mean_gap():
 
 
 def test_it_gives_no_offsets_for_no_steps():
-    assert token_offsets_s(LatencyProfile(tbt_mean_ms=20), random.Random(0), 0.3, 0) == ()
+    assert list(token_offsets_s(LatencyProfile(tbt_mean_ms=20), random.Random(0), 0.3, 0)) == []
 
 
 def test_it_gives_only_the_first_token_offset_for_one_step():
-    assert token_offsets_s(LatencyProfile(tbt_mean_ms=20), random.Random(0), 0.3, 1) == (0.3,)
+    assert list(token_offsets_s(LatencyProfile(tbt_mean_ms=20), random.Random(0), 0.3, 1)) == [0.3]
 
 
 def test_it_adds_prefill_time_per_thousand_prompt_tokens():
@@ -181,7 +181,7 @@ def test_it_keeps_normal_profiles_sequences_unchanged():
     for _ in range(49):
         expected.append(expected[-1] + sample_ms(expected_rng, 20, 8) / 1000)
     assert ttft_s == expected_ttft
-    assert offsets == tuple(expected)
+    assert list(offsets) == expected
 
 
 def test_it_stalls_the_given_share_of_gaps_by_the_stall_length():
@@ -225,3 +225,14 @@ def test_prefill_makes_a_long_prompt_start_later_by_its_rate():
     # Same seed, same base draw: the difference is the prefill of the 49,950 extra tokens.
     assert long - short == pytest.approx(8 * 49.95 / 1000)
     assert long - short > 8 * 49 / 1000
+
+
+def test_it_holds_offsets_as_doubles_not_float_objects():
+    # A stream keeps its offsets until it ends: 8 bytes a token, not a tuple's 32.
+    profile = LatencyProfile(tbt_mean_ms=20, tbt_stddev_ms=5)
+    for offsets in (
+        token_offsets_s(profile, random.Random(0), 0.2, 100),
+        token_offsets_s(profile.with_fixed(tbt_ms=20), random.Random(0), 0.2, 100),
+    ):
+        assert offsets.typecode == "d"
+        assert len(offsets) == 100

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from array import array
 
 import pytest
 
@@ -25,7 +26,7 @@ def _plan(steps: int, fault: StreamFault | None = None) -> Plan:
         choices=(ChoicePlan(pieces=pieces, finish_reason="stop", completion_tokens=steps),),
         usage=Usage(prompt_tokens=1, completion_tokens=steps),
         ttft_s=0.0,
-        offsets_s=(0.0,) * steps,
+        offsets_s=array("d", [0.0]) * steps,
         fault=fault,
     )
 

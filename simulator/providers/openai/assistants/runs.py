@@ -10,6 +10,7 @@ requires_action with the planned tool calls, incomplete, or failed.
 from __future__ import annotations
 
 import time
+from array import array
 from dataclasses import replace
 from typing import Any
 
@@ -80,7 +81,7 @@ async def stream_step(call: Call, run: Run, step: Step, opening: bytes) -> None:
     plan = step.plan
     if not step.answer_message_id:
         # Nothing streams (tool calls to ask for, a failure): one event when the step ends.
-        plan = replace(plan, offsets_s=(step.due_at - step.started_at,), fault=None)
+        plan = replace(plan, offsets_s=array("d", [step.due_at - step.started_at]), fault=None)
     await start_stream(call, [*SSE_HEADERS, *common_headers(call)])
     await write_stream(call, opening)
     # A fault here can only be a disconnect: error faults became the run's failure (plan_step).
