@@ -9,8 +9,10 @@ import pytest
 from simulator.engine.types import ChoicePlan, Plan, TokenLogprob, ToolCallPlan, Usage
 from simulator.providers.openai.chat.render import ChunkWriter, completion_body, completion_json
 
+USAGE = Usage(8, 20)
 
-def _plan(*choices: ChoicePlan, usage: Usage = Usage(8, 20)) -> Plan:
+
+def _plan(*choices: ChoicePlan, usage: Usage = USAGE) -> Plan:
     return Plan(model="gpt-4o-mini", choices=choices, usage=usage, ttft_s=0.0)
 
 
