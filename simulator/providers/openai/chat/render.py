@@ -17,10 +17,6 @@ from simulator.server.http import dump_json
 
 # The system_fingerprint of every answer (the legacy Completions' too).
 SYSTEM_FINGERPRINT = "fp_llmsim"
-# What every chat.completion body has between its model and its choices (completion_body).
-_BETWEEN_MODEL_AND_CHOICES = (
-    b',"system_fingerprint":' + dump_json(SYSTEM_FINGERPRINT) + b',"service_tier":"default","choices":['
-)
 
 
 def _usage_json(plan: Plan) -> dict[str, Any]:
@@ -92,65 +88,11 @@ def completion_json(completion_id: str, created: int, plan: Plan, legacy_functio
 
 
 def completion_body(completion_id: str, created: int, plan: Plan, legacy_functions: bool, variant: Any = None) -> bytes:
-    """completion_json, as the response body (with a variant's extras: Azure's content filters).
-
-    Every answer has the same keys and most of the same values, so the body is written
-    as those constant bytes around the answer's own values, without the dicts; the
-    bytes are those of dump_json(completion_json(...)). A variant edits the dict instead.
-    """
+    """completion_json, as the response body (with a variant's extras: Azure's content filters)."""
+    answer = completion_json(completion_id, created, plan, legacy_functions)
     if variant is not None:
-        answer = completion_json(completion_id, created, plan, legacy_functions)
         variant.annotate(answer)
-        return dump_json(answer)
-    choices = [_choice_body(index, choice, legacy_functions) for index, choice in enumerate(plan.choices)]
-    return b"".join(
-        (
-            b'{"id":',
-            dump_json(completion_id),
-            b',"object":"chat.completion","created":',
-            str(created).encode(),
-            b',"model":',
-            dump_json(plan.model),
-            _BETWEEN_MODEL_AND_CHOICES,
-            b",".join(choices),
-            b'],"usage":',
-            usage_body(plan),
-            b"}",
-        )
-    )
-
-
-def _choice_body(index: int, choice: ChoicePlan, legacy_functions: bool) -> bytes:
-    """One choice of completion_body: the JSON of completion_json's choice."""
-    if choice.tool_calls:
-        message = dump_json(message_json(choice, legacy_functions))
-    else:
-        message = b'{"role":"assistant","content":' + dump_json(choice.text) + b',"refusal":null,"annotations":[]}'
-    logprobs = b"null" if choice.logprobs is None else chat_logprobs(flat(choice.logprobs))
-    return b"".join(
-        (
-            b'{"index":',
-            str(index).encode(),
-            b',"message":',
-            message,
-            b',"logprobs":',
-            logprobs,
-            b',"finish_reason":',
-            dump_json(finish_reason(choice, legacy_functions)),
-            b"}",
-        )
-    )
-
-
-def usage_body(plan: Plan) -> bytes:
-    """The plan's `usage` object as JSON: _usage_json's, written as bytes (see completion_body)."""
-    usage = plan.usage
-    return (
-        b'{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,'
-        b'"prompt_tokens_details":{"cached_tokens":%d,"audio_tokens":0},'
-        b'"completion_tokens_details":{"reasoning_tokens":%d,"audio_tokens":0,'
-        b'"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}'
-    ) % (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens, usage.cached_tokens, usage.reasoning_tokens)
+    return dump_json(answer)
 
 
 # JSON of the token pieces streamed most: corpus answers reuse a few thousand strings.
@@ -255,7 +197,7 @@ class ChunkWriter:
         """The usage chunk (when asked for) and the [DONE] terminator."""
         if not self._include_usage:
             return b"data: [DONE]\n\n"
-        usage = usage_body(self._plan)
+        usage = dump_json(_usage_json(self._plan))
         return self._head[: -len(b'{"index":')] + b'],"usage":' + usage + b"}\n\ndata: [DONE]\n\n"
 
     def _tool_call_chunks(self, index: int, choice: ChoicePlan, legacy_functions: bool) -> list[bytes]:
