@@ -137,8 +137,7 @@ def endpoint(
                         "authentication",
                     )
                 if wants_body:
-                    raw = await read_body(call, _max_body_bytes)
-                    body = await compute(call, parse_json_body, raw) if call.large_body else parse_json_body(raw)
+                    body = await compute(call, parse_json_body, await read_body(call, _max_body_bytes))
                     if not await answer_from_recording(call, provider, body):
                         await handler(call, body)
                 else:

@@ -103,8 +103,6 @@ class Call:
     headers: dict[str, str]
     path_params: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
-    # Past LARGE_BODY_BYTES (set by read_body): work that grows with the body runs in a thread (compute).
-    large_body: bool = False
     response_started: bool = False
     status: int = 0
     # What the stats recorder reports, filled in by the handler as it learns it.
@@ -202,12 +200,8 @@ LARGE_BODY_BYTES = 256 * 1024
 
 async def compute(call: Call, work: Callable[..., T], *args: Any, heavy: bool = False) -> T:
     """`work(*args)` for this call: inline for a usual body, in a thread for a large one
-    (or when the caller knows the work is `heavy` whatever the body).
-
-    The steps every request takes call their work directly when `call.large_body` is
-    false, rather than through this coroutine, which would then only wrap the call.
-    """
-    if not call.large_body and not heavy:
+    (or when the caller knows the work is `heavy` whatever the body)."""
+    if len(call.body) < LARGE_BODY_BYTES and not heavy:
         return work(*args)
     return await asyncio.to_thread(work, *args)
 
@@ -241,7 +235,6 @@ async def read_body(call: Call, limit: int) -> bytes:
             raise ProviderError(413, f"Request body too large; the limit is {limit} bytes.", "too_large")
         chunks.append(chunk)
     call.body = b"".join(chunks)
-    call.large_body = size >= LARGE_BODY_BYTES
     return call.body
 
 

@@ -15,7 +15,7 @@ from simulator.server.pipeline import plan_answer, stream_plan, wait_for_reply
 
 @openai_endpoint
 async def chat_completions(call: Call, body: Any) -> None:
-    request = await compute(call, parse_chat_request, body) if call.large_body else parse_chat_request(body)
+    request = await compute(call, parse_chat_request, body)
     model = request.model
     # Which parameter a limit names depends on the body (max_tokens or max_completion_tokens).
     wording = dialect(model, check_limits=lambda request, spec: check_model_limits(body, request, spec))
@@ -45,10 +45,7 @@ async def chat_completions(call: Call, body: Any) -> None:
         await stream_plan(call, plan, render, lambda opening: stream_error_event(fault_error(plan.fault, model)))
     elif await wait_for_reply(call, plan, lambda fault: fault_error(fault, model)):
         # With logprobs the answer can be megabytes of JSON: rendered in a thread.
-        if call.large_body or request.logprobs:
-            answer = await compute(
-                call, completion_body, completion_id, created, plan, legacy_functions, call.variant, heavy=True
-            )
-        else:
-            answer = completion_body(completion_id, created, plan, legacy_functions, call.variant)
+        answer = await compute(
+            call, completion_body, completion_id, created, plan, legacy_functions, call.variant, heavy=request.logprobs
+        )
         await send_bytes(call, 200, answer, [JSON_CONTENT_TYPE, *common_headers(call)])
