@@ -15,7 +15,9 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import InterfaceError, OperationalError
+from django.dispatch import receiver
 
 from simulator.server.http import Call, ProviderError, api_key_of, compute, end_stream, read_body
 from simulator.server.pipeline import give_back
@@ -44,6 +46,23 @@ def database_unavailable() -> ProviderError:
             (b"retry-after-ms", b"%d" % (DATABASE_RETRY_AFTER_S * 1000)),
         ],
     )
+
+
+# The settings every request reads, kept here rather than read through Django's lazy
+# settings each time. Tests that override them fire setting_changed, which refreshes them.
+_require_api_key = True
+_max_body_bytes = 0
+
+
+@receiver(setting_changed)
+def _settings_changed(setting: str = "", **kwargs: Any) -> None:
+    global _require_api_key, _max_body_bytes
+    if setting in ("LLMSIM_REQUIRE_API_KEY", "LLMSIM_MAX_BODY_BYTES", ""):
+        _require_api_key = settings.LLMSIM_REQUIRE_API_KEY
+        _max_body_bytes = settings.LLMSIM_MAX_BODY_BYTES
+
+
+_settings_changed()
 
 
 # How deep a request body may nest. The deepest real requests (a tool's JSON schema
@@ -110,7 +129,7 @@ def endpoint(
         async def wrapper(call: Call) -> None:
             recorder.started(call)
             try:
-                if settings.LLMSIM_REQUIRE_API_KEY and api_key_of(call) is None:
+                if _require_api_key and api_key_of(call) is None:
                     raise ProviderError(
                         401,
                         "You didn't provide an API key. Send it in an Authorization header using Bearer auth "
@@ -118,7 +137,7 @@ def endpoint(
                         "authentication",
                     )
                 if wants_body:
-                    body = await compute(call, parse_json_body, await read_body(call, settings.LLMSIM_MAX_BODY_BYTES))
+                    body = await compute(call, parse_json_body, await read_body(call, _max_body_bytes))
                     if not await answer_from_recording(call, provider, body):
                         await handler(call, body)
                 else:

@@ -249,9 +249,9 @@ async def _drain(call: Call, budget: int = _DRAIN_LIMIT) -> None:
             return
 
 
-def dump_json(obj: Any) -> bytes:
-    """Compact UTF-8 JSON (orjson: several times faster than json on the request path)."""
-    return orjson.dumps(obj)
+# Compact UTF-8 JSON (orjson: several times faster than json on the request path). orjson's
+# own function rather than one that calls it: the request path calls it several times.
+dump_json: Callable[[Any], bytes] = orjson.dumps
 
 
 async def send_bytes(call: Call, status: int, body: bytes, headers: Headers) -> None:
