@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs
@@ -91,6 +91,48 @@ class ProviderError(Exception):
         self.error_type: str | None = None
 
 
+class RequestHeaders(Mapping[str, str]):
+    """A request's headers by (lowercase) name, each value decoded when it is read.
+
+    ASGI hands them over as pairs of bytes. An SDK sends a dozen and more (the openai
+    SDK 17: its x-stainless-* among them) and a request reads a handful, so they are
+    kept as bytes (a dict built in C from the pairs) and decoded on lookup; decoding
+    them all up front was the larger part of making a Call. A repeated name keeps its
+    last value, as a dict does. latin-1 never fails on a value; a name it cannot encode
+    is no header's name.
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, pairs: Iterable[tuple[bytes, bytes]]) -> None:
+        self._raw = dict(pairs)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        try:
+            value = self._raw.get(name.encode("latin-1"))
+        except UnicodeEncodeError:
+            return default
+        return default if value is None else value.decode("latin-1")
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return (name.decode("latin-1") for name in self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"RequestHeaders({dict(self)!r})"
+
+
 @dataclass(slots=True)
 class Call:
     """One HTTP exchange on a provider route."""
@@ -100,7 +142,7 @@ class Call:
     send: Send
     arrival: float  # time.monotonic() when the request reached the app
     request_id: str
-    headers: dict[str, str]
+    headers: RequestHeaders
     path_params: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     response_started: bool = False
@@ -179,15 +221,13 @@ def query_param(call: Call, name: str) -> str | None:
 
 
 def new_call(scope: dict[str, Any], receive: Receive, send: Send) -> Call:
-    # ASGI servers lowercase header names; latin-1 never fails on the values.
-    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
     return Call(
         scope=scope,
         receive=receive,
         send=send,
         arrival=time.monotonic(),
         request_id=new_id("req_"),
-        headers=headers,
+        headers=RequestHeaders(scope["headers"]),  # ASGI servers lowercase the names
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from simulator.engine.errors import FORCEABLE_STATUSES
 from simulator.engine.types import Overrides
 from simulator.server.http import ProviderError, quoted
@@ -34,7 +36,7 @@ def _number(name: str, raw: str, low: float, high: float, integer: bool) -> floa
     return value
 
 
-def parse_overrides(headers: dict[str, str]) -> Overrides:
+def parse_overrides(headers: Mapping[str, str]) -> Overrides:
     """Read x-llmsim-ttft-ms, -tbt-ms, -tokens, -seed and -error; 400 when one is malformed."""
     values = {}
     for name, (field, low, high, integer) in _HEADERS.items():
