@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from loadgen import SDK_HEADERS
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -75,6 +77,8 @@ def make_request(tokens: int, stream: bool) -> tuple[dict, bytes]:
         (b"authorization", b"Bearer bench"),
         (b"x-llmsim-tokens", str(tokens).encode()),
         (b"content-length", str(len(body)).encode()),
+        # What the openai SDK adds, as bench/run.py's load generator sends it.
+        *((name.lower().encode(), value.encode()) for name, value in SDK_HEADERS.items()),
     ]
     scope = {"type": "http", "method": "POST", "path": "/v1/chat/completions", "query_string": b"", "headers": headers}
     return scope, body

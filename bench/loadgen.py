@@ -64,6 +64,26 @@ def build_health_request(port: int) -> bytes:
     return f"GET /health HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
 
 
+# The headers the openai SDK (3.63, Python) sends with every request besides Host,
+# Authorization, Content-Type and Content-Length, as a user's requests carry them: the
+# server parses and the application reads a head of this size. Not its Accept-Encoding:
+# a server that compressed would be measured on another answer.
+SDK_HEADERS = {
+    "Connection": "keep-alive",
+    "accept": "application/json",
+    "user-agent": "OpenAI/Python 3.63.0",
+    "x-stainless-lang": "python",
+    "x-stainless-package-version": "3.63.0",
+    "x-stainless-os": "Linux",
+    "x-stainless-arch": "x64",
+    "x-stainless-runtime": "CPython",
+    "x-stainless-runtime-version": "3.11.7",
+    "x-stainless-async": "false",
+    "x-stainless-retry-count": "0",
+    "x-stainless-read-timeout": "600",
+}
+
+
 def build_request(port: int, body: dict[str, Any], headers: dict[str, str]) -> bytes:
     payload = json.dumps(body, separators=(",", ":")).encode()
     lines = [
@@ -72,7 +92,7 @@ def build_request(port: int, body: dict[str, Any], headers: dict[str, str]) -> b
         "Authorization: Bearer bench",
         "Content-Type: application/json",
         f"Content-Length: {len(payload)}",
-        *(f"{name}: {value}" for name, value in headers.items()),
+        *(f"{name}: {value}" for name, value in {**SDK_HEADERS, **headers}.items()),
     ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
 
