@@ -16,7 +16,6 @@ take, and hands its levels to `state_of` so that both report alike.
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 from collections.abc import Hashable
@@ -115,10 +114,6 @@ def duration_text(seconds: float) -> str:
     return duration_header(whole_millis(seconds)).decode()
 
 
-# Every answer with a limit sends two of these, and they repeat: a drained bucket's is
-# about a minute, a busy one's a few milliseconds. Whole milliseconds up to a minute (a
-# bucket refills within one) keep the cache small.
-@functools.lru_cache(maxsize=4096)
 def duration_header(millis: int) -> bytes:
     """Whole milliseconds as duration_text() writes them, as a header value (bytes, as the headers are)."""
     if millis <= 0:
