@@ -103,10 +103,12 @@ def test_cancelling_the_future_stops_the_stream():
         async def emit(first, end):
             out.append(first)
 
-        future = pacer().pace(start, [0.0, 0.05, 0.1, 0.15], emit)
+        # Steps 2 and 3 due long after the cancel, so that a loaded machine's late wake-up
+        # from the 70 ms sleep does not find them due already.
+        future = pacer().pace(start, [0.0, 0.05, 0.5, 0.55], emit)
         await asyncio.sleep(0.07)
         future.cancel()
-        await asyncio.sleep(0.15)
+        await asyncio.sleep(0.6)
         return out
 
     assert asyncio.run(main()) == [0, 1]
@@ -123,11 +125,13 @@ def test_a_write_that_waits_holds_back_later_steps_which_then_go_out_together():
             if first == 0:
                 await gate  # a client that stopped reading: the write waits on flow control
 
-        future = pacer().pace(start, [0.0, 0.02, 0.04, 0.06], emit)
+        # Step 3 is due well after the gate opens: on a loaded machine the 50 ms sleep can
+        # run long, and a step 3 due at 60 ms had fallen due too (it failed so under CI).
+        future = pacer().pace(start, [0.0, 0.02, 0.04, 0.5], emit)
         await asyncio.sleep(0.05)
         assert out == [(0, 1)]
         gate.set_result(None)
-        await asyncio.wait_for(future, 1)
+        await asyncio.wait_for(future, 5)
         return out
 
     out = asyncio.run(main())
