@@ -13,8 +13,9 @@ Three small departures from Daphne's defaults, each for a load test's sake:
   than 16 KiB, and answers a head of more than 16 KiB or 500 fields with a bare 400.
   Ours answers 431 (414 for the request line) in the caller's format, with the same limits.
 
-And one for a stream's sake: a write to a connection with nothing queued goes to the
-socket at once (see ProviderChannel.write).
+And two for a stream's sake: its headers go out when the response starts, not with its
+first token (see RawBodyRequest.handle_reply), and a write to a connection with nothing
+queued goes to the socket at once (see ProviderChannel.write).
 """
 
 from __future__ import annotations
@@ -85,6 +86,23 @@ class RawBodyRequest(WebRequest):
         response_headers.append((b"content-length", b"%d" % len(payload)))
         self.handle_reply({"type": "http.response.start", "status": status, "headers": response_headers})
         self.handle_reply({"type": "http.response.body", "body": payload})
+
+    def handle_reply(self, message: dict[str, Any]) -> None:
+        super().handle_reply(message)
+        # Twisted holds the status line and headers until the first body write, so a
+        # stream's went out with its first token: the SDK's create(stream=True), which
+        # returns on the headers, waited the whole time to first token. The real APIs,
+        # granian and uvicorn send them at once; a response without content-length is a
+        # stream, and an empty write sends its head now. (A sized answer's body follows
+        # its head at once anyway: one write for both.)
+        if (
+            message.get("type") == "http.response.start"
+            and self.channel is not None
+            and not self.finished
+            and self.method != b"HEAD"
+            and not self.responseHeaders.hasHeader(b"content-length")
+        ):
+            http.Request.write(self, b"")
 
 
 def _nothing_queued(transport: Any) -> bool:

@@ -107,6 +107,27 @@ def test_the_wire_format_ends_with_done(llmsim_server):
     assert len(events) == 1 + 3 + 1 + 1  # role, tokens, finish, [DONE]
 
 
+def test_the_headers_come_at_once_and_the_first_token_after_its_delay(llmsim_server):
+    # As from the real API: the SDK's create(stream=True) returns on the headers, before the
+    # first token (Daphne held them back until its first write).
+    url = urlparse(llmsim_server.base_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    body = {"model": "instant", "messages": [{"role": "user", "content": "x"}], "stream": True}
+    headers = {"Authorization": "Bearer t", "Content-Type": "application/json"}
+    headers |= {"x-llmsim-ttft-ms": "1500", "x-llmsim-tokens": "2"}
+    started = time.monotonic()
+    connection.request("POST", "/v1/chat/completions", json.dumps(body), headers)
+    response = connection.getresponse()
+    head_after = time.monotonic() - started
+    first_line = response.readline()
+    first_after = time.monotonic() - started
+    assert response.status == 200
+    assert first_line.startswith(b"data: ")
+    assert head_after < 1.0
+    assert first_after >= 1.4
+    assert response.read().decode().rstrip().endswith("data: [DONE]")
+
+
 def test_time_to_first_token_and_gaps_follow_the_headers(client):
     started = time.monotonic()
     arrivals = []
