@@ -20,6 +20,7 @@ queued goes to the socket at once (see ProviderChannel.write).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
@@ -75,6 +76,9 @@ class RawBodyRequest(WebRequest):
 
     def __init__(self, channel: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(channel, *args, parsePOSTFormSubmission=False, **kwargs)
+        # Made when the request line comes in (Twisted's HTTPChannel.lineReceived): the
+        # request's arrival, from which its time to first token counts (transport.arrival).
+        self.arrived = time.monotonic()
 
     def basic_error(self, status: int, status_text: bytes, body: str) -> None:
         headers = ((name, value) for name, values in self.requestHeaders.getAllRawHeaders() for value in values)

@@ -140,7 +140,7 @@ class Call:
     scope: dict[str, Any]
     receive: Receive
     send: Send
-    arrival: float  # time.monotonic() when the request reached the app
+    arrival: float  # time.monotonic() when the request reached the server, or else the app
     request_id: str
     headers: RequestHeaders
     path_params: dict[str, str] = field(default_factory=dict)
@@ -221,11 +221,14 @@ def query_param(call: Call, name: str) -> str | None:
 
 
 def new_call(scope: dict[str, Any], receive: Receive, send: Send) -> Call:
+    # The model's time to first token counts from the request's arrival, as the real APIs'
+    # does: where the server knows when that was (Daphne), a request that waited behind a
+    # burst of others has not had its first token put off by the wait.
     return Call(
         scope=scope,
         receive=receive,
         send=send,
-        arrival=time.monotonic(),
+        arrival=transport.arrival(send) or time.monotonic(),
         request_id=new_id("req_"),
         headers=RequestHeaders(scope["headers"]),  # ASGI servers lowercase the names
     )

@@ -1,5 +1,6 @@
 """What ASGI does not say, reached through the server's own connection: abort it (an
-injected dropped connection), and wait while its client is not reading (flow control).
+injected dropped connection), wait while its client is not reading (flow control), and
+when its request arrived.
 
 uvicorn's and granian's `send` already wait while a connection's buffers are full, so a
 client that stops reading holds up its own stream, not the server's memory. Daphne's
@@ -43,6 +44,13 @@ def abort(send: Any) -> bool:
         transport.abort()
         return True
     return False
+
+
+def arrival(send: Any) -> float | None:
+    """When the request behind `send` began to arrive (time.monotonic()), where the server
+    says: Daphne's request, stamped by simulator.server.daphne when its first line came.
+    None elsewhere (granian and uvicorn tell an application nothing of it)."""
+    return getattr(_daphne_request(send), "arrived", None)
 
 
 class TwistedFlow:

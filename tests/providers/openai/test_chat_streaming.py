@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import socket
 import time
 from urllib.parse import urlparse
 
@@ -126,6 +127,32 @@ def test_the_headers_come_at_once_and_the_first_token_after_its_delay(llmsim_ser
     assert head_after < 1.0
     assert first_after >= 1.4
     assert response.read().decode().rstrip().endswith("data: [DONE]")
+
+
+def test_the_first_token_is_due_from_the_requests_arrival_on_every_server(llmsim_server):
+    # granian and uvicorn start the application when a request's head is in; Daphne did
+    # only once its body was, so a request that waited in the server (behind a burst of
+    # others, or for the rest of its body) had its first token put off by the wait.
+    url = urlparse(llmsim_server.base_url)
+    body = json.dumps({"model": "instant", "messages": [{"role": "user", "content": "x"}], "stream": True}).encode()
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t\r\n"
+        b"Content-Type: application/json\r\nx-llmsim-ttft-ms: 1500\r\nx-llmsim-tokens: 2\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    with socket.create_connection((url.hostname, url.port), timeout=10) as client:
+        started = time.monotonic()
+        client.sendall(head + body[:10])
+        time.sleep(0.8)
+        client.sendall(body[10:])
+        received = b""
+        while b"data: " not in received:
+            chunk = client.recv(65536)
+            assert chunk, received
+            received += chunk
+        first_after = time.monotonic() - started
+    assert received.startswith(b"HTTP/1.1 200")
+    assert 1.4 <= first_after < 2.1  # 1.5 s from the head, not from the body's end (2.3 s)
 
 
 def test_time_to_first_token_and_gaps_follow_the_headers(client):
