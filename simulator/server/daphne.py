@@ -13,9 +13,11 @@ Three small departures from Daphne's defaults, each for a load test's sake:
   than 16 KiB, and answers a head of more than 16 KiB or 500 fields with a bare 400.
   Ours answers 431 (414 for the request line) in the caller's format, with the same limits.
 
-And two for a stream's sake: its headers go out when the response starts, not with its
-first token (see RawBodyRequest.handle_reply), and a write to a connection with nothing
-queued goes to the socket at once (see ProviderChannel.write).
+And three for a stream's sake: its first token is due from when its request line came
+in, not from when Daphne started the application (RawBodyRequest.arrived), its headers
+go out when the response starts, not with its first token (RawBodyRequest.handle_reply),
+and a write to a connection with nothing queued goes to the socket at once
+(ProviderChannel.write).
 """
 
 from __future__ import annotations
